@@ -1,0 +1,14 @@
+//! xvrrpd: a keepalived-compatible VRRP daemon whose receive path runs in XDP.
+//!
+//! - [`protocol`]: the VRRP wire format, pure and IO-free.
+//! - [`dataplane`]: the XDP program, its maps and attachments.
+//! - [`monitor`]: `xvrrpd monitor`, the view of every router on a link.
+//! - [`pcap`]: capture files for offline decoding.
+
+pub mod dataplane;
+pub mod monitor;
+pub mod pcap;
+pub mod protocol;
+
+/// The compiled XDP program, built by build.rs.
+pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-ebpf"));
