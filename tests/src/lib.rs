@@ -1,1 +1,325 @@
+//! A small network lab for tests and the demo: network namespaces, veth links, processes and
+//! temporary directories, each removed by its guard on drop (also when a test panics).
+//!
+//! Every namespace gets a name unique to this process, addresses are only ever assigned inside
+//! namespaces, the host's own interfaces are never touched, and only processes started here are
+//! signalled, by pid.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other lab object of any running process has: `{tag}{pid}x{n}`, cut to `max` chars
+/// from the left of the tag.
+fn unique_name(tag: &str, max: usize) -> String {
+    let suffix = format!(
+        "{}x{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let keep = max.saturating_sub(suffix.len()).min(tag.len());
+    format!("{}{suffix}", &tag[..keep])
+}
+
+/// Runs a command to completion, failing with its stderr when it fails.
+pub fn run(command: &mut Command) -> anyhow::Result<Output> {
+    let output = command
+        .output()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output)
+}
+
+/// A network namespace, deleted on drop.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates a namespace named after `tag` with its loopback up.
+    pub fn new(tag: &str) -> anyhow::Result<Self> {
+        let name = unique_name(&format!("xv{tag}"), 30);
+        run(Command::new("ip").args(["netns", "add", &name]))?;
+        let netns = Self { name };
+        netns.ip(&["link", "set", "lo", "up"])?;
+        // Addresses come up at once instead of after duplicate address detection.
+        netns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
+        netns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
+        Ok(netns)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip -n NS ARGS...`
+    pub fn ip(&self, args: &[&str]) -> anyhow::Result<Output> {
+        run(Command::new("ip").arg("-n").arg(&self.name).args(args))
+    }
+
+    pub fn sysctl(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        run(self
+            .exec("sysctl")
+            .args(["-q", "-w", &format!("{key}={value}")]))?;
+        Ok(())
+    }
+
+    /// A command run with `ip netns exec` (which also gives it the namespace's /sys).
+    pub fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name]).arg(program);
+        command
+    }
+
+    /// A command run in the namespace's network only, keeping the host's mounts: the way to run
+    /// anything that pins BPF objects, because `ip netns exec` remounts /sys and hides bpffs.
+    pub fn enter(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .arg(format!("--net=/run/netns/{}", self.name))
+            .arg(program);
+        command
+    }
+
+    /// Adds an address and brings the link up.
+    pub fn addr(&self, iface: &str, cidr: &str) -> anyhow::Result<()> {
+        let family = if cidr.contains(':') { "-6" } else { "-4" };
+        self.ip(&[family, "addr", "add", cidr, "dev", iface, "nodad"])
+            .or_else(|_| self.ip(&[family, "addr", "add", cidr, "dev", iface]))?;
+        self.ip(&["link", "set", iface, "up"])?;
+        Ok(())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Connects `a`'s `a_if` to `b`'s `b_if` with a veth pair created directly in the namespaces.
+pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> anyhow::Result<()> {
+    run(Command::new("ip").args([
+        "link",
+        "add",
+        a_if,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ]))?;
+    a.ip(&["link", "set", a_if, "up"])?;
+    b.ip(&["link", "set", b_if, "up"])?;
+    Ok(())
+}
+
+/// A child process, stopped on drop: SIGTERM, then SIGKILL after two seconds.
+#[derive(Debug)]
+pub struct Process {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Process {
+    pub fn spawn(what: &str, command: &mut Command) -> anyhow::Result<Self> {
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {what}: {command:?}"))?;
+        Ok(Self {
+            child: Some(child),
+            what: what.to_owned(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The child's stdout, when it was piped.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut()?.stdout.take()
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        if let Some(child) = &self.child {
+            // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        }
+    }
+
+    /// Waits for the process to exit by itself, up to `timeout`.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> anyhow::Result<Output> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().context("already waited")?;
+        while child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("{} did not exit within {timeout:?}", self.what);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let child = self.child.take().expect("checked above");
+        Ok(child.wait_with_output()?)
+    }
+
+    /// Stops the process (SIGTERM, SIGKILL after two seconds) and returns its output.
+    pub fn stop(&mut self) -> anyhow::Result<Output> {
+        self.signal(libc::SIGTERM);
+        if let Ok(output) = self.wait_timeout(Duration::from_secs(2)) {
+            return Ok(output);
+        }
+        self.signal(libc::SIGKILL);
+        self.wait_timeout(Duration::from_secs(2))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(unique_name(&format!("xvrrpd-{tag}-"), 60));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A pin directory of its own on bpffs, so tests never share the daemon's default one.
+/// Removed on drop (with whatever a killed process left in it).
+#[derive(Debug)]
+pub struct PinDir {
+    path: PathBuf,
+}
+
+impl PinDir {
+    pub fn new(tag: &str) -> Self {
+        Self {
+            path: Path::new("/sys/fs/bpf").join(unique_name(&format!("xvrrpd-test-{tag}-"), 60)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// keepalived (from Debian) running a configuration inside a namespace.
+pub struct Keepalived {
+    process: Process,
+    dir: TempDir,
+}
+
+impl Keepalived {
+    pub fn start(netns: &Netns, config: &str) -> anyhow::Result<Self> {
+        let dir = TempDir::new("keepalived")?;
+        let conf = dir.path().join("keepalived.conf");
+        std::fs::write(&conf, config)?;
+        let log = std::fs::File::create(dir.path().join("keepalived.log"))?;
+        let process = Process::spawn(
+            "keepalived",
+            netns
+                .exec("keepalived")
+                .args(["--dont-fork", "--log-console", "--log-detail", "--vrrp"])
+                .arg("--use-file")
+                .arg(&conf)
+                .arg("--pid")
+                .arg(dir.path().join("keepalived.pid"))
+                .arg("--vrrp_pid")
+                .arg(dir.path().join("vrrp.pid"))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log),
+        )?;
+        Ok(Self { process, dir })
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("keepalived.log")).unwrap_or_default()
+    }
+
+    pub fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+}
+
+/// The xvrrpd binary next to the running test (target/<profile>/xvrrpd).
+pub fn xvrrpd_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("xvrrpd");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Parses JSON lines, skipping lines that are not JSON objects.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v.is_object())
+        .collect()
+}

@@ -1,1 +1,91 @@
+//! `cargo xtask <command>`: everything a fresh machine needs, in one place.
+//!
+//! - `setup`: installs every prerequisite that is missing (idempotent, prints what it does).
+//! - `test`: setup, then lint and the whole test suite (unit, BPF_PROG_TEST_RUN, namespaces).
+//! - `demo`: setup, then a live failover between two routers in network namespaces.
+//! - `bench xdp`: nanoseconds per packet of the XDP program.
 
+mod demo;
+mod setup;
+
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install missing prerequisites: apt packages, nightly rust-src, bpf-linker.
+    Setup,
+    /// Set up, then run clippy and every test.
+    Test,
+    /// Set up, then show a live failover between two routers in network namespaces.
+    Demo,
+    /// Run a benchmark.
+    Bench {
+        #[arg(value_enum)]
+        which: Bench,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Bench {
+    /// ns per packet of the XDP program (BPF_PROG_TEST_RUN with repeat).
+    Xdp,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Task::Setup => setup::run(),
+        Task::Test => {
+            setup::run()?;
+            test()
+        }
+        Task::Demo => {
+            setup::run()?;
+            demo::run()
+        }
+        Task::Bench { which: Bench::Xdp } => {
+            setup::run()?;
+            cargo(&["bench", "--package", "vrrp-userspace", "--bench", "xdp"])
+        }
+    }
+}
+
+fn test() -> anyhow::Result<()> {
+    cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])?;
+    // The namespace tests run the xvrrpd binary, so build it first.
+    cargo(&["build", "--package", "vrrp-userspace", "--bin", "xvrrpd"])?;
+    cargo(&["test"])
+}
+
+/// Runs cargo from the workspace root and fails when it does.
+pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run(Command::new(cargo).args(args).current_dir(workspace_root()))
+}
+
+pub fn run(command: &mut Command) -> anyhow::Result<()> {
+    eprintln!("+ {command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_owned()
+}
