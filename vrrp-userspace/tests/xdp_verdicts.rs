@@ -10,7 +10,9 @@ use aya::maps::{MapData, RingBuf};
 use vrrp_common::proto::AUTH_PASS;
 use vrrp_common::*;
 use xvrrpd::dataplane::{Dataplane, LoadOptions, parse_event, test_run};
-use xvrrpd::protocol::{Advert, Auth, ChecksumMode, FrameSpec, Priority, Version, Vrid, build_frame};
+use xvrrpd::protocol::{
+    Advert, Auth, ChecksumMode, FrameSpec, Priority, Version, Vrid, build_frame,
+};
 
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
@@ -28,10 +30,20 @@ struct Lab {
 impl Lab {
     fn new(observe_all: bool) -> Self {
         let n = LABS.fetch_add(1, Ordering::Relaxed);
-        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/xvrrpd-verdicts-{}-{n}", std::process::id()));
-        let mut dataplane = Dataplane::load(&LoadOptions { observe_all, pin_dir }).expect("load the XDP program (root?)");
+        let pin_dir = PathBuf::from(format!(
+            "/sys/fs/bpf/xvrrpd-verdicts-{}-{n}",
+            std::process::id()
+        ));
+        let mut dataplane = Dataplane::load(&LoadOptions {
+            observe_all,
+            pin_dir,
+        })
+        .expect("load the XDP program (root?)");
         let events = dataplane.take_events().expect("ring buffer");
-        Self { dataplane: Some(dataplane), events }
+        Self {
+            dataplane: Some(dataplane),
+            events,
+        }
     }
 
     fn dp(&self) -> &Dataplane {
@@ -40,16 +52,24 @@ impl Lab {
 
     fn configure(&mut self, family: u8, vrid: u8, config: InstanceConfig) {
         let dp = self.dataplane.as_mut().expect("alive until drop");
-        dp.set_config(InstanceKey::new(IFINDEX, family, vrid), config).expect("config map");
+        dp.set_config(InstanceKey::new(IFINDEX, family, vrid), config)
+            .expect("config map");
     }
 
     fn run(&self, frame: &[u8]) -> u32 {
-        test_run(self.dp().program(), frame, IFINDEX, 1).expect("BPF_PROG_TEST_RUN").verdict
+        test_run(self.dp().program(), frame, IFINDEX, 1)
+            .expect("BPF_PROG_TEST_RUN")
+            .verdict
     }
 
     fn state(&self, family: u8, vrid: u8) -> InstanceState {
         let key = InstanceKey::new(IFINDEX, family, vrid);
-        self.dp().states().into_iter().find(|(k, _)| *k == key).map(|(_, s)| s).unwrap_or_default()
+        self.dp()
+            .states()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| s)
+            .unwrap_or_default()
     }
 
     fn iface_errors(&self) -> RxErrors {
@@ -86,8 +106,16 @@ fn advert(version: Version, vrid: u8, priority: u8, addresses: Vec<IpAddr>) -> A
         version,
         vrid: Vrid(vrid),
         priority: Priority(priority),
-        interval: if version == Version::V2 { Duration::from_secs(1) } else { Duration::from_millis(100) },
-        auth: if version == Version::V2 { Auth::pass("secret") } else { Auth::None },
+        interval: if version == Version::V2 {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(100)
+        },
+        auth: if version == Version::V2 {
+            Auth::pass("secret")
+        } else {
+            Auth::None
+        },
         addresses,
     }
 }
@@ -118,25 +146,62 @@ fn password(text: &str) -> [u8; 8] {
 /// The instances the table runs against.
 fn configured_lab() -> Lab {
     let mut lab = Lab::new(false);
-    let base = InstanceConfig { min_ttl: 0, max_ttl: 255, ..InstanceConfig::default() };
-    lab.configure(FAMILY_IPV4, 51, InstanceConfig {
-        version: 2,
-        auth_type: AUTH_PASS,
-        auth_pass: password("secret"),
-        advert_interval_cs: 100,
-        ..base
-    });
-    lab.configure(FAMILY_IPV4, 52, InstanceConfig { version: 3, advert_interval_cs: 10, ..base });
-    lab.configure(FAMILY_IPV6, 53, InstanceConfig { version: 3, advert_interval_cs: 10, ..base });
-    lab.configure(FAMILY_IPV4, 54, InstanceConfig { version: 3, flags: CONFIG_V3_CHECKSUM_AS_V2, advert_interval_cs: 10, ..base });
-    lab.configure(FAMILY_IPV4, 55, InstanceConfig {
-        version: 3,
-        flags: CONFIG_UNICAST,
-        min_ttl: 10,
-        max_ttl: 64,
-        advert_interval_cs: 10,
-        ..base
-    });
+    let base = InstanceConfig {
+        min_ttl: 0,
+        max_ttl: 255,
+        ..InstanceConfig::default()
+    };
+    lab.configure(
+        FAMILY_IPV4,
+        51,
+        InstanceConfig {
+            version: 2,
+            auth_type: AUTH_PASS,
+            auth_pass: password("secret"),
+            advert_interval_cs: 100,
+            ..base
+        },
+    );
+    lab.configure(
+        FAMILY_IPV4,
+        52,
+        InstanceConfig {
+            version: 3,
+            advert_interval_cs: 10,
+            ..base
+        },
+    );
+    lab.configure(
+        FAMILY_IPV6,
+        53,
+        InstanceConfig {
+            version: 3,
+            advert_interval_cs: 10,
+            ..base
+        },
+    );
+    lab.configure(
+        FAMILY_IPV4,
+        54,
+        InstanceConfig {
+            version: 3,
+            flags: CONFIG_V3_CHECKSUM_AS_V2,
+            advert_interval_cs: 10,
+            ..base
+        },
+    );
+    lab.configure(
+        FAMILY_IPV4,
+        55,
+        InstanceConfig {
+            version: 3,
+            flags: CONFIG_UNICAST,
+            min_ttl: 10,
+            max_ttl: 64,
+            advert_interval_cs: 10,
+            ..base
+        },
+    );
     lab
 }
 
@@ -161,73 +226,238 @@ fn corrupt(spec: FrameSpec, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 
 fn table() -> Vec<Case> {
     let mut cases = vec![
-        Case { name: "valid v2 PASS", frame: frame(&v2_pass(150)), verdict: XDP_PASS, counter: None, instance: Some((FAMILY_IPV4, 51)) },
-        Case { name: "valid v3 IPv4", frame: frame(&v3_ipv4(52)), verdict: XDP_PASS, counter: None, instance: Some((FAMILY_IPV4, 52)) },
-        Case { name: "valid v3 IPv6", frame: frame(&v3_ipv6()), verdict: XDP_PASS, counter: None, instance: Some((FAMILY_IPV6, 53)) },
+        Case {
+            name: "valid v2 PASS",
+            frame: frame(&v2_pass(150)),
+            verdict: XDP_PASS,
+            counter: None,
+            instance: Some((FAMILY_IPV4, 51)),
+        },
+        Case {
+            name: "valid v3 IPv4",
+            frame: frame(&v3_ipv4(52)),
+            verdict: XDP_PASS,
+            counter: None,
+            instance: Some((FAMILY_IPV4, 52)),
+        },
+        Case {
+            name: "valid v3 IPv6",
+            frame: frame(&v3_ipv6()),
+            verdict: XDP_PASS,
+            counter: None,
+            instance: Some((FAMILY_IPV6, 53)),
+        },
         Case {
             name: "802.1Q tag",
-            frame: frame(&FrameSpec { vlan_ids: vec![10], ..v3_ipv4(52) }),
+            frame: frame(&FrameSpec {
+                vlan_ids: vec![10],
+                ..v3_ipv4(52)
+            }),
             verdict: XDP_PASS,
             counter: None,
             instance: Some((FAMILY_IPV4, 52)),
         },
         Case {
             name: "two VLAN tags",
-            frame: frame(&FrameSpec { vlan_ids: vec![10, 20], ..v3_ipv4(52) }),
+            frame: frame(&FrameSpec {
+                vlan_ids: vec![10, 20],
+                ..v3_ipv4(52)
+            }),
             verdict: XDP_PASS,
             counter: None,
             instance: Some((FAMILY_IPV4, 52)),
         },
         Case {
             name: "IPv4 options (IHL 8)",
-            frame: frame(&FrameSpec { ipv4_options_len: 12, ..v2_pass(150) }),
+            frame: frame(&FrameSpec {
+                ipv4_options_len: 12,
+                ..v2_pass(150)
+            }),
             verdict: XDP_PASS,
             counter: None,
             instance: Some((FAMILY_IPV4, 51)),
         },
         Case {
             name: "v3_checksum_as_v2 instance",
-            frame: frame(&FrameSpec { checksum: ChecksumMode::AsV2, ..v3_ipv4(54) }),
+            frame: frame(&FrameSpec {
+                checksum: ChecksumMode::AsV2,
+                ..v3_ipv4(54)
+            }),
             verdict: XDP_PASS,
             counter: None,
             instance: Some((FAMILY_IPV4, 54)),
         },
         Case {
             name: "unicast advert inside the TTL window",
-            frame: frame(&FrameSpec { dst: v4(2), ttl: 32, ..v3_ipv4(55) }),
+            frame: frame(&FrameSpec {
+                dst: v4(2),
+                ttl: 32,
+                ..v3_ipv4(55)
+            }),
             verdict: XDP_PASS,
             counter: None,
             instance: Some((FAMILY_IPV4, 55)),
         },
     ];
     let drops: Vec<(&'static str, Vec<u8>, RxErrorKind, Option<(u8, u8)>)> = vec![
-        ("multicast TTL 64", frame(&FrameSpec { ttl: 64, ..v2_pass(150) }), ERR_TTL, Some((FAMILY_IPV4, 51))),
-        ("IPv6 hop limit 1", frame(&FrameSpec { ttl: 1, ..v3_ipv6() }), ERR_TTL, Some((FAMILY_IPV6, 53))),
-        ("unicast TTL above max_ttl", frame(&FrameSpec { dst: v4(2), ttl: 100, ..v3_ipv4(55) }), ERR_TTL, Some((FAMILY_IPV4, 55))),
-        ("bad checksum", corrupt(v2_pass(150), |f| f[VRRP_V4 + 7] ^= 0x55), ERR_CHECKSUM, Some((FAMILY_IPV4, 51))),
+        (
+            "multicast TTL 64",
+            frame(&FrameSpec {
+                ttl: 64,
+                ..v2_pass(150)
+            }),
+            ERR_TTL,
+            Some((FAMILY_IPV4, 51)),
+        ),
+        (
+            "IPv6 hop limit 1",
+            frame(&FrameSpec {
+                ttl: 1,
+                ..v3_ipv6()
+            }),
+            ERR_TTL,
+            Some((FAMILY_IPV6, 53)),
+        ),
+        (
+            "unicast TTL above max_ttl",
+            frame(&FrameSpec {
+                dst: v4(2),
+                ttl: 100,
+                ..v3_ipv4(55)
+            }),
+            ERR_TTL,
+            Some((FAMILY_IPV4, 55)),
+        ),
+        (
+            "bad checksum",
+            corrupt(v2_pass(150), |f| f[VRRP_V4 + 7] ^= 0x55),
+            ERR_CHECKSUM,
+            Some((FAMILY_IPV4, 51)),
+        ),
         (
             "v3 IPv4 checksum without pseudo-header on an RFC instance",
-            frame(&FrameSpec { checksum: ChecksumMode::AsV2, ..v3_ipv4(52) }),
+            frame(&FrameSpec {
+                checksum: ChecksumMode::AsV2,
+                ..v3_ipv4(52)
+            }),
             ERR_CHECKSUM,
             Some((FAMILY_IPV4, 52)),
         ),
-        ("v3 advert for a v2 instance", frame(&FrameSpec::multicast(v4(1), advert(Version::V3, 51, 150, vec![v4(100)]))), ERR_VERSION, Some((FAMILY_IPV4, 51))),
-        ("version 4", corrupt(v3_ipv4(52), |f| f[VRRP_V4] = 0x41), ERR_VERSION, Some((FAMILY_IPV4, 52))),
-        ("type 2", corrupt(v3_ipv4(52), |f| f[VRRP_V4] = 0x32), ERR_INVALID_TYPE, Some((FAMILY_IPV4, 52))),
-        ("truncated after the header", corrupt(v2_pass(150), |f| f.truncate(VRRP_V4 + 10)), ERR_LENGTH, Some((FAMILY_IPV4, 51))),
-        ("shorter than its address count", corrupt(v3_ipv4(52), |f| f[VRRP_V4 + 3] = 5), ERR_LENGTH, Some((FAMILY_IPV4, 52))),
-        ("shorter than a VRRP header", corrupt(v3_ipv4(52), |f| f.truncate(VRRP_V4 + 4)), ERR_LENGTH, None),
-        ("wrong password", frame(&FrameSpec::multicast(v4(1), Advert { auth: Auth::pass("guess"), ..advert(Version::V2, 51, 150, vec![v4(100)]) })), ERR_AUTH_FAILURE, Some((FAMILY_IPV4, 51))),
-        ("no authentication on a PASS instance", frame(&FrameSpec::multicast(v4(1), Advert { auth: Auth::None, ..advert(Version::V2, 51, 150, vec![v4(100)]) })), ERR_AUTH_TYPE_MISMATCH, Some((FAMILY_IPV4, 51))),
-        ("auth type 9", corrupt(v2_pass(150), |f| f[VRRP_V4 + 4] = 9), ERR_AUTH_INVALID_TYPE, Some((FAMILY_IPV4, 51))),
-        ("v2 interval 3 s on a 1 s instance", frame(&FrameSpec::multicast(v4(1), Advert { interval: Duration::from_secs(3), ..advert(Version::V2, 51, 150, vec![v4(100)]) })), ERR_ADVERT_INTERVAL, Some((FAMILY_IPV4, 51))),
-        ("multicast advert on a unicast instance", frame(&v3_ipv4(55)), ERR_MODE_MISMATCH, Some((FAMILY_IPV4, 55))),
-        ("unicast advert on a multicast instance", frame(&FrameSpec { dst: v4(2), ..v3_ipv4(52) }), ERR_MODE_MISMATCH, Some((FAMILY_IPV4, 52))),
+        (
+            "v3 advert for a v2 instance",
+            frame(&FrameSpec::multicast(
+                v4(1),
+                advert(Version::V3, 51, 150, vec![v4(100)]),
+            )),
+            ERR_VERSION,
+            Some((FAMILY_IPV4, 51)),
+        ),
+        (
+            "version 4",
+            corrupt(v3_ipv4(52), |f| f[VRRP_V4] = 0x41),
+            ERR_VERSION,
+            Some((FAMILY_IPV4, 52)),
+        ),
+        (
+            "type 2",
+            corrupt(v3_ipv4(52), |f| f[VRRP_V4] = 0x32),
+            ERR_INVALID_TYPE,
+            Some((FAMILY_IPV4, 52)),
+        ),
+        (
+            "truncated after the header",
+            corrupt(v2_pass(150), |f| f.truncate(VRRP_V4 + 10)),
+            ERR_LENGTH,
+            Some((FAMILY_IPV4, 51)),
+        ),
+        (
+            "shorter than its address count",
+            corrupt(v3_ipv4(52), |f| f[VRRP_V4 + 3] = 5),
+            ERR_LENGTH,
+            Some((FAMILY_IPV4, 52)),
+        ),
+        (
+            "shorter than a VRRP header",
+            corrupt(v3_ipv4(52), |f| f.truncate(VRRP_V4 + 4)),
+            ERR_LENGTH,
+            None,
+        ),
+        (
+            "wrong password",
+            frame(&FrameSpec::multicast(
+                v4(1),
+                Advert {
+                    auth: Auth::pass("guess"),
+                    ..advert(Version::V2, 51, 150, vec![v4(100)])
+                },
+            )),
+            ERR_AUTH_FAILURE,
+            Some((FAMILY_IPV4, 51)),
+        ),
+        (
+            "no authentication on a PASS instance",
+            frame(&FrameSpec::multicast(
+                v4(1),
+                Advert {
+                    auth: Auth::None,
+                    ..advert(Version::V2, 51, 150, vec![v4(100)])
+                },
+            )),
+            ERR_AUTH_TYPE_MISMATCH,
+            Some((FAMILY_IPV4, 51)),
+        ),
+        (
+            "auth type 9",
+            corrupt(v2_pass(150), |f| f[VRRP_V4 + 4] = 9),
+            ERR_AUTH_INVALID_TYPE,
+            Some((FAMILY_IPV4, 51)),
+        ),
+        (
+            "v2 interval 3 s on a 1 s instance",
+            frame(&FrameSpec::multicast(
+                v4(1),
+                Advert {
+                    interval: Duration::from_secs(3),
+                    ..advert(Version::V2, 51, 150, vec![v4(100)])
+                },
+            )),
+            ERR_ADVERT_INTERVAL,
+            Some((FAMILY_IPV4, 51)),
+        ),
+        (
+            "multicast advert on a unicast instance",
+            frame(&v3_ipv4(55)),
+            ERR_MODE_MISMATCH,
+            Some((FAMILY_IPV4, 55)),
+        ),
+        (
+            "unicast advert on a multicast instance",
+            frame(&FrameSpec {
+                dst: v4(2),
+                ..v3_ipv4(52)
+            }),
+            ERR_MODE_MISMATCH,
+            Some((FAMILY_IPV4, 52)),
+        ),
         ("unknown VRID", frame(&v3_ipv4(99)), ERR_UNKNOWN_VRID, None),
-        ("unknown VRID for IPv6", frame(&FrameSpec::multicast(v6(1), advert(Version::V3, 52, 110, vec![v6(1)]))), ERR_UNKNOWN_VRID, None),
+        (
+            "unknown VRID for IPv6",
+            frame(&FrameSpec::multicast(
+                v6(1),
+                advert(Version::V3, 52, 110, vec![v6(1)]),
+            )),
+            ERR_UNKNOWN_VRID,
+            None,
+        ),
     ];
     for (name, frame, kind, instance) in drops {
-        cases.push(Case { name, frame, verdict: XDP_DROP, counter: Some(kind), instance });
+        cases.push(Case {
+            name,
+            frame,
+            verdict: XDP_DROP,
+            counter: Some(kind),
+            instance,
+        });
     }
     cases
 }
@@ -248,10 +478,20 @@ fn each_frame_gets_its_verdict_and_exactly_its_counter() {
         let instance_before = case.instance.map(|(family, vrid)| lab.state(family, vrid));
         let verdict = lab.run(&case.frame);
         assert_eq!(verdict, case.verdict, "{}: verdict", case.name);
-        assert_eq!(lab.iface_errors(), expected_delta(&iface_before, case.counter), "{}: interface counters", case.name);
+        assert_eq!(
+            lab.iface_errors(),
+            expected_delta(&iface_before, case.counter),
+            "{}: interface counters",
+            case.name
+        );
         if let (Some((family, vrid)), Some(before)) = (case.instance, instance_before) {
             let after = lab.state(family, vrid);
-            assert_eq!(after.errors, expected_delta(&before.errors, case.counter), "{}: instance counters", case.name);
+            assert_eq!(
+                after.errors,
+                expected_delta(&before.errors, case.counter),
+                "{}: instance counters",
+                case.name
+            );
             let expected_received = before.received + u64::from(case.counter.is_none());
             assert_eq!(after.received, expected_received, "{}: received", case.name);
         }
@@ -272,7 +512,10 @@ fn non_vrrp_traffic_passes_untouched() {
         assert_eq!(lab.run(&bytes), XDP_PASS, "{name}");
     }
     assert_eq!(lab.iface_errors(), RxErrors::default());
-    assert!(lab.dp().states().is_empty(), "nothing recorded for non-VRRP traffic");
+    assert!(
+        lab.dp().states().is_empty(),
+        "nothing recorded for non-VRRP traffic"
+    );
 }
 
 #[test]
@@ -305,14 +548,20 @@ fn state_records_the_master_and_events_carry_only_changes() {
     for _ in 0..10 {
         assert_eq!(lab.run(&frame(&v2_pass(150))), XDP_PASS);
     }
-    assert!(lab.drain_events().is_empty(), "steady adverts must not raise events");
+    assert!(
+        lab.drain_events().is_empty(),
+        "steady adverts must not raise events"
+    );
     assert_eq!(lab.state(FAMILY_IPV4, 51).received, 11);
 
     assert_eq!(lab.run(&frame(&v2_pass(200))), XDP_PASS);
     let events = lab.drain_events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kinds, EVENT_PRIORITY_CHANGE);
-    assert_eq!((events[0].previous_priority, events[0].priority), (150, 200));
+    assert_eq!(
+        (events[0].previous_priority, events[0].priority),
+        (150, 200)
+    );
 
     let other_master = FrameSpec::multicast(v4(7), advert(Version::V2, 51, 200, vec![v4(100)]));
     assert_eq!(lab.run(&frame(&other_master)), XDP_PASS);
@@ -332,7 +581,13 @@ fn state_records_the_master_and_events_carry_only_changes() {
     // v3 adopts the master's interval: a change is an event.
     assert_eq!(lab.run(&frame(&v3_ipv4(52))), XDP_PASS);
     lab.drain_events();
-    let slower = FrameSpec::multicast(v4(1), Advert { interval: Duration::from_millis(250), ..advert(Version::V3, 52, 120, vec![v4(101)]) });
+    let slower = FrameSpec::multicast(
+        v4(1),
+        Advert {
+            interval: Duration::from_millis(250),
+            ..advert(Version::V3, 52, 120, vec![v4(101)])
+        },
+    );
     assert_eq!(lab.run(&frame(&slower)), XDP_PASS);
     let events = lab.drain_events();
     assert_eq!(events.len(), 1);
@@ -351,10 +606,19 @@ fn observe_mode_records_every_vrid_and_drops_nothing() {
     assert_eq!(lab.state(FAMILY_IPV6, 53).master_priority, 110);
     // Any password and interval pass; a v3 IPv4 checksum in either form passes.
     assert_eq!(lab.run(&frame(&v2_pass(150))), XDP_PASS);
-    assert_eq!(lab.run(&frame(&FrameSpec { checksum: ChecksumMode::AsV2, ..v3_ipv4(52) })), XDP_PASS);
+    assert_eq!(
+        lab.run(&frame(&FrameSpec {
+            checksum: ChecksumMode::AsV2,
+            ..v3_ipv4(52)
+        })),
+        XDP_PASS
+    );
     assert_eq!(lab.state(FAMILY_IPV4, 52).errors, RxErrors::default());
     // Invalid adverts are counted but still passed on.
-    assert_eq!(lab.run(&corrupt(v2_pass(150), |f| f[VRRP_V4 + 7] ^= 0x55)), XDP_PASS);
+    assert_eq!(
+        lab.run(&corrupt(v2_pass(150), |f| f[VRRP_V4 + 7] ^= 0x55)),
+        XDP_PASS
+    );
     assert_eq!(lab.state(FAMILY_IPV4, 51).errors.checksum, 1);
     assert_eq!(lab.iface_errors().checksum, 1);
 }

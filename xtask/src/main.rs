@@ -43,17 +43,17 @@ enum Bench {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Task::Setup => setup::run(),
+        Task::Setup => setup::install_prerequisites(),
         Task::Test => {
-            setup::run()?;
+            setup::install_prerequisites()?;
             test()
         }
         Task::Demo => {
-            setup::run()?;
+            setup::install_prerequisites()?;
             demo::run()
         }
         Task::Bench { which: Bench::Xdp } => {
-            setup::run()?;
+            setup::install_prerequisites()?;
             cargo(&["bench", "--package", "vrrp-userspace", "--bench", "xdp"])
         }
     }
