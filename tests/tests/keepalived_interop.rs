@@ -59,7 +59,7 @@ const EXPECTED: [(u64, u64, &str, u64, u64); 3] = [
     (53, 3, "ipv6", 110, 100),
 ];
 
-fn router<'a>(rows: &'a [Value], vrid: u64) -> Option<&'a Value> {
+fn router(rows: &[Value], vrid: u64) -> Option<&Value> {
     rows.iter()
         .find(|row| row["type"] == "router" && row["vrid"] == vrid)
 }

@@ -299,7 +299,7 @@ fn table() -> Vec<Case> {
             instance: Some((FAMILY_IPV4, 55)),
         },
     ];
-    let drops: Vec<(&'static str, Vec<u8>, RxErrorKind, Option<(u8, u8)>)> = vec![
+    let drops = [
         (
             "multicast TTL 64",
             frame(&FrameSpec {

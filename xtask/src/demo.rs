@@ -97,7 +97,8 @@ pub fn run() -> anyhow::Result<()> {
     r1.ip(&["link", "set", "eth0", "down"])?;
     wait_for_master(&events, "192.0.2.2", Duration::from_secs(5)).context("r2 never took over")?;
     println!(
-        "   r2 (192.0.2.2) took over {:.1} ms after the link went down (Master_Down_Interval for priority 100: {:.1} ms)",
+        "   r2 (192.0.2.2) took over {:.1} ms after the link went down (its Master_Down_Interval, {:.1} ms, \
+         runs from the last advert it heard, up to 100 ms before that)",
         down.elapsed().as_secs_f64() * 1000.0,
         master_down_ms(100)
     );
@@ -126,10 +127,10 @@ fn forward_lines(monitor: &mut Process) -> anyhow::Result<mpsc::Receiver<Value>>
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                if tx.send(value).is_err() {
-                    break;
-                }
+            if let Ok(value) = serde_json::from_str::<Value>(&line)
+                && tx.send(value).is_err()
+            {
+                break;
             }
         }
     });

@@ -148,7 +148,7 @@ impl Advert {
             return Err(DecodeError::TooLong { len: bytes.len() });
         }
         // Every VRRP message is a multiple of four bytes long (the XDP program relies on it).
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(DecodeError::UnalignedLength { len: bytes.len() });
         }
         let packet_type = bytes[0] & 0x0f;
