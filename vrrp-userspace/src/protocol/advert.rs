@@ -12,7 +12,8 @@ use super::checksum::{self, ChecksumMode};
 use super::{DecodeError, Family, Priority, Version, Vrid};
 
 /// v2 authentication (RFC 3768 section 5.3.6). Only meaningful for v2; v3 removed it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Auth {
     None,
     /// Simple text password, zero padded to eight bytes.

@@ -2,7 +2,8 @@
 
 /// Which checksum a v3 IPv4 advert carries (RFC 5798 section 5.2.8, keepalived's
 /// `v3_checksum_as_v2`). IPv6 always includes the pseudo-header; v2 never does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChecksumMode {
     #[default]
     Rfc,

@@ -2,6 +2,7 @@
 //! Pure functions over bytes; no IO.
 
 mod advert;
+pub mod announce;
 pub mod checksum;
 mod frame;
 
@@ -10,18 +11,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub use advert::{Advert, Auth, IpContext, pseudo_header_sum};
 pub use checksum::ChecksumMode;
 pub use frame::{Frame, FrameSpec, MixedFamilies, ReceivedAdvert, build_frame, decode_frame};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vrrp_common::{FAMILY_IPV4, FAMILY_IPV6, RxErrorKind};
 
 /// Virtual router identifier, 1..=255 on the wire (0 is reserved but decoded as received).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Vrid(pub u8);
 
 /// Router priority: 255 owns the addresses, 0 means "master leaving" (RFC 5798 section 5.2.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Priority(pub u8);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Version {
     V2,
     V3,
@@ -36,7 +37,7 @@ impl Version {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Ipv4,

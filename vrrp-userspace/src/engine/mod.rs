@@ -1,0 +1,18 @@
+//! The VRRP protocol engine: pure, deterministic, driven by events and a caller-supplied clock.
+//! No tokio, no sockets, no `Instant::now()`: the IO shell turns the world into [`Event`]s and
+//! [`Action`]s into effects, and tests replay events on a fake clock.
+
+mod config;
+mod events;
+mod instance;
+mod router;
+mod time;
+pub mod timers;
+mod tracking;
+
+pub use config::{GarpConfig, InstanceConfig, TrackerConfig, TrackerKind, VirtualAddress};
+pub use events::{Action, Event, Reason, State};
+pub use instance::Instance;
+pub use router::{InstanceId, Router, RouterError, SyncGroupConfig};
+pub use time::Timestamp;
+pub use tracking::{Tracker, effective_priority};

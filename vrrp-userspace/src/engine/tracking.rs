@@ -1,0 +1,231 @@
+//! Priority arithmetic from tracked interfaces, scripts, files and processes (keepalived's
+//! `track_*`), and the rise/fall counting of script results.
+
+use crate::protocol::Priority;
+
+use super::config::{TrackerConfig, TrackerKind};
+
+/// What a tracker currently says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// No result yet: neither adds its weight nor causes a fault.
+    Unknown,
+    Up,
+    Down,
+}
+
+/// A tracker's configuration and running status.
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    config: TrackerConfig,
+    status: Status,
+    /// Consecutive successes (positive) or failures (negative) of a script.
+    streak: i64,
+}
+
+impl Tracker {
+    pub fn new(config: TrackerConfig) -> Self {
+        let status = match config.kind {
+            // keepalived's `init_fail`: the script counts as failed until it succeeds `rise` times.
+            TrackerKind::Script {
+                init_fail: true, ..
+            } => Status::Down,
+            _ => Status::Unknown,
+        };
+        Self {
+            config,
+            status,
+            streak: 0,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// An up/down report (interfaces, files, processes); returns whether the status changed.
+    pub fn set_up(&mut self, up: bool) -> bool {
+        let status = if up { Status::Up } else { Status::Down };
+        std::mem::replace(&mut self.status, status) != status
+    }
+
+    /// A script result: the first one counts at once, after that `rise` consecutive successes
+    /// turn a failed script OK and `fall` consecutive failures turn an OK one failed.
+    pub fn script_result(&mut self, success: bool) -> bool {
+        let (rise, fall) = match self.config.kind {
+            TrackerKind::Script { rise, fall, .. } => {
+                (i64::from(rise.max(1)), i64::from(fall.max(1)))
+            }
+            _ => (1, 1),
+        };
+        self.streak = match (success, self.streak) {
+            (true, streak) if streak > 0 => streak + 1,
+            (true, _) => 1,
+            (false, streak) if streak < 0 => streak - 1,
+            (false, _) => -1,
+        };
+        let next = match self.status {
+            Status::Unknown => {
+                if success {
+                    Status::Up
+                } else {
+                    Status::Down
+                }
+            }
+            Status::Down if self.streak >= rise => Status::Up,
+            Status::Up if -self.streak >= fall => Status::Down,
+            unchanged => unchanged,
+        };
+        std::mem::replace(&mut self.status, next) != next
+    }
+
+    /// Whether the tracked thing counts as failed, after `reverse`.
+    fn failed(&self) -> Option<bool> {
+        let down = match self.status {
+            Status::Unknown => return None,
+            Status::Up => false,
+            Status::Down => true,
+        };
+        Some(down != self.config.reverse)
+    }
+
+    /// Weight 0 trackers put the instance in FAULT while failed.
+    pub fn causes_fault(&self) -> bool {
+        self.config.weight == 0 && self.failed() == Some(true)
+    }
+
+    /// A positive weight is added while OK, a negative one while failed.
+    pub fn adjustment(&self) -> i32 {
+        match (self.failed(), self.config.weight) {
+            (Some(false), weight) if weight > 0 => weight,
+            (Some(true), weight) if weight < 0 => weight,
+            _ => 0,
+        }
+    }
+}
+
+/// Effective priority: base plus every tracker's adjustment, clamped to 1..=254; an address
+/// owner (255) is never adjusted (keepalived's rules).
+pub fn effective_priority(base: Priority, trackers: &[Tracker]) -> Priority {
+    if base.0 == 255 {
+        return base;
+    }
+    let total = i32::from(base.0) + trackers.iter().map(Tracker::adjustment).sum::<i32>();
+    Priority(total.clamp(1, 254) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker(kind: TrackerKind, weight: i32, reverse: bool) -> Tracker {
+        Tracker::new(TrackerConfig {
+            name: "t".into(),
+            kind,
+            weight,
+            reverse,
+        })
+    }
+
+    fn script(rise: u32, fall: u32, init_fail: bool, weight: i32) -> Tracker {
+        tracker(
+            TrackerKind::Script {
+                rise,
+                fall,
+                init_fail,
+            },
+            weight,
+            false,
+        )
+    }
+
+    #[test]
+    fn positive_weight_adds_while_ok_negative_while_failed() {
+        let mut plus = tracker(TrackerKind::Interface, 20, false);
+        let mut minus = tracker(TrackerKind::Interface, -30, false);
+        assert_eq!(
+            effective_priority(Priority(100), &[plus.clone(), minus.clone()]),
+            Priority(100)
+        );
+        plus.set_up(true);
+        minus.set_up(true);
+        assert_eq!(
+            effective_priority(Priority(100), &[plus.clone(), minus.clone()]),
+            Priority(120)
+        );
+        plus.set_up(false);
+        minus.set_up(false);
+        assert_eq!(
+            effective_priority(Priority(100), &[plus, minus]),
+            Priority(70)
+        );
+    }
+
+    #[test]
+    fn reverse_flips_the_condition() {
+        let mut reversed = tracker(TrackerKind::File, -50, true);
+        reversed.set_up(true);
+        assert_eq!(
+            effective_priority(Priority(100), &[reversed.clone()]),
+            Priority(50)
+        );
+        reversed.set_up(false);
+        assert_eq!(
+            effective_priority(Priority(100), &[reversed]),
+            Priority(100)
+        );
+    }
+
+    #[test]
+    fn clamped_to_1_through_254_and_owner_never_adjusted() {
+        let mut big = tracker(TrackerKind::Interface, 253, false);
+        big.set_up(true);
+        assert_eq!(
+            effective_priority(Priority(200), &[big.clone()]),
+            Priority(254)
+        );
+        let mut sink = tracker(TrackerKind::Interface, -253, false);
+        sink.set_up(false);
+        assert_eq!(
+            effective_priority(Priority(100), &[sink.clone()]),
+            Priority(1)
+        );
+        assert_eq!(
+            effective_priority(Priority(255), &[big, sink]),
+            Priority(255)
+        );
+    }
+
+    #[test]
+    fn weight_zero_faults_only_while_failed() {
+        let mut link = tracker(TrackerKind::Interface, 0, false);
+        assert!(!link.causes_fault(), "unknown is not a fault");
+        link.set_up(false);
+        assert!(link.causes_fault());
+        link.set_up(true);
+        assert!(!link.causes_fault());
+    }
+
+    #[test]
+    fn script_first_result_counts_at_once_then_rise_and_fall() {
+        let mut check = script(3, 2, false, 10);
+        assert!(check.script_result(true), "first result applies at once");
+        assert_eq!(check.adjustment(), 10);
+        assert!(!check.script_result(false), "one failure is below fall=2");
+        assert!(check.script_result(false), "second failure reaches fall=2");
+        assert_eq!(check.adjustment(), 0);
+        assert!(!check.script_result(true));
+        assert!(!check.script_result(true));
+        assert!(check.script_result(true), "third success reaches rise=3");
+        assert_eq!(check.adjustment(), 10);
+    }
+
+    #[test]
+    fn init_fail_starts_failed_and_needs_rise_successes() {
+        let mut check = script(2, 1, true, 0);
+        assert!(check.causes_fault());
+        assert!(!check.script_result(true));
+        assert!(check.script_result(true));
+        assert!(!check.causes_fault());
+    }
+}
