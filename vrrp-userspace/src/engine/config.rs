@@ -22,14 +22,17 @@ pub struct GarpConfig {
     pub master_repeat: u32,
     /// Delay of the second burst after becoming master; `None` = no second burst
     /// (`garp_master_delay`, 5 s; 0 disables).
+    #[serde(with = "super::serde_formats::millis_option")]
     pub master_delay: Option<Duration>,
     /// Period of refresh bursts while master; `None` = off (`garp_master_refresh`, 0).
+    #[serde(with = "super::serde_formats::millis_option")]
     pub master_refresh: Option<Duration>,
     /// Copies per refresh (`garp_master_refresh_repeat`, 1).
     pub master_refresh_repeat: u32,
     /// Copies sent when a master hears a lower-priority advert (`garp_lower_prio_repeat`).
     pub lower_prio_repeat: u32,
     /// Gap between packets of a burst (`garp_interval` / `gna_interval`, 0).
+    #[serde(with = "super::serde_formats::millis")]
     pub interval: Duration,
 }
 
@@ -81,9 +84,11 @@ pub struct InstanceConfig {
     pub family: Family,
     /// Configured priority; 255 = address owner, never adjusted by trackers.
     pub priority: Priority,
+    #[serde(with = "super::serde_formats::millis")]
     pub advert_interval: Duration,
     pub preempt: bool,
     /// Lower-priority masters are tolerated this long after the first is heard.
+    #[serde(with = "super::serde_formats::millis")]
     pub preempt_delay: Duration,
     pub virtual_addresses: Vec<VirtualAddress>,
     /// Advert source: the interface's primary address (IPv6: its link-local address).

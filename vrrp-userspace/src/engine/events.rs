@@ -42,7 +42,7 @@ pub enum Event {
     Advert {
         src: IpAddr,
         priority: Priority,
-        #[serde(with = "duration_us")]
+        #[serde(with = "super::serde_formats::millis")]
         interval: Duration,
     },
     /// A deadline from [`super::Instance::next_deadline`] was reached.
@@ -72,7 +72,7 @@ pub enum Reason {
     Startup,
     /// No advert for Master_Down_Interval.
     MasterDown {
-        #[serde(with = "duration_us")]
+        #[serde(with = "super::serde_formats::millis")]
         silent_for: Duration,
     },
     /// An advert with a higher priority (or the same priority from a higher address).
@@ -102,7 +102,7 @@ pub enum Action {
     SendAdvert {
         iface: String,
         priority: Priority,
-        #[serde(with = "hex_frames")]
+        #[serde(with = "super::serde_formats::hex_frames")]
         frames: Vec<Vec<u8>>,
     },
     AddAddresses {
@@ -116,10 +116,10 @@ pub enum Action {
     /// Send gratuitous ARPs / unsolicited NAs: every frame `repeat` times, `interval` apart.
     Announce {
         iface: String,
-        #[serde(with = "hex_frames")]
+        #[serde(with = "super::serde_formats::hex_frames")]
         frames: Vec<Vec<u8>>,
         repeat: u32,
-        #[serde(with = "duration_us")]
+        #[serde(with = "super::serde_formats::millis")]
         interval: Duration,
     },
     /// Log it and run the notify scripts / FIFO lines for `to`.
@@ -142,49 +142,4 @@ pub enum Action {
         state: State,
         priority: Priority,
     },
-}
-
-/// Durations as whole microseconds in golden files.
-mod duration_us {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(value.as_micros() as u64)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_micros(u64::deserialize(deserializer)?))
-    }
-}
-
-/// Frames as hex strings in golden files.
-mod hex_frames {
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(frames: &[Vec<u8>], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            frames
-                .iter()
-                .map(|frame| frame.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        )
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<Vec<u8>>, D::Error> {
-        let texts = Vec::<String>::deserialize(deserializer)?;
-        texts
-            .iter()
-            .map(|text| {
-                (0..text.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("?"), 16))
-                    .collect::<Result<Vec<u8>, _>>()
-                    .map_err(D::Error::custom)
-            })
-            .collect()
-    }
 }

@@ -164,8 +164,8 @@ impl Instance {
 
     // RFC 5798 section 6.4.2.
     fn backup_hears(&mut self, now: Timestamp, priority: Priority, interval: Duration) {
-        self.last_advert_heard = Some(now);
         if priority.0 == 0 {
+            self.last_advert_heard = Some(now);
             // The master is leaving: take over after Skew_Time instead of the full interval.
             self.wants_master = false;
             self.master_down_at = Some(
@@ -186,6 +186,7 @@ impl Instance {
         if !lower {
             self.preempt_until = None;
         }
+        self.last_advert_heard = Some(now);
         if self.config.version == Version::V3 {
             self.master_adver_interval = interval;
         }

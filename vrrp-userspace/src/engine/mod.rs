@@ -6,6 +6,7 @@ mod config;
 mod events;
 mod instance;
 mod router;
+mod serde_formats;
 mod time;
 pub mod timers;
 mod tracking;
