@@ -4,6 +4,7 @@
 //! - `test`: setup, then lint and the whole test suite (unit, BPF_PROG_TEST_RUN, namespaces).
 //! - `demo`: setup, then a live failover between two routers in network namespaces.
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
+//! - `bench engine`: received adverts per second through the VRRP engine.
 
 mod demo;
 mod setup;
@@ -39,6 +40,8 @@ enum Task {
 enum Bench {
     /// ns per packet of the XDP program (BPF_PROG_TEST_RUN with repeat).
     Xdp,
+    /// Received adverts per second through the VRRP engine (criterion).
+    Engine,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,9 +55,13 @@ fn main() -> anyhow::Result<()> {
             setup::install_prerequisites()?;
             demo::run()
         }
-        Task::Bench { which: Bench::Xdp } => {
+        Task::Bench { which } => {
             setup::install_prerequisites()?;
-            cargo(&["bench", "--package", "vrrp-userspace", "--bench", "xdp"])
+            let bench = match which {
+                Bench::Xdp => "xdp",
+                Bench::Engine => "engine",
+            };
+            cargo(&["bench", "--package", "vrrp-userspace", "--bench", bench])
         }
     }
 }

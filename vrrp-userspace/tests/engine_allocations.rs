@@ -1,0 +1,67 @@
+//! The steady-state receive path allocates nothing: a backup hearing its master's advert
+//! updates a timer and returns an empty action list.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use xvrrpd::engine::{Event, InstanceConfig, InstanceId, Router, State, Timestamp};
+use xvrrpd::protocol::{Priority, Version};
+
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+#[test]
+fn a_backup_hearing_its_master_allocates_nothing() {
+    let configs = (0..100u8)
+        .map(|i| {
+            let mut config = InstanceConfig::new(
+                &format!("VI_{i}"),
+                "eth0",
+                i + 1,
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                [2, 0, 0, 0, 0, 1],
+            );
+            config.version = Version::V3;
+            config
+        })
+        .collect();
+    let mut router = Router::new(configs, Vec::new()).unwrap();
+    router.broadcast(Timestamp::ZERO, &Event::Startup);
+    let master = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for step in 1..=100u64 {
+        let now = Timestamp::from_nanos(step * 10_000_000);
+        for id in 0..100 {
+            let event = Event::Advert {
+                src: master,
+                priority: Priority(200),
+                interval: Duration::from_millis(10),
+            };
+            let actions = router.handle(now, InstanceId(id), event);
+            assert!(actions.is_empty());
+        }
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(
+        allocations, 0,
+        "10,000 steady-state adverts allocated {allocations} times"
+    );
+    assert!(router.instances().all(|(_, i)| i.state() == State::Backup));
+}
