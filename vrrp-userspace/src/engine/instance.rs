@@ -476,15 +476,11 @@ impl Instance {
             .config
             .virtual_addresses
             .iter()
-            .filter_map(|v| match (v.addr, self.config.primary_address) {
-                (IpAddr::V4(addr), _) => Some(announce::gratuitous_arp(mac, addr)),
-                (IpAddr::V6(addr), IpAddr::V6(source)) => Some(announce::unsolicited_na(
-                    mac,
-                    source,
-                    addr,
-                    self.config.ipv6_forwarding,
-                )),
-                (IpAddr::V6(_), IpAddr::V4(_)) => None,
+            .map(|v| match v.addr {
+                IpAddr::V4(addr) => announce::gratuitous_arp(mac, addr),
+                IpAddr::V6(addr) => {
+                    announce::unsolicited_na(mac, addr, self.config.ipv6_forwarding)
+                }
             })
             .collect();
         out.push(Action::Announce {

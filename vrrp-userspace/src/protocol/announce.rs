@@ -38,9 +38,11 @@ pub fn gratuitous_arp(mac: [u8; 6], address: Ipv4Addr) -> Vec<u8> {
     frame
 }
 
-/// An unsolicited Neighbor Advertisement for `target` from `source` (the interface's link-local
-/// address) to all nodes, hop limit 255, Override set, Router set when the host forwards.
-pub fn unsolicited_na(mac: [u8; 6], source: Ipv6Addr, target: Ipv6Addr, router: bool) -> Vec<u8> {
+/// An unsolicited Neighbor Advertisement for `target` to all nodes, hop limit 255, Override
+/// set, Router set when the host forwards. Like keepalived, the virtual address is also the
+/// source (it is assigned to the interface, as RFC 4861 section 7.2.6 asks).
+pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr, router: bool) -> Vec<u8> {
+    let source = target;
     let mut icmp = Vec::with_capacity(32);
     icmp.extend_from_slice(&[NEIGHBOR_ADVERTISEMENT, 0, 0, 0]);
     icmp.push(NA_OVERRIDE | if router { NA_ROUTER } else { 0 });

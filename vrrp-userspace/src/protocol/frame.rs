@@ -243,7 +243,8 @@ pub fn build_frame(spec: &FrameSpec) -> Result<Vec<u8>, MixedFamilies> {
         }
         (IpAddr::V6(src), IpAddr::V6(dst)) => {
             frame.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
-            frame.extend_from_slice(&[0x60, 0, 0, 0]);
+            // Traffic class CS6 (network control) as keepalived sends; flow label 0.
+            frame.extend_from_slice(&[0x6c, 0, 0, 0]);
             frame.extend_from_slice(&(vrrp.len() as u16).to_be_bytes());
             frame.push(IPPROTO_VRRP);
             frame.push(spec.ttl);
