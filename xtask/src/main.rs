@@ -3,6 +3,7 @@
 //! - `setup`: installs every prerequisite that is missing (idempotent, prints what it does).
 //! - `test`: setup, then lint and the whole test suite (unit, BPF_PROG_TEST_RUN, namespaces).
 //! - `demo`: setup, then a live failover between two routers in network namespaces.
+//! - `fuzz`: the cargo-fuzz targets of every decoder.
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 
@@ -29,6 +30,12 @@ enum Task {
     Test,
     /// Set up, then show a live failover between two routers in network namespaces.
     Demo,
+    /// Run the cargo-fuzz targets (vrrp-userspace/fuzz) for a while each.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+    },
     /// Run a benchmark.
     Bench {
         #[arg(value_enum)]
@@ -55,6 +62,10 @@ fn main() -> anyhow::Result<()> {
             setup::install_prerequisites()?;
             demo::run()
         }
+        Task::Fuzz { seconds } => {
+            setup::install_prerequisites()?;
+            fuzz(seconds)
+        }
         Task::Bench { which } => {
             setup::install_prerequisites()?;
             let bench = match which {
@@ -71,6 +82,32 @@ fn test() -> anyhow::Result<()> {
     // The namespace tests run the xvrrpd binary, so build it first.
     cargo(&["build", "--package", "vrrp-userspace", "--bin", "xvrrpd"])?;
     cargo(&["test"])
+}
+
+const FUZZ_TARGETS: [&str; 3] = ["decode_frame", "decode_advert", "parse_pcap"];
+
+fn fuzz(seconds: u32) -> anyhow::Result<()> {
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        cargo(&["install", "--locked", "cargo-fuzz@0.13.2"])?;
+    }
+    let fuzz_dir = workspace_root().join("vrrp-userspace");
+    for target in FUZZ_TARGETS {
+        run(Command::new("cargo")
+            .args([
+                "+nightly",
+                "fuzz",
+                "run",
+                target,
+                "--",
+                &format!("-max_total_time={seconds}"),
+            ])
+            .current_dir(&fuzz_dir))?;
+    }
+    Ok(())
 }
 
 /// Runs cargo from the workspace root and fails when it does.

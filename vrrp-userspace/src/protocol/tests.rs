@@ -156,3 +156,56 @@ fn non_vrrp_and_garbage_never_panic() {
         let _ = decode_frame(&good[..len]);
     }
 }
+
+/// A quick, deterministic stand-in for the fuzz targets (vrrp-userspace/fuzz) that runs in
+/// every `cargo test`: mutated valid frames and random bytes never panic the decoders, and a
+/// decoded advert re-encodes to itself.
+#[test]
+fn mutated_and_random_input_never_panics() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let seeds = [
+        build_frame(&FrameSpec::multicast(
+            v4(1),
+            advert(Version::V2, vec![v4(100), v4(101)]),
+        ))
+        .unwrap(),
+        build_frame(&FrameSpec::multicast(
+            v4(1),
+            advert(Version::V3, vec![v4(100)]),
+        ))
+        .unwrap(),
+        build_frame(&FrameSpec::multicast(
+            v6(1),
+            advert(Version::V3, vec![v6(9)]),
+        ))
+        .unwrap(),
+    ];
+    for round in 0..30_000 {
+        let mut frame = seeds[round % seeds.len()].clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % frame.len();
+            frame[at] = next() as u8;
+        }
+        if next() % 4 == 0 {
+            frame.truncate((next() as usize) % (frame.len() + 1));
+        }
+        if let Frame::Advert(received) = decode_frame(&frame) {
+            let ip = IpContext {
+                family: Family::of(&received.src),
+                src: received.src,
+                dst: received.dst,
+            };
+            let again = Advert::decode(&received.advert.encode(&ip, ChecksumMode::Rfc), &ip);
+            assert_eq!(again, Ok(received.advert.clone()));
+        }
+        let random: Vec<u8> = (0..next() % 200).map(|_| next() as u8).collect();
+        let _ = decode_frame(&random);
+        let _ = crate::pcap::parse(&random);
+    }
+}
