@@ -304,10 +304,10 @@ impl Sim {
                 self.perform(now, to, actions);
             }
             Happening::Crash(node) => {
-                if let Some(router) = self.nodes[node].router.take() {
-                    if router.instance(InstanceId(0)).state() == State::Master {
-                        self.trace.master_crashes.push((now, node));
-                    }
+                if let Some(router) = self.nodes[node].router.take()
+                    && router.instance(InstanceId(0)).state() == State::Master
+                {
+                    self.trace.master_crashes.push((now, node));
                 }
                 // A crashed host loses its addresses with it.
                 self.nodes[node].holds_vip = false;
