@@ -1,11 +1,13 @@
 //! xvrrpd: a keepalived-compatible VRRP daemon whose receive path runs in XDP.
 //!
+//! - [`config`]: keepalived.conf, read the way keepalived reads it, into a typed model.
 //! - [`protocol`]: the VRRP wire format, pure and IO-free.
 //! - [`engine`]: the VRRP state machine, pure and driven by events on a fake-able clock.
 //! - [`dataplane`]: the XDP program, its maps and attachments.
 //! - [`monitor`]: `xvrrpd monitor`, the view of every router on a link.
 //! - [`pcap`]: capture files for offline decoding.
 
+pub mod config;
 pub mod dataplane;
 pub mod engine;
 pub mod monitor;

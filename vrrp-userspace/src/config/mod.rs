@@ -1,0 +1,124 @@
+//! keepalived.conf: read it the way keepalived does and turn it into a typed [`Config`].
+//!
+//! The stages, each in its own module: [`preprocess`] (includes, `@id` lines, `$NAME`
+//! definitions, `~SEQ`), [`lexer`] (comments, quotes, braces), [`tree`] (statements and
+//! blocks), `parse` (keywords into the [`model`]), `validate` (defaults that depend on the
+//! whole file and cross-checks), [`dump`] (the effective configuration back as text or JSON).
+//! Problems are collected as [`Diagnostic`]s, never printed or fatal to a running daemon.
+
+pub mod diagnostic;
+pub mod dump;
+pub mod lexer;
+pub mod model;
+mod parse;
+pub mod preprocess;
+pub mod tree;
+mod validate;
+pub mod values;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use model::Config;
+use preprocess::{IncludeChecks, PreprocessOptions};
+
+/// keepalived's default configuration file.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/keepalived/keepalived.conf";
+
+/// How to read a configuration (the command line's part).
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// `-i/--config-id`; default: the hostname up to the first dot.
+    pub config_id: String,
+    /// `-e/--all-config`: a missing include file is an error.
+    pub all_config: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            config_id: default_config_id(),
+            all_config: false,
+        }
+    }
+}
+
+/// The result of reading a configuration: the model (with defaults wherever something was
+/// wrong) and everything worth telling the user.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Lines after preprocessing, for statistics.
+    pub lines: usize,
+}
+
+/// keepalived's `-t` exit codes.
+pub mod exit_code {
+    pub const CLEAN: i32 = 0;
+    pub const FATAL: i32 = 4;
+    pub const ERRORS: i32 = 5;
+    pub const SCRIPT_SECURITY: i32 = 6;
+}
+
+impl Loaded {
+    /// The `-t` exit code: 4 if unreadable, 6 for scripts without script security, 5 for
+    /// errors (or warnings with `strict`), else 0.
+    pub fn exit_code(&self, strict: bool) -> i32 {
+        let worst = self.diagnostics.iter().map(|d| d.severity).max();
+        match worst {
+            Some(Severity::Fatal) => exit_code::FATAL,
+            Some(Severity::ScriptSecurity) => exit_code::SCRIPT_SECURITY,
+            Some(Severity::Error) => exit_code::ERRORS,
+            Some(Severity::Warning) if strict => exit_code::ERRORS,
+            _ => exit_code::CLEAN,
+        }
+    }
+
+    /// Whether the configuration is good enough to replace a running one.
+    pub fn is_usable(&self, strict: bool) -> bool {
+        matches!(self.exit_code(strict), exit_code::CLEAN | exit_code::SCRIPT_SECURITY)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+    }
+}
+
+/// Reads `path` and everything it includes.
+pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
+    let mut diagnostics = diagnostic::Diagnostics::default();
+    let lines = preprocess::preprocess(path, &preprocess_options(options), &mut diagnostics);
+    finish(&lines, diagnostics)
+}
+
+/// Reads configuration text; `name` is used in diagnostics and to resolve relative includes.
+pub fn load_text(name: &Path, text: &str, options: &LoadOptions) -> Loaded {
+    let mut diagnostics = diagnostic::Diagnostics::default();
+    let lines = preprocess::preprocess_text(name, text, &preprocess_options(options), &mut diagnostics);
+    finish(&lines, diagnostics)
+}
+
+fn preprocess_options(options: &LoadOptions) -> PreprocessOptions {
+    PreprocessOptions {
+        config_id: options.config_id.clone(),
+        include_checks: if options.all_config { IncludeChecks::ALL } else { IncludeChecks::default() },
+    }
+}
+
+fn finish(lines: &[preprocess::Line], mut diagnostics: diagnostic::Diagnostics) -> Loaded {
+    let statements = tree::build(lines, &mut diagnostics);
+    let (mut config, drafts) = parse::parse(&statements, &mut diagnostics);
+    validate::finalize(&mut config, drafts, &mut diagnostics);
+    Loaded {
+        config,
+        diagnostics: diagnostics.into_vec(),
+        lines: lines.len(),
+    }
+}
+
+/// keepalived's default config id: the hostname up to the first dot.
+pub fn default_config_id() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    hostname.trim().split('.').next().unwrap_or_default().to_string()
+}

@@ -1,0 +1,186 @@
+//! The LVS checker side: `virtual_server`, `virtual_server_group`, `real_server` and its
+//! checkers. This kernel has no IPVS, so xvrrpd parses and checks these blocks (configs shared
+//! with keepalived must load) and acts on them in a later phase.
+
+use std::net::IpAddr;
+
+use super::{Cx, section};
+use crate::config::model::{Checker, RealServer, VirtualServer, VirtualServerAddress, VirtualServerGroup};
+use crate::config::tree::Statement;
+
+const VIRTUAL_SERVER: &[&str] = &[
+    "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol", "persistence_timeout",
+    "persistence_granularity", "persistence_engine", "quorum", "sorry_server", "real_server", "ops", "ha_suspend",
+    "smtp_alert", "virtualhost", "snmp_name", "alpha", "omega", "hysteresis", "quorum_up", "quorum_down",
+    "ip_family", "sorry_server_inhibit", "sorry_server_lvs_method", "connect_timeout", "retry",
+    "delay_before_retry", "warmup", "inhibit_on_failure", "nat_mask", "flag-1", "flag-2", "flag-3", "sh-port",
+    "sh-fallback", "mh-port", "mh-fallback", "one_packet", "lvs_flags",
+];
+const REAL_SERVER: &[&str] = &[
+    "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold", "smtp_alert",
+    "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop", "virtualhost",
+    "lvs_method", "rs_init_notifies",
+];
+const CHECKERS: &[&str] = &[
+    "HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "DNS_CHECK", "MISC_CHECK", "BFD_CHECK", "PING_CHECK",
+    "UDP_CHECK", "FILE_CHECK",
+];
+const CHECKER: &[&str] = &[
+    "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "connect_ip", "connect_port", "bindto",
+    "bind_if", "bind_port", "fwmark", "warmup", "delay_loop", "log_all_failures", "alpha", "omega", "url",
+    "http_protocol", "virtualhost", "fast_recovery", "enable_sni", "helo_name", "host", "type", "name",
+    "misc_path", "misc_timeout", "misc_dynamic", "user", "payload", "require_reply", "min_reply_length",
+    "max_reply_length", "track_file", "dynamic", "weight",
+];
+
+impl Cx<'_> {
+    pub(super) fn virtual_server_group(&mut self, s: &Statement) {
+        let Some(name) = s.arg(0).map(str::to_string) else {
+            self.diagnostics.error(&s.keyword_span(), "virtual_server_group needs a name");
+            return;
+        };
+        let members = self
+            .block(s)
+            .iter()
+            .map(|m| std::iter::once(m.name()).chain(m.args.iter().map(|a| a.text.as_str())).map(str::to_string).collect())
+            .collect();
+        self.config.virtual_server_groups.push(VirtualServerGroup { name, members });
+    }
+
+    pub(super) fn virtual_server(&mut self, s: &Statement) {
+        let address = match (s.arg(0), s.arg(1)) {
+            (Some("fwmark"), Some(mark)) => match mark.parse() {
+                Ok(mark) => VirtualServerAddress::Fwmark(mark),
+                Err(_) => {
+                    self.diagnostics.error(&s.arg_span(1), format!("fwmark '{mark}' is not a number"));
+                    return;
+                }
+            },
+            (Some("group"), Some(name)) => VirtualServerAddress::Group(name.to_string()),
+            (Some(ip), port) => {
+                let Some(address) = self.ip_text(s.arg_span(0), ip) else { return };
+                let port = match port {
+                    Some(_) => match self.uint_at(s, 1, 0, 65535) {
+                        Some(port) => port as u16,
+                        None => return,
+                    },
+                    None => 0,
+                };
+                VirtualServerAddress::Ip { address, port }
+            }
+            (None, _) => {
+                self.diagnostics
+                    .error(&s.keyword_span(), "virtual_server needs an address")
+                    .hint("virtual_server IP PORT | fwmark N | group NAME { ... }");
+                return;
+            }
+        };
+        let mut server = VirtualServer {
+            address,
+            defined_at: s.keyword_span().position(),
+            delay_loop: None,
+            lb_algo: None,
+            lb_kind: None,
+            protocol: None,
+            persistence_timeout: None,
+            quorum: None,
+            sorry_server: None,
+            real_servers: Vec::new(),
+            settings: Vec::new(),
+        };
+        for item in self.block(s) {
+            match item.name() {
+                "delay_loop" => server.delay_loop = self.timer(item),
+                "lb_algo" | "lvs_sched" => server.lb_algo = self.string(item),
+                "lb_kind" | "lvs_method" => {
+                    if let Some(kind) = self.string(item) {
+                        if matches!(kind.as_str(), "NAT" | "DR" | "TUN") {
+                            server.lb_kind = Some(kind);
+                        } else {
+                            self.diagnostics
+                                .error(&item.arg_span(0), format!("unknown {} '{kind}'", item.name()))
+                                .hint("NAT, DR or TUN");
+                        }
+                    }
+                }
+                "protocol" => {
+                    if let Some(protocol) = self.string(item) {
+                        if matches!(protocol.as_str(), "TCP" | "UDP" | "SCTP") {
+                            server.protocol = Some(protocol);
+                        } else {
+                            self.diagnostics
+                                .error(&item.arg_span(0), format!("unknown protocol '{protocol}'"))
+                                .hint("TCP, UDP or SCTP");
+                        }
+                    }
+                }
+                "persistence_timeout" => server.persistence_timeout = self.uint(item, 0, u64::from(u32::MAX)).map(|t| t as u32),
+                "quorum" => server.quorum = self.uint(item, 0, u64::from(u32::MAX)).map(|q| q as u32),
+                "sorry_server" => {
+                    if self.arity(item, 1, 2) {
+                        server.sorry_server = Some(item.args.iter().map(|a| a.text.clone()).collect());
+                    }
+                }
+                "real_server" => {
+                    if let Some(real) = self.real_server(item) {
+                        server.real_servers.push(real);
+                    }
+                }
+                name if VIRTUAL_SERVER.contains(&name) => server.settings.push(section(item)),
+                _ => self.unknown(item, "in virtual_server", VIRTUAL_SERVER),
+            }
+        }
+        self.config.virtual_servers.push(server);
+    }
+
+    fn real_server(&mut self, s: &Statement) -> Option<RealServer> {
+        if !(1..=2).contains(&s.args.len()) {
+            self.diagnostics
+                .error(&s.keyword_span(), "real_server needs an address and optionally a port")
+                .hint("real_server IP [PORT] { ... }");
+            return None;
+        }
+        let address: IpAddr = self.ip_text(s.arg_span(0), &s.args[0].text)?;
+        let port = match s.arg(1) {
+            Some(_) => Some(self.uint_at(s, 1, 0, 65535)? as u16),
+            None => None,
+        };
+        let mut real = RealServer {
+            address,
+            port,
+            weight: None,
+            checkers: Vec::new(),
+            settings: Vec::new(),
+        };
+        for item in s.block.iter().flatten() {
+            match item.name() {
+                "weight" => real.weight = self.arity(item, 1, 1).then(|| self.int_at(item, 0, 0, 65535)).flatten().map(|w| w as i32),
+                name if CHECKERS.contains(&name) => real.checkers.push(self.checker(item)),
+                name if REAL_SERVER.contains(&name) => real.settings.push(section(item)),
+                _ => self.unknown(item, "in real_server", &[REAL_SERVER, CHECKERS].concat()),
+            }
+        }
+        Some(real)
+    }
+
+    fn checker(&mut self, s: &Statement) -> Checker {
+        let mut checker = Checker {
+            kind: s.name().to_string(),
+            connect_timeout: None,
+            retry: None,
+            delay_before_retry: None,
+            settings: Vec::new(),
+        };
+        for item in s.block.iter().flatten() {
+            match item.name() {
+                "connect_timeout" => checker.connect_timeout = self.timer(item),
+                // `nb_get_retry` is the old name of `retry`.
+                "retry" | "nb_get_retry" => checker.retry = self.uint(item, 0, u64::from(u32::MAX)).map(|r| r as u32),
+                "delay_before_retry" => checker.delay_before_retry = self.timer(item),
+                name if CHECKER.contains(&name) => checker.settings.push(section(item)),
+                _ => self.unknown(item, &format!("in {}", s.name()), CHECKER),
+            }
+        }
+        checker
+    }
+}

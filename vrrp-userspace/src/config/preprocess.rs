@@ -1,0 +1,617 @@
+//! The line-level preprocessor (keepalived-compat.md section 2): includes, `@id` conditional
+//! lines, `$NAME` definitions and `~SEQ`/`~LST` repetition. Its output is the flat list of lines
+//! the parser reads, each remembering the file and line it came from.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::diagnostic::{Diagnostics, Span};
+use super::lexer::{strip_comment, tokenize};
+
+/// One logical line, comment-free, trimmed, conditionals applied and definitions expanded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub file: Arc<Path>,
+    pub number: u32,
+    pub text: Arc<str>,
+}
+
+impl Line {
+    /// The span of bytes `start..end` of this line.
+    pub fn span(&self, start: u32, end: u32) -> Span {
+        Span {
+            file: self.file.clone(),
+            line: self.number,
+            start,
+            len: end.saturating_sub(start),
+            text: self.text.clone(),
+        }
+    }
+
+    pub fn whole(&self) -> Span {
+        self.span(0, self.text.len() as u32)
+    }
+}
+
+/// Which missing-include situations are errors (keepalived's `include_check` and the
+/// `includer|m|w|b|a` variants).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IncludeChecks {
+    /// A match that is not a readable regular file.
+    pub readable: bool,
+    /// No file matches a pattern without wildcards.
+    pub matched: bool,
+    /// No file matches even a wildcard pattern.
+    pub wildcard_match: bool,
+    /// One alternative of a `{a,b}` brace expression matches nothing.
+    pub brace_match: bool,
+}
+
+impl IncludeChecks {
+    pub const ALL: Self = Self {
+        readable: true,
+        matched: true,
+        wildcard_match: true,
+        brace_match: true,
+    };
+
+    fn union(self, other: Self) -> Self {
+        Self {
+            readable: self.readable || other.readable,
+            matched: self.matched || other.matched,
+            wildcard_match: self.wildcard_match || other.wildcard_match,
+            brace_match: self.brace_match || other.brace_match,
+        }
+    }
+}
+
+/// Settings that come from the command line.
+#[derive(Clone, Debug)]
+pub struct PreprocessOptions {
+    /// `-i/--config-id`: selects `@ID` lines and is `${_INSTANCE}`.
+    pub config_id: String,
+    /// `-e/--all-config`: every include problem is an error.
+    pub include_checks: IncludeChecks,
+}
+
+const MAX_INCLUDE_DEPTH: usize = 32;
+const MAX_EXPANSION_DEPTH: usize = 32;
+/// A `~SEQ` that would generate more lines than this is refused (a typo, not a config).
+const MAX_SEQUENCE_LINES: u64 = 100_000;
+
+/// Reads `path` and everything it includes.
+pub fn preprocess(path: &Path, options: &PreprocessOptions, diagnostics: &mut Diagnostics) -> Vec<Line> {
+    let mut state = State {
+        options,
+        definitions: HashMap::new(),
+        stack: Vec::new(),
+        out: Vec::new(),
+        diagnostics,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => state.read_text(path, &text, options.include_checks),
+        Err(err) => {
+            state
+                .diagnostics
+                .fatal(None, format!("cannot read configuration file {}: {err}", path.display()))
+                .hint("give the file with -f/--use-file (default /etc/keepalived/keepalived.conf)");
+        }
+    }
+    state.out
+}
+
+/// Preprocesses text that is not on disk (tests, fuzzing); includes resolve against `name`'s
+/// directory.
+pub fn preprocess_text(
+    name: &Path,
+    text: &str,
+    options: &PreprocessOptions,
+    diagnostics: &mut Diagnostics,
+) -> Vec<Line> {
+    let mut state = State {
+        options,
+        definitions: HashMap::new(),
+        stack: Vec::new(),
+        out: Vec::new(),
+        diagnostics,
+    };
+    state.read_text(name, text, options.include_checks);
+    state.out
+}
+
+struct State<'a> {
+    options: &'a PreprocessOptions,
+    definitions: HashMap<String, String>,
+    /// Files being read, outermost first, to detect include loops.
+    stack: Vec<PathBuf>,
+    out: Vec<Line>,
+    diagnostics: &'a mut Diagnostics,
+}
+
+impl State<'_> {
+    fn read_text(&mut self, path: &Path, text: &str, mut checks: IncludeChecks) {
+        let file: Arc<Path> = Arc::from(path);
+        self.stack.push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+        let mut raw_lines = text.split('\n').enumerate();
+        while let Some((index, raw)) = raw_lines.next() {
+            let number = index as u32 + 1;
+            let Some(text) = self.apply_condition(strip_comment(raw.trim_end_matches('\r')).trim()) else {
+                continue;
+            };
+            if text.is_empty() {
+                continue;
+            }
+            let line = Line {
+                file: file.clone(),
+                number,
+                text: Arc::from(text),
+            };
+            if let Some((name, first)) = definition(text) {
+                // A trailing backslash continues a definition on the next line.
+                let mut value = first.to_string();
+                while value.ends_with('\\') {
+                    value.pop();
+                    let Some((_, next)) = raw_lines.next() else {
+                        break;
+                    };
+                    value.push('\n');
+                    value.push_str(strip_comment(next.trim_end_matches('\r')).trim());
+                }
+                self.definitions.insert(name.to_string(), value.trim().to_string());
+                continue;
+            }
+            self.emit(line, &mut checks, 0);
+        }
+        self.stack.pop();
+    }
+
+    /// `@ID rest` keeps `rest` only for config id ID; `@^ID rest` only for any other id.
+    fn apply_condition<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let Some(conditional) = text.strip_prefix('@') else {
+            return Some(text);
+        };
+        let (negated, conditional) = match conditional.strip_prefix('^') {
+            Some(rest) => (true, rest),
+            None => (false, conditional),
+        };
+        let (id, rest) = conditional
+            .split_once(char::is_whitespace)
+            .unwrap_or((conditional, ""));
+        ((id == self.options.config_id) != negated).then(|| rest.trim())
+    }
+
+    /// Expands, repeats and includes one line, then appends the result to the output.
+    fn emit(&mut self, line: Line, checks: &mut IncludeChecks, depth: usize) {
+        let expanded = match self.expand(&line.text, &line.file, 0) {
+            Ok(expanded) => expanded,
+            Err(message) => {
+                self.diagnostics.error(&line.whole(), message);
+                return;
+            }
+        };
+        // A multi-line definition used on a line yields several lines.
+        for piece in expanded.split('\n') {
+            let piece = piece.trim();
+            if piece.is_empty() {
+                continue;
+            }
+            let line = Line {
+                text: Arc::from(piece),
+                ..line.clone()
+            };
+            if piece.starts_with("~SEQ") || piece.starts_with("~LST") {
+                self.repeat(&line, checks, depth);
+                continue;
+            }
+            let words = tokenize(piece);
+            let first = words.first().map(|w| w.text.as_str());
+            match first {
+                Some("include_check") => {
+                    *checks = include_check_setting(*checks, words[1..].iter().map(|w| w.text.as_str()));
+                    self.out.push(line);
+                }
+                Some(keyword @ ("include" | "includer" | "includem" | "includew" | "includeb" | "includea")) => {
+                    let variant = match keyword {
+                        "includer" => IncludeChecks { readable: true, ..Default::default() },
+                        "includem" => IncludeChecks { readable: true, matched: true, ..Default::default() },
+                        "includew" => IncludeChecks { readable: true, wildcard_match: true, ..Default::default() },
+                        "includeb" => IncludeChecks { readable: true, brace_match: true, ..Default::default() },
+                        "includea" => IncludeChecks::ALL,
+                        _ => IncludeChecks::default(),
+                    };
+                    if words.len() != 2 {
+                        self.diagnostics
+                            .error(&line.whole(), format!("{keyword} takes exactly one file name or pattern"))
+                            .hint("quote a path that contains spaces");
+                        continue;
+                    }
+                    let span = line.span(words[1].start, words[1].end);
+                    self.include(&words[1].text, &line.file, &span, checks.union(variant), keyword == "include");
+                }
+                _ => self.out.push(line),
+            }
+        }
+    }
+
+    /// `~SEQ(var,[start,][step,]end) rest`, `~SEQx(...)` (hex) and `~LST(var,v1,v2...) rest`.
+    fn repeat(&mut self, line: &Line, checks: &mut IncludeChecks, depth: usize) {
+        let text = line.text.as_ref();
+        let (kind, after) = if let Some(after) = text.strip_prefix("~SEQx(") {
+            ("SEQx", after)
+        } else if let Some(after) = text.strip_prefix("~SEQ(") {
+            ("SEQ", after)
+        } else if let Some(after) = text.strip_prefix("~LST(") {
+            ("LST", after)
+        } else {
+            self.diagnostics
+                .error(&line.span(0, 4), "unknown repetition; expected ~SEQ(, ~SEQx( or ~LST(")
+                .hint("~SEQ(var,start,step,end) text  or  ~LST(var,a,b,c) text");
+            return;
+        };
+        let Some((arguments, rest)) = after.split_once(')') else {
+            self.diagnostics.error(&line.whole(), format!("~{kind}( has no closing ')'"));
+            return;
+        };
+        let mut arguments = arguments.split(',').map(str::trim);
+        let variable = arguments.next().unwrap_or_default().to_string();
+        if !is_name(&variable) {
+            self.diagnostics
+                .error(&line.whole(), format!("~{kind} variable name '{variable}' is not a valid name"))
+                .hint("names are letters, digits and _, not starting with a digit");
+            return;
+        }
+        let values: Vec<String> = if kind == "LST" {
+            arguments.map(str::to_string).collect()
+        } else {
+            let numbers: Result<Vec<i64>, _> = arguments.map(str::parse::<i64>).collect();
+            let numbers = match numbers {
+                Ok(numbers) => numbers,
+                Err(_) => {
+                    self.diagnostics.error(&line.whole(), format!("~{kind} bounds must be integers"));
+                    return;
+                }
+            };
+            let (start, step, end) = match numbers[..] {
+                [end] => (1, 1, end),
+                [start, end] => (start, if end >= start { 1 } else { -1 }, end),
+                [start, step, end] => (start, step, end),
+                _ => {
+                    self.diagnostics
+                        .error(&line.whole(), format!("~{kind} takes a variable and one to three numbers"));
+                    return;
+                }
+            };
+            if step == 0 || (end - start).signum() * step.signum() < 0 {
+                self.diagnostics
+                    .error(&line.whole(), format!("~{kind} step {step} never reaches {end} from {start}"));
+                return;
+            }
+            let count = (end - start).unsigned_abs() / step.unsigned_abs() + 1;
+            if count > MAX_SEQUENCE_LINES {
+                self.diagnostics
+                    .error(&line.whole(), format!("~{kind} would repeat {count} times (limit {MAX_SEQUENCE_LINES})"));
+                return;
+            }
+            (0..count as i64)
+                .map(|i| start + i * step)
+                .map(|n| if kind == "SEQx" { format!("{n:x}") } else { n.to_string() })
+                .collect()
+        };
+        let saved = self.definitions.get(&variable).cloned();
+        for value in values {
+            self.definitions.insert(variable.clone(), value);
+            let generated = Line {
+                text: Arc::from(rest.trim()),
+                ..line.clone()
+            };
+            if depth < MAX_EXPANSION_DEPTH {
+                self.emit(generated, checks, depth + 1);
+            }
+        }
+        match saved {
+            Some(value) => self.definitions.insert(variable, value),
+            None => self.definitions.remove(&variable),
+        };
+    }
+
+    fn include(&mut self, pattern: &str, includer: &Path, span: &Span, checks: IncludeChecks, plain: bool) {
+        let base = includer.parent().unwrap_or(Path::new("."));
+        let mut files = Vec::new();
+        for alternative in brace_expand(pattern) {
+            let full = if Path::new(&alternative).is_absolute() {
+                PathBuf::from(&alternative)
+            } else {
+                base.join(&alternative)
+            };
+            let has_wildcard = alternative.contains(['*', '?', '[']);
+            let matches: Vec<PathBuf> = match glob::glob(&full.to_string_lossy()) {
+                Ok(paths) => paths.filter_map(Result::ok).collect(),
+                Err(err) => {
+                    self.diagnostics.error(span, format!("bad include pattern '{alternative}': {err}"));
+                    continue;
+                }
+            };
+            if matches.is_empty() {
+                let is_error = checks.wildcard_match
+                    || (checks.matched && !has_wildcard)
+                    || (checks.brace_match && pattern.contains('{'));
+                let message = format!("include '{alternative}' matches no file (looked in {})", base.display());
+                if is_error {
+                    self.diagnostics.error(span, message);
+                } else if plain && !has_wildcard {
+                    // keepalived is silent here; a missing file is worth a word.
+                    self.diagnostics
+                        .warning(span, message)
+                        .hint("use includer/includea (or -e) to make a missing file an error");
+                }
+            }
+            files.extend(matches);
+        }
+        for file in files {
+            self.include_file(&file, span, checks);
+        }
+    }
+
+    fn include_file(&mut self, file: &Path, span: &Span, checks: IncludeChecks) {
+        let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        if self.stack.contains(&canonical) {
+            let chain: Vec<String> = self
+                .stack
+                .iter()
+                .chain(std::iter::once(&canonical))
+                .map(|p| p.display().to_string())
+                .collect();
+            self.diagnostics
+                .error(span, format!("include loop: {}", chain.join(" -> ")))
+                .hint("remove the include that points back at a file being read");
+            return;
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            self.diagnostics
+                .error(span, format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"));
+            return;
+        }
+        let metadata = std::fs::metadata(file);
+        let problem = match &metadata {
+            Err(err) => Some(err.to_string()),
+            Ok(m) if !m.is_file() => Some("not a regular file".to_string()),
+            Ok(m) if std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0 => {
+                Some("it is executable; keepalived skips executable include files".to_string())
+            }
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            let message = format!("skipping include of {}: {problem}", file.display());
+            if checks.readable || metadata.is_ok() {
+                self.diagnostics.error(span, message);
+            } else {
+                self.diagnostics.warning(span, message);
+            }
+            return;
+        }
+        match std::fs::read_to_string(file) {
+            Ok(text) => self.read_text(file, &text, checks),
+            Err(err) => {
+                self.diagnostics
+                    .error(span, format!("cannot read included file {}: {err}", file.display()));
+            }
+        }
+    }
+
+    /// Replaces `$NAME`, `${NAME}` and the built-ins, recursively; unknown names stay as written.
+    fn expand(&self, text: &str, file: &Path, depth: usize) -> Result<String, String> {
+        if !text.contains('$') {
+            return Ok(text.to_string());
+        }
+        if depth > MAX_EXPANSION_DEPTH {
+            return Err(format!(
+                "definitions expand more than {MAX_EXPANSION_DEPTH} levels deep (a definition refers to itself?)"
+            ));
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(dollar) = rest.find('$') {
+            out.push_str(&rest[..dollar]);
+            let after = &rest[dollar + 1..];
+            if let Some(braced) = after.strip_prefix('{')
+                && let Some(close) = braced.find('}')
+            {
+                let inner = &braced[..close];
+                match self.lookup(inner, file) {
+                    Some(value) => out.push_str(&self.expand(&value, file, depth + 1)?),
+                    None => {
+                        out.push_str("${");
+                        out.push_str(inner);
+                        out.push('}');
+                    }
+                }
+                rest = &braced[close + 1..];
+                continue;
+            }
+            let name_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            let name = &after[..name_len];
+            let followed_by_space = after[name_len..].chars().next().is_none_or(char::is_whitespace);
+            match self.definitions.get(name) {
+                Some(value) if is_name(name) && followed_by_space => {
+                    out.push_str(&self.expand(value, file, depth + 1)?);
+                }
+                _ => {
+                    out.push('$');
+                    out.push_str(name);
+                }
+            }
+            rest = &after[name_len..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn lookup(&self, inner: &str, file: &Path) -> Option<String> {
+        let mut words = inner.split_whitespace();
+        let name = words.next()?;
+        let builtin = match name {
+            "_PWD" => Some(
+                file.parent()
+                    .and_then(|p| std::fs::canonicalize(p).ok())
+                    .map_or_else(|| ".".to_string(), |p| p.display().to_string()),
+            ),
+            "_INSTANCE" => Some(self.options.config_id.clone()),
+            "_HASH" => Some("#".to_string()),
+            "_BANG" => Some("!".to_string()),
+            "_ENV" => Some(words.next().and_then(|v| std::env::var(v).ok()).unwrap_or_default()),
+            "_RANDOM" => {
+                let min: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+                let max: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(i32::MAX as u64);
+                let span = max.saturating_sub(min).saturating_add(1);
+                let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+                Some((min + random % span).to_string())
+            }
+            _ => None,
+        };
+        builtin.or_else(|| self.definitions.get(name).cloned())
+    }
+}
+
+/// `$NAME=VALUE` (no space before `=`) returns the name and the value.
+fn definition(text: &str) -> Option<(&str, &str)> {
+    let (name, value) = text.strip_prefix('$')?.split_once('=')?;
+    is_name(name).then_some((name, value))
+}
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `include_check [OPTIONS]`: no option means all; `+opt` adds, `-opt` removes, a bare option sets.
+fn include_check_setting<'w>(current: IncludeChecks, words: impl Iterator<Item = &'w str>) -> IncludeChecks {
+    let words: Vec<&str> = words.collect();
+    if words.is_empty() {
+        return IncludeChecks::ALL;
+    }
+    let mut checks = current;
+    for word in words {
+        let (on, name) = match word.as_bytes().first() {
+            Some(b'-') => (false, &word[1..]),
+            Some(b'+') => (true, &word[1..]),
+            _ => (true, word),
+        };
+        match name {
+            "readable" => checks.readable = on,
+            "match" => checks.matched = on,
+            "wildcard_match" => checks.wildcard_match = on,
+            "brace_match" => checks.brace_match = on,
+            _ => {}
+        }
+    }
+    checks
+}
+
+/// csh-style brace expansion: `a{b,c{d,e}}f` -> `abf acdf acef`, alternatives in order.
+pub fn brace_expand(pattern: &str) -> Vec<String> {
+    let bytes = pattern.as_bytes();
+    let Some(open) = pattern.find('{') else {
+        return vec![pattern.to_string()];
+    };
+    let mut depth = 0;
+    let mut commas = Vec::new();
+    let mut close = None;
+    for (index, &byte) in bytes.iter().enumerate().skip(open) {
+        match byte {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(index);
+                    break;
+                }
+            }
+            b',' if depth == 1 => commas.push(index),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![pattern.to_string()];
+    };
+    let prefix = &pattern[..open];
+    let suffix = &pattern[close + 1..];
+    let mut bounds = vec![open];
+    bounds.extend(&commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for window in bounds.windows(2) {
+        let alternative = &pattern[window[0] + 1..window[1]];
+        for expanded in brace_expand(&format!("{prefix}{alternative}{suffix}")) {
+            out.push(expanded);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, id: &str) -> (Vec<String>, Vec<String>) {
+        let mut diagnostics = Diagnostics::default();
+        let options = PreprocessOptions {
+            config_id: id.to_string(),
+            include_checks: IncludeChecks::default(),
+        };
+        let lines = preprocess_text(Path::new("/nonexistent/k.conf"), text, &options, &mut diagnostics);
+        (
+            lines.iter().map(|l| format!("{}:{}", l.number, l.text)).collect(),
+            diagnostics.items().iter().map(|d| d.message.clone()).collect(),
+        )
+    }
+
+    #[test]
+    fn conditionals_select_lines_by_config_id() {
+        let (lines, _) = run("@high priority 170\n@low priority 85\n@^high x\n@^low y", "high");
+        assert_eq!(lines, ["1:priority 170", "4:y"]);
+    }
+
+    #[test]
+    fn definitions_expand_lazily_recursively_and_span_lines() {
+        let text = "$IF=eth0\n$VIP=10.0.0.${N}/24\n$N=7\ninterface $IF\n${VIP} dev ${IF}\n$IFX stays\n$BLOCK=a \\\n b\n$BLOCK";
+        let (lines, diagnostics) = run(text, "x");
+        assert_eq!(lines, ["4:interface eth0", "5:10.0.0.7/24 dev eth0", "6:$IFX stays", "9:a", "9:b"]);
+        assert!(diagnostics.is_empty());
+        let (_, diagnostics) = run("$A=$A\nx $A", "x");
+        assert!(diagnostics[0].contains("more than 32 levels"), "{diagnostics:?}");
+    }
+
+    #[test]
+    fn builtins_hash_bang_instance() {
+        let (lines, _) = run("x ${_HASH}1 ${_BANG} ${_INSTANCE}", "node1");
+        assert_eq!(lines, ["1:x #1 ! node1"]);
+    }
+
+    #[test]
+    fn seq_and_lst_repeat_a_line() {
+        let (lines, _) = run("~SEQ(i,1,2,5) vip 10.0.0.$i\n~SEQx(n,9,11) v $n\n~LST(f,a,b) file $f", "x");
+        assert_eq!(lines, ["1:vip 10.0.0.1", "1:vip 10.0.0.3", "1:vip 10.0.0.5", "2:v 9", "2:v a", "2:v b", "3:file a", "3:file b"]);
+        let (_, diagnostics) = run("~SEQ(i,1,0,5) x", "x");
+        assert!(diagnostics[0].contains("never reaches"));
+    }
+
+    #[test]
+    fn brace_expansion_nests_in_order() {
+        assert_eq!(brace_expand("a{b,c{d,e}}f"), ["abf", "acdf", "acef"]);
+        assert_eq!(brace_expand("{foo/{,cat,dog},bar}"), ["foo/", "foo/cat", "foo/dog", "bar"]);
+        assert_eq!(brace_expand("plain"), ["plain"]);
+    }
+
+    #[test]
+    fn include_check_words() {
+        let all = include_check_setting(IncludeChecks::default(), std::iter::empty());
+        assert_eq!(all, IncludeChecks::ALL);
+        let some = include_check_setting(all, ["-wildcard_match", "+match"].into_iter());
+        assert!(!some.wildcard_match && some.matched);
+    }
+}
