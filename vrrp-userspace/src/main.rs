@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use xvrrpd::config::{self, DEFAULT_CONFIG_FILE};
 use xvrrpd::dataplane::DEFAULT_PIN_DIR;
 use xvrrpd::monitor::{self, LiveOptions};
 
@@ -13,11 +14,60 @@ use xvrrpd::monitor::{self, LiveOptions};
 #[command(
     name = "xvrrpd",
     version,
-    about = "keepalived-compatible VRRP with an XDP receive path"
+    about = "keepalived-compatible VRRP with an XDP receive path",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    keepalived: KeepalivedArgs,
+}
+
+/// The keepalived command line, so that service files and containers need no change.
+#[derive(Args)]
+struct KeepalivedArgs {
+    /// Configuration file.
+    #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
+    config_file: PathBuf,
+    /// Check the configuration and exit: 0 clean, 4 unreadable, 5 errors, 6 scripts without
+    /// enable_script_security. Diagnostics go to LOGFILE if given, else to stderr.
+    #[arg(short = 't', long = "config-test", value_name = "LOGFILE", num_args = 0..=1, require_equals = true)]
+    config_test: Option<Option<PathBuf>>,
+    /// Print the effective configuration (includes, conditionals and definitions expanded,
+    /// defaults filled in) and exit with the --config-test code.
+    #[arg(short = 'd', long = "dump-conf")]
+    dump_conf: bool,
+    /// With --dump-conf: JSON instead of keepalived.conf syntax.
+    #[arg(long, requires = "dump_conf")]
+    json: bool,
+    /// Config id for `@ID` conditional lines (default: the hostname up to the first dot).
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    config_id: Option<String>,
+    /// Every include problem is an error (missing files, unmatched patterns).
+    #[arg(short = 'e', long = "all-config")]
+    all_config: bool,
+    /// Treat every configuration warning as an error.
+    #[arg(long = "strict-config")]
+    strict_config: bool,
+    /// Stay in the foreground (xvrrpd never forks; accepted for keepalived compatibility).
+    #[arg(short = 'n', long = "dont-fork")]
+    dont_fork: bool,
+    /// Log to the console (xvrrpd logs to stderr; accepted for keepalived compatibility).
+    #[arg(short = 'l', long = "log-console")]
+    log_console: bool,
+    /// Detailed log messages.
+    #[arg(short = 'D', long = "log-detail")]
+    log_detail: bool,
+    /// Only run the VRRP subsystem (the only one xvrrpd has).
+    #[arg(short = 'P', long = "vrrp")]
+    vrrp_only: bool,
+    /// Pid file.
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// VRRP child pid file (xvrrpd has no child; accepted for keepalived compatibility).
+    #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
+    vrrp_pid_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -67,8 +117,83 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
-        Command::Monitor(args) => monitor_command(args),
+        Some(Command::Monitor(args)) => monitor_command(args),
+        None => keepalived_command(&cli.keepalived),
     }
+}
+
+/// `-t`, `-d` and (later) the daemon itself.
+fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
+    let options = config::LoadOptions {
+        config_id: args.config_id.clone().unwrap_or_else(config::default_config_id),
+        all_config: args.all_config,
+    };
+    let mut loaded = config::load_file(&args.config_file, &options);
+    if args.config_test.is_some() || args.dump_conf {
+        loaded.diagnostics.extend(config::check_host_interfaces(&loaded.config, &host_interfaces()));
+    }
+    let report = config_report(&args.config_file, &loaded);
+    match &args.config_test {
+        Some(Some(log_file)) => std::fs::write(log_file, &report)
+            .with_context(|| format!("writing the config test log {}", log_file.display()))?,
+        _ => eprint!("{report}"),
+    }
+    let code = loaded.exit_code(args.strict_config);
+    if args.dump_conf && code != config::exit_code::FATAL {
+        let text = if args.json {
+            config::dump::to_json(&loaded.config)
+        } else {
+            config::dump::to_text(&loaded.config)
+        };
+        print!("{text}");
+        if args.json {
+            println!();
+        }
+    }
+    if args.config_test.is_some() || args.dump_conf {
+        std::process::exit(code);
+    }
+    anyhow::bail!(
+        "the VRRP daemon itself is not part of this build yet; use -t to check {} or -d to print it",
+        args.config_file.display()
+    )
+}
+
+/// Every diagnostic, then one summary line.
+fn config_report(path: &std::path::Path, loaded: &config::Loaded) -> String {
+    use std::fmt::Write as _;
+    let mut report = String::new();
+    for diagnostic in &loaded.diagnostics {
+        let _ = writeln!(report, "{diagnostic}\n");
+    }
+    let errors = loaded.count(config::Severity::Error)
+        + loaded.count(config::Severity::Fatal)
+        + loaded.count(config::Severity::ScriptSecurity);
+    let _ = writeln!(
+        report,
+        "{}: {} lines, {} vrrp_instance, {} vrrp_script, {} vrrp_sync_group, {} virtual_server; {} error(s), {} warning(s)",
+        path.display(),
+        loaded.lines,
+        loaded.config.instances.len(),
+        loaded.config.scripts.len(),
+        loaded.config.sync_groups.len(),
+        loaded.config.virtual_servers.len(),
+        errors,
+        loaded.count(config::Severity::Warning),
+    );
+    report
+}
+
+/// Names of this host's network interfaces.
+fn host_interfaces() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn monitor_command(args: MonitorArgs) -> anyhow::Result<()> {

@@ -20,6 +20,7 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::Config;
+pub use validate::check_host_interfaces;
 use preprocess::{IncludeChecks, PreprocessOptions};
 
 /// keepalived's default configuration file.

@@ -362,3 +362,37 @@ fn check_script_security(config: &Config, diagnostics: &mut Diagnostics) {
             .hint("add 'enable_script_security' (and 'script_user USER') to global_defs; scripts writable by non-root users then refuse to run as root");
     }
 }
+
+/// Interfaces named by the configuration that this host does not have: warnings, as in
+/// keepalived, unless `dynamic_interfaces` says they may appear later.
+pub fn check_host_interfaces(config: &Config, host: &[String]) -> Vec<super::Diagnostic> {
+    let mut diagnostics = Diagnostics::default();
+    if config.global.dynamic_interfaces {
+        return Vec::new();
+    }
+    let missing = |name: &str| !host.iter().any(|h| h == name);
+    for instance in &config.instances {
+        let span = &instance.name_span;
+        let used = instance
+            .interface
+            .iter()
+            .map(|i| (i.as_str(), "interface"))
+            .chain(instance.track.interfaces.iter().map(|t| (t.name.as_str(), "track_interface")))
+            .chain(
+                instance
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&instance.virtual_ipaddress_excluded)
+                    .filter_map(|v| v.dev.as_deref())
+                    .map(|d| (d, "dev of a virtual address")),
+            );
+        for (name, role) in used {
+            if missing(name) {
+                diagnostics
+                    .warning(span, format!("{} uses {name} ({role}), which does not exist on this host", instance.name))
+                    .hint("create the interface, fix the name, or set dynamic_interfaces in global_defs");
+            }
+        }
+    }
+    diagnostics.into_vec()
+}
