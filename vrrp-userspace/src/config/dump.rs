@@ -170,7 +170,9 @@ pub fn to_text(config: &Config) -> String {
         routes_block(&mut out, "virtual_routes", &instance.virtual_routes);
         rules_block(&mut out, "virtual_rules", &instance.virtual_rules);
         out.line(if instance.preempt { "preempt" } else { "nopreempt" });
-        out.line(format!("preempt_delay {}", format_seconds(instance.preempt_delay)));
+        if !instance.preempt_delay.is_zero() {
+            out.line(format!("preempt_delay {}", format_seconds(instance.preempt_delay)));
+        }
         match instance.accept {
             Some(true) => out.line("accept"),
             Some(false) => out.line("no_accept"),
@@ -414,7 +416,8 @@ fn global(out: &mut Writer, config: &Config) {
         out.line(format!("vrrp_rlimit_rttime {rttime}"));
     }
     for ignored in &global.ignored {
-        out.line(format!("# accepted, not used by xvrrpd: {} {} ({})", ignored.keyword, ignored.args.join(" "), ignored.at));
+        let words: Vec<&str> = std::iter::once(ignored.keyword.as_str()).chain(ignored.args.iter().map(String::as_str)).collect();
+        out.line(format!("# accepted, not used by xvrrpd: {} ({})", words.join(" "), ignored.at));
     }
     out.close();
 }
@@ -430,16 +433,14 @@ fn garp(out: &mut Writer, prefix: &str, garp: &GarpSettings) {
     if let Some(repeat) = garp.lower_prio_repeat {
         out.line(format!("{prefix}garp_lower_prio_repeat {repeat}"));
     }
+    // Zero gaps are the default and not written: `garp_interval 0` draws a warning.
+    let gaps = [("garp_interval", garp.garp_interval), ("gna_interval", garp.gna_interval)];
+    for (name, gap) in gaps.into_iter().filter(|(_, gap)| !gap.is_zero()) {
+        out.line(format!("{prefix}{name} {}", format_seconds(gap)));
+    }
     // `vrrp_min_garp` only exists globally; instances carry its effect in the values above.
-    if prefix.is_empty() {
-        out.line(format!("garp_interval {}", format_seconds(garp.garp_interval)));
-        out.line(format!("gna_interval {}", format_seconds(garp.gna_interval)));
-    } else {
-        out.line(format!("vrrp_garp_interval {}", format_seconds(garp.garp_interval)));
-        out.line(format!("vrrp_gna_interval {}", format_seconds(garp.gna_interval)));
-        if garp.min_garp {
-            out.line("vrrp_min_garp");
-        }
+    if garp.min_garp && !prefix.is_empty() {
+        out.line("vrrp_min_garp");
     }
 }
 

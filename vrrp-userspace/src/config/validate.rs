@@ -114,6 +114,12 @@ fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diag
             instance.authentication = None;
         }
     }
+    if instance.authentication == Some(super::model::Authentication::Ah) && instance.state == InitialState::Master {
+        diagnostics
+            .warning(draft.state.as_ref().unwrap_or(&name_span), format!("{name} starts as BACKUP: initial state MASTER does not work with AH authentication"))
+            .hint("keepalived clears the MASTER state the same way; use state BACKUP");
+        instance.state = InitialState::Backup;
+    }
     if instance.strict_mode {
         if instance.state == InitialState::Master && instance.priority != Priority(255) {
             diagnostics

@@ -358,29 +358,24 @@ impl Cx<'_> {
                 .error(&s.arg_span(0), format!("'{}' needs a command", s.name()));
             return None;
         }
-        let (command_text, rest): (String, &[super::lexer::Token]) = if whole_line {
-            // keepalived takes the rest of the line, quotes and all, as the command line.
-            (s.raw_args().to_string(), &[])
-        } else {
-            (s.args[0].text.clone(), &s.args[1..])
-        };
-        // A single quoted word holding a whole command line is split again:
-        // `script "killall -0 sshd"` runs killall with two arguments.
-        let split = shell_split(&command_text).and_then(|words| match &words[..] {
-            [only] if only.contains(char::is_whitespace) => shell_split(only),
-            _ => Ok(words),
-        });
-        let argv = match split {
-            Ok(argv) if !argv.is_empty() => argv,
-            Ok(_) => {
-                self.diagnostics.error(&s.args_span(), "the command is empty");
-                return None;
+        // Double quotes group words for the config lexer; inside them the command is split
+        // like a shell line: `script "bash -c '</dev/tcp/127.0.0.1/80'"` runs bash with two
+        // arguments. `script` in vrrp_script also takes an unquoted command line.
+        let (command_tokens, rest) = if whole_line { (&s.args[..], &[][..]) } else { s.args.split_at(1) };
+        let mut argv = Vec::new();
+        for token in command_tokens {
+            match shell_split(&token.text) {
+                Ok(words) => argv.extend(words),
+                Err(err) => {
+                    self.diagnostics.error(&s.line.span(token.start, token.end), err.to_string());
+                    return None;
+                }
             }
-            Err(err) => {
-                self.diagnostics.error(&s.args_span(), err.to_string());
-                return None;
-            }
-        };
+        }
+        if argv.is_empty() {
+            self.diagnostics.error(&s.args_span(), "the command is empty");
+            return None;
+        }
         if rest.len() > 2 {
             self.diagnostics
                 .error(&s.line.span(rest[2].start, rest.last().map_or(0, |t| t.end)), "too many words after the command")
