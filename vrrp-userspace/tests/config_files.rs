@@ -53,7 +53,7 @@ fn assert_no_errors(name: &str, loaded: &Loaded) {
 fn seed_configs_load_with_only_the_expected_warnings() {
     // (file, warnings expected, scripts present => exit code 6 like keepalived)
     let cases: &[(&str, &[&str], bool)] = &[
-        ("nfs-master.conf", &["18:11: auth_pass is 10 characters; only the first 8 are used"], false),
+        ("nfs-master.conf", &["18:19: auth_pass is 10 characters; only the first 8 are used"], false),
         ("lvs-dr-master.conf", &[], false),
         ("lvs-dr-backup-instances.conf", &[], false),
         ("haproxy-master.conf", &[], true),
@@ -62,12 +62,12 @@ fn seed_configs_load_with_only_the_expected_warnings() {
         ("redis-backup.conf", &["6:8: '- 20' read as -20", "10:7: state 'backup' read as BACKUP"], true),
         (
             "nginx-master.conf",
-            &["15:20: 'vrrp_garp_interval 0' means no gap between packets", "16:19: 'vrrp_gna_interval 0' means no gap between packets"],
+            &["15:23: 'vrrp_garp_interval 0' means no gap between packets", "16:22: 'vrrp_gna_interval 0' means no gap between packets"],
             true,
         ),
         (
             "nginx-backup.conf",
-            &["15:20: 'vrrp_garp_interval 0' means no gap between packets", "16:19: 'vrrp_gna_interval 0' means no gap between packets"],
+            &["15:23: 'vrrp_garp_interval 0' means no gap between packets", "16:22: 'vrrp_gna_interval 0' means no gap between packets"],
             true,
         ),
     ];
@@ -117,10 +117,10 @@ fn keepalived_sample_configs_load() {
         // Without `-i high|low` the `@high`/`@low` script lines vanish (keepalived says the same).
         (
             "keepalived.conf.conditional_conf",
-            &["6:1: vrrp_script check_VI_0 has no script; it is ignored", "25:1: vrrp_instance VI_0 tracks unknown vrrp_script check_VI_0"],
+            &["6:1: vrrp_script check_VI_0 has no script; it is ignored", "25:3: vrrp_instance VI_0 tracks unknown vrrp_script check_VI_0"],
         ),
         // The sample really has `to 192.168.100./24`.
-        ("keepalived.conf.vrrp.rules", &["11:4: '192.168.100.' is not an IPv4 or IPv6 address", "26:4: '192.168.200.' is not an IPv4 or IPv6 address"]),
+        ("keepalived.conf.vrrp.rules", &["11:8: '192.168.100.' is not an IPv4 or IPv6 address", "26:12: '192.168.200.' is not an IPv4 or IPv6 address"]),
         // The sample lists instances without `group { }`.
         ("keepalived.conf.vrrp.lvs_syncd", &["3:1: vrrp_sync_group VG1 has no members; it is ignored"]),
     ];

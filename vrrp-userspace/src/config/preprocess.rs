@@ -30,8 +30,10 @@ impl Line {
         }
     }
 
+    /// The line without its indentation.
     pub fn whole(&self) -> Span {
-        self.span(0, self.text.len() as u32)
+        let indent = self.text.len() - self.text.trim_start().len();
+        self.span(indent as u32, self.text.len() as u32)
     }
 }
 
@@ -137,18 +139,19 @@ impl State<'_> {
         let mut raw_lines = text.split('\n').enumerate();
         while let Some((index, raw)) = raw_lines.next() {
             let number = index as u32 + 1;
-            let Some(text) = self.apply_condition(strip_comment(raw.trim_end_matches('\r')).trim()) else {
+            // Leading blanks stay so that columns in diagnostics are the file's columns.
+            let Some(text) = self.apply_condition(strip_comment(raw.trim_end_matches('\r')).trim_end()) else {
                 continue;
             };
-            if text.is_empty() {
+            if text.trim_start().is_empty() {
                 continue;
             }
             let line = Line {
                 file: file.clone(),
                 number,
-                text: Arc::from(text),
+                text: Arc::from(text.as_str()),
             };
-            if let Some((name, first)) = definition(text) {
+            if let Some((name, first)) = definition(text.trim_start()) {
                 // A trailing backslash continues a definition on the next line.
                 let mut value = first.to_string();
                 while value.ends_with('\\') {
@@ -167,10 +170,11 @@ impl State<'_> {
         self.stack.pop();
     }
 
-    /// `@ID rest` keeps `rest` only for config id ID; `@^ID rest` only for any other id.
-    fn apply_condition<'t>(&self, text: &'t str) -> Option<&'t str> {
-        let Some(conditional) = text.strip_prefix('@') else {
-            return Some(text);
+    /// `@ID rest` keeps `rest` only for config id ID; `@^ID rest` only for any other id. The
+    /// kept line has the condition blanked out, so columns do not move.
+    fn apply_condition(&self, text: &str) -> Option<String> {
+        let Some(conditional) = text.trim_start().strip_prefix('@') else {
+            return Some(text.to_string());
         };
         let (negated, conditional) = match conditional.strip_prefix('^') {
             Some(rest) => (true, rest),
@@ -179,7 +183,10 @@ impl State<'_> {
         let (id, rest) = conditional
             .split_once(char::is_whitespace)
             .unwrap_or((conditional, ""));
-        ((id == self.options.config_id) != negated).then(|| rest.trim())
+        ((id == self.options.config_id) != negated).then(|| {
+            let blanked = text.len() - rest.len();
+            format!("{}{}", " ".repeat(blanked), rest)
+        })
     }
 
     /// Expands, repeats and includes one line, then appends the result to the output.
@@ -192,16 +199,17 @@ impl State<'_> {
             }
         };
         // A multi-line definition used on a line yields several lines.
-        for piece in expanded.split('\n') {
-            let piece = piece.trim();
-            if piece.is_empty() {
+        for (index, piece) in expanded.split('\n').enumerate() {
+            // The first piece keeps its indentation (columns); later ones come from a definition.
+            let piece = if index == 0 { piece.trim_end() } else { piece.trim() };
+            if piece.trim_start().is_empty() {
                 continue;
             }
             let line = Line {
                 text: Arc::from(piece),
                 ..line.clone()
             };
-            if piece.starts_with("~SEQ") || piece.starts_with("~LST") {
+            if piece.trim_start().starts_with('~') {
                 self.repeat(&line, checks, depth);
                 continue;
             }
@@ -237,7 +245,7 @@ impl State<'_> {
 
     /// `~SEQ(var,[start,][step,]end) rest`, `~SEQx(...)` (hex) and `~LST(var,v1,v2...) rest`.
     fn repeat(&mut self, line: &Line, checks: &mut IncludeChecks, depth: usize) {
-        let text = line.text.as_ref();
+        let text = line.text.trim_start();
         let (kind, after) = if let Some(after) = text.strip_prefix("~SEQx(") {
             ("SEQx", after)
         } else if let Some(after) = text.strip_prefix("~SEQ(") {
@@ -565,7 +573,7 @@ mod tests {
         };
         let lines = preprocess_text(Path::new("/nonexistent/k.conf"), text, &options, &mut diagnostics);
         (
-            lines.iter().map(|l| format!("{}:{}", l.number, l.text)).collect(),
+            lines.iter().map(|l| format!("{}:{}", l.number, l.text.trim())).collect(),
             diagnostics.items().iter().map(|d| d.message.clone()).collect(),
         )
     }

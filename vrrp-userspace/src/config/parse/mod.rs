@@ -328,7 +328,15 @@ impl Cx<'_> {
                         self.diagnostics.error(&s.arg_span(i + 1), "'weight' needs a value");
                         return (weight, reverse);
                     }
-                    weight = self.int_at(s, i + 1, -limit, limit).map(|w| w as i32);
+                    let text = s.args[i + 1].text.as_str();
+                    match text.parse::<i64>() {
+                        Ok(value) if (-limit..=limit).contains(&value) => weight = Some(value as i32),
+                        _ => {
+                            self.diagnostics
+                                .error(&s.arg_span(i + 1), format!("weight '{text}' must be a whole number in -{limit}..={limit}"))
+                                .hint("a negative weight lowers the priority while the check fails, a positive one raises it while it succeeds");
+                        }
+                    }
                     i += 2;
                 }
                 "reverse" => {

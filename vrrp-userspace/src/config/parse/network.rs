@@ -332,16 +332,22 @@ impl Cx<'_> {
         let mut index = 0;
         while index < words.len() {
             let (word, span) = (words[index].0.as_str(), words[index].1.clone());
-            let value = words.get(index + 1).cloned();
-            let Some((text, value_span)) = value.clone().or_else(|| {
-                if matches!(word, "no_track") || RULE_FLAG_OPTIONS.contains(&word) || RULE_ACTIONS.contains(&word) {
-                    Some((String::new(), span.clone()))
-                } else {
-                    None
-                }
-            }) else {
-                self.diagnostics.error(&span, format!("'{word}' needs a value"));
+            let takes_value = matches!(word, "from" | "to" | "table" | "lookup" | "preference" | "priority" | "order" | "pref")
+                || RULE_VALUE_OPTIONS.contains(&word);
+            let known = takes_value || word == "no_track" || RULE_FLAG_OPTIONS.contains(&word) || RULE_ACTIONS.contains(&word);
+            if !known {
+                self.diagnostics
+                    .error(&span, format!("unknown rule option '{word}'; the rule is ignored"))
+                    .hint("virtual_rules take `ip rule` syntax: from PREFIX to PREFIX table N preference N ...");
                 return None;
+            }
+            let (text, value_span) = match words.get(index + 1) {
+                Some(value) => value.clone(),
+                None if !takes_value => (String::new(), span.clone()),
+                None => {
+                    self.diagnostics.error(&span, format!("'{word}' needs a value"));
+                    return None;
+                }
             };
             match word {
                 "from" | "to" => {
@@ -383,12 +389,8 @@ impl Cx<'_> {
                     rule.options.push((word.to_string(), Some(text)));
                     index += 2;
                 }
-                other => {
-                    self.diagnostics
-                        .error(&span, format!("unknown rule option '{other}'; the rule is ignored"))
-                        .hint("virtual_rules take `ip rule` syntax: from PREFIX to PREFIX table N preference N ...");
-                    return None;
-                }
+                // Unknown options were reported before the match.
+                _ => return None,
             }
         }
         if rule.from.is_none() && rule.to.is_none() && rule.table.is_none() && rule.action.is_none() && rule.options.is_empty() {
