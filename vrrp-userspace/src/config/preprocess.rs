@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diagnostic::{Diagnostics, Span};
-use super::lexer::{strip_comment, tokenize};
+use super::lexer::strip_comment;
 
 /// One logical line, comment-free, trimmed, conditionals applied and definitions expanded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,14 +213,16 @@ impl State<'_> {
                 self.repeat(&line, checks, depth);
                 continue;
             }
-            let words = tokenize(piece);
-            let first = words.first().map(|w| w.text.as_str());
+            // Include patterns keep their braces (`{a,b}` is brace expansion, not a block), so
+            // the line is split by hand here rather than by the config lexer.
+            let trimmed = piece.trim_start();
+            let (first, rest) = trimmed.split_once(char::is_whitespace).unwrap_or((trimmed, ""));
             match first {
-                Some("include_check") => {
-                    *checks = include_check_setting(*checks, words[1..].iter().map(|w| w.text.as_str()));
+                "include_check" => {
+                    *checks = include_check_setting(*checks, rest.split_whitespace());
                     self.out.push(line);
                 }
-                Some(keyword @ ("include" | "includer" | "includem" | "includew" | "includeb" | "includea")) => {
+                keyword @ ("include" | "includer" | "includem" | "includew" | "includeb" | "includea") => {
                     let variant = match keyword {
                         "includer" => IncludeChecks { readable: true, ..Default::default() },
                         "includem" => IncludeChecks { readable: true, matched: true, ..Default::default() },
@@ -229,14 +231,20 @@ impl State<'_> {
                         "includea" => IncludeChecks::ALL,
                         _ => IncludeChecks::default(),
                     };
-                    if words.len() != 2 {
+                    let pattern = rest.trim();
+                    let pattern = pattern
+                        .strip_prefix('"')
+                        .and_then(|p| p.strip_suffix('"'))
+                        .unwrap_or(pattern);
+                    if pattern.is_empty() || (!rest.trim().starts_with('"') && pattern.contains(char::is_whitespace)) {
                         self.diagnostics
                             .error(&line.whole(), format!("{keyword} takes exactly one file name or pattern"))
                             .hint("quote a path that contains spaces");
                         continue;
                     }
-                    let span = line.span(words[1].start, words[1].end);
-                    self.include(&words[1].text, &line.file, &span, checks.union(variant), keyword == "include");
+                    let start = (piece.len() - rest.trim_start().len()) as u32;
+                    let span = line.span(start, piece.len() as u32);
+                    self.include(pattern, &line.file, &span, checks.union(variant), keyword == "include");
                 }
                 _ => self.out.push(line),
             }
