@@ -300,6 +300,8 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
         }
         group.members = kept;
     }
+    // A group left without members is gone, as in keepalived.
+    config.sync_groups.retain(|group| !group.members.is_empty());
     for group in &config.sync_groups {
         if group.members.len() == 1 {
             diagnostics.push(
