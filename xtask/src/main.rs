@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Fuzz { seconds } => {
             setup::install_prerequisites()?;
-            fuzz(seconds)
+            fuzz(&FUZZ_TARGETS, seconds)
         }
         Task::Bench { which } => {
             setup::install_prerequisites()?;
@@ -81,12 +81,17 @@ fn test() -> anyhow::Result<()> {
     cargo(&["clippy", "--all-targets", "--", "-D", "warnings"])?;
     // The namespace tests run the xvrrpd binary, so build it first.
     cargo(&["build", "--package", "vrrp-userspace", "--bin", "xvrrpd"])?;
-    cargo(&["test"])
+    cargo(&["test"])?;
+    // The configuration reader takes files from users: fuzz it briefly on every run.
+    fuzz(&["parse_config"], TEST_FUZZ_SECONDS)
 }
 
-const FUZZ_TARGETS: [&str; 3] = ["decode_frame", "decode_advert", "parse_pcap"];
+const FUZZ_TARGETS: [&str; 4] = ["decode_frame", "decode_advert", "parse_pcap", "parse_config"];
 
-fn fuzz(seconds: u32) -> anyhow::Result<()> {
+/// How long `cargo xtask test` fuzzes the configuration reader.
+const TEST_FUZZ_SECONDS: u32 = 20;
+
+fn fuzz(targets: &[&str], seconds: u32) -> anyhow::Result<()> {
     let installed = Command::new("cargo")
         .args(["fuzz", "--version"])
         .output()
@@ -95,13 +100,19 @@ fn fuzz(seconds: u32) -> anyhow::Result<()> {
         cargo(&["install", "--locked", "cargo-fuzz@0.13.2"])?;
     }
     let fuzz_dir = workspace_root().join("vrrp-userspace");
-    for target in FUZZ_TARGETS {
+    for target in targets {
+        // The configuration fuzzer starts from real configs rather than from nothing.
+        let seed_dirs: &[&str] = if *target == "parse_config" {
+            &["tests/data/configs/seeds", "tests/data/configs/golden"]
+        } else {
+            &[]
+        };
+        let corpus = format!("fuzz/corpus/{target}");
+        std::fs::create_dir_all(fuzz_dir.join(&corpus))?;
         run(Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target, &corpus])
+            .args(seed_dirs)
             .args([
-                "+nightly",
-                "fuzz",
-                "run",
-                target,
                 "--",
                 &format!("-max_total_time={seconds}"),
             ])
