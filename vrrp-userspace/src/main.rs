@@ -125,12 +125,18 @@ fn main() -> anyhow::Result<()> {
 /// `-t`, `-d` and (later) the daemon itself.
 fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
     let options = config::LoadOptions {
-        config_id: args.config_id.clone().unwrap_or_else(config::default_config_id),
+        config_id: args
+            .config_id
+            .clone()
+            .unwrap_or_else(config::default_config_id),
         all_config: args.all_config,
     };
     let mut loaded = config::load_file(&args.config_file, &options);
     if args.config_test.is_some() || args.dump_conf {
-        loaded.diagnostics.extend(config::check_host_interfaces(&loaded.config, &host_interfaces()));
+        loaded.diagnostics.extend(config::check_host_interfaces(
+            &loaded.config,
+            &host_interfaces(),
+        ));
     }
     let report = config_report(&args.config_file, &loaded);
     match &args.config_test {

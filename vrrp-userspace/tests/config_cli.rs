@@ -27,7 +27,10 @@ impl Drop for TempDir {
 }
 
 fn xvrrpd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xvrrpd")).args(args).output().expect("run xvrrpd")
+    Command::new(env!("CARGO_BIN_EXE_xvrrpd"))
+        .args(args)
+        .output()
+        .expect("run xvrrpd")
 }
 
 fn code(output: &Output) -> i32 {
@@ -41,33 +44,77 @@ fn config_test_exit_codes_match_keepalived() {
     let dir = TempDir::new("codes");
     let clean = dir.write("clean.conf", CLEAN);
     let output = xvrrpd(&["-t", "-f", clean.to_str().unwrap()]);
-    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        code(&output),
+        0,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("1 vrrp_instance, 0 vrrp_script, 0 vrrp_sync_group, 0 virtual_server; 0 error(s), 0 warning(s)"));
 
-    assert_eq!(code(&xvrrpd(&["-t", "-f", "/nonexistent/keepalived.conf"])), 4);
+    assert_eq!(
+        code(&xvrrpd(&["-t", "-f", "/nonexistent/keepalived.conf"])),
+        4
+    );
 
-    let broken = dir.write("broken.conf", &CLEAN.replace("virtual_router_id 1", "virtual_router_id 300"));
+    let broken = dir.write(
+        "broken.conf",
+        &CLEAN.replace("virtual_router_id 1", "virtual_router_id 300"),
+    );
     let output = xvrrpd(&["--config-test", "--use-file", broken.to_str().unwrap()]);
     assert_eq!(code(&output), 5);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("broken.conf:6:20: error: 'virtual_router_id' value '300' must be a whole number in 1..=255\n  |\n6 |  virtual_router_id 300\n  |                    ^^^"), "{stderr}");
 
-    let scripts = dir.write("scripts.conf", &CLEAN.replace(" interface eth0\n", " interface eth0\n notify_master /bin/true\n"));
+    let scripts = dir.write(
+        "scripts.conf",
+        &CLEAN.replace(
+            " interface eth0\n",
+            " interface eth0\n notify_master /bin/true\n",
+        ),
+    );
     assert_eq!(code(&xvrrpd(&["-t", "-f", scripts.to_str().unwrap()])), 6);
 
-    let warned = dir.write("warned.conf", &CLEAN.replace(" interface eth0\n", " interface eth0\n priorty 50\n"));
+    let warned = dir.write(
+        "warned.conf",
+        &CLEAN.replace(" interface eth0\n", " interface eth0\n priorty 50\n"),
+    );
     assert_eq!(code(&xvrrpd(&["-t", "-f", warned.to_str().unwrap()])), 0);
-    assert_eq!(code(&xvrrpd(&["-t", "--strict-config", "-f", warned.to_str().unwrap()])), 5);
+    assert_eq!(
+        code(&xvrrpd(&[
+            "-t",
+            "--strict-config",
+            "-f",
+            warned.to_str().unwrap()
+        ])),
+        5
+    );
 }
 
 #[test]
 fn config_test_log_file_and_config_id() {
     let dir = TempDir::new("log");
-    let conf = dir.write("k.conf", &CLEAN.replace("virtual_router_id 1", "@alpha virtual_router_id 7\n@^alpha virtual_router_id 8"));
+    let conf = dir.write(
+        "k.conf",
+        &CLEAN.replace(
+            "virtual_router_id 1",
+            "@alpha virtual_router_id 7\n@^alpha virtual_router_id 8",
+        ),
+    );
     let log = dir.0.join("test.log");
-    let output = xvrrpd(&[&format!("--config-test={}", log.display()), "-i", "alpha", "-f", conf.to_str().unwrap()]);
+    let output = xvrrpd(&[
+        &format!("--config-test={}", log.display()),
+        "-i",
+        "alpha",
+        "-f",
+        conf.to_str().unwrap(),
+    ]);
     assert_eq!(code(&output), 0);
-    assert!(std::fs::read_to_string(&log).unwrap().contains("0 error(s)"));
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("0 error(s)")
+    );
     let dump = xvrrpd(&["-d", "-i", "alpha", "-f", conf.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&dump.stdout).contains("virtual_router_id 7"));
     let dump = xvrrpd(&["-d", "-i", "beta", "-f", conf.to_str().unwrap()]);
@@ -81,13 +128,19 @@ fn dump_conf_prints_text_or_json() {
     let text = xvrrpd(&["-d", "-f", conf.to_str().unwrap()]);
     assert_eq!(code(&text), 0);
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("vrrp_instance VI_1 {\n") && text.contains("    priority 100\n"), "{text}");
+    assert!(
+        text.contains("vrrp_instance VI_1 {\n") && text.contains("    priority 100\n"),
+        "{text}"
+    );
     let json = xvrrpd(&["--dump-conf", "--json", "-f", conf.to_str().unwrap()]);
     assert_eq!(code(&json), 0);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
     assert_eq!(value["instances"][0]["vrid"], 1);
     assert_eq!(value["instances"][0]["advert_int"], 1.0);
-    assert_eq!(value["instances"][0]["virtual_ipaddress"][0]["address"], "10.0.0.1/32");
+    assert_eq!(
+        value["instances"][0]["virtual_ipaddress"][0]["address"],
+        "10.0.0.1/32"
+    );
 }
 
 #[test]
@@ -95,6 +148,21 @@ fn keepalived_daemon_flags_are_accepted() {
     let dir = TempDir::new("flags");
     let conf = dir.write("k.conf", CLEAN);
     let pid = dir.0.join("pid");
-    let output = xvrrpd(&["-n", "-l", "-D", "-P", "-p", pid.to_str().unwrap(), "-t", "-f", conf.to_str().unwrap()]);
-    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let output = xvrrpd(&[
+        "-n",
+        "-l",
+        "-D",
+        "-P",
+        "-p",
+        pid.to_str().unwrap(),
+        "-t",
+        "-f",
+        conf.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code(&output),
+        0,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -10,7 +10,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("xvrrpd-include-{name}-{}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("xvrrpd-include-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create temp dir");
         Self(path)
@@ -60,16 +61,30 @@ fn relative_globs_braces_in_sorted_order() {
     // Paths are relative to the including file, also from inside an included file.
     dir.write("extra/two.conf", "include ../more/three.conf\n");
     dir.write("more/three.conf", &instance("VI_D", 4));
-    let main = dir.write("keepalived.conf", "include conf.d/*.conf\ninclude extra/{one,two}.conf\n");
+    let main = dir.write(
+        "keepalived.conf",
+        "include conf.d/*.conf\ninclude extra/{one,two}.conf\n",
+    );
     let loaded = load(&main, false);
     assert!(loaded.diagnostics.is_empty(), "{:#?}", problems(&loaded));
-    let names: Vec<&str> = loaded.config.instances.iter().map(|i| i.name.as_str()).collect();
+    let names: Vec<&str> = loaded
+        .config
+        .instances
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
     assert_eq!(names, ["VI_A", "VI_B", "VI_C", "VI_D"]);
     // Diagnostics name the included file.
-    dir.write("conf.d/30-bad.conf", "vrrp_instance VI_E {\n interface eth0\n}\n");
+    dir.write(
+        "conf.d/30-bad.conf",
+        "vrrp_instance VI_E {\n interface eth0\n}\n",
+    );
     let loaded = load(&main, false);
     let span = loaded.diagnostics[0].span.as_ref().unwrap();
-    assert!(span.file.ends_with("conf.d/30-bad.conf") && span.line == 1, "{span:?}");
+    assert!(
+        span.file.ends_with("conf.d/30-bad.conf") && span.line == 1,
+        "{span:?}"
+    );
 }
 
 #[test]
@@ -80,7 +95,12 @@ fn include_loops_are_reported_not_followed() {
     let loaded = load(&dir.0.join("a.conf"), false);
     let problems = problems(&loaded);
     assert_eq!(problems.len(), 1, "{problems:#?}");
-    assert!(problems[0].starts_with("Error: include loop: ") && problems[0].contains("a.conf -> ") && problems[0].ends_with("a.conf"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("Error: include loop: ")
+            && problems[0].contains("a.conf -> ")
+            && problems[0].ends_with("a.conf"),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -91,7 +111,11 @@ fn missing_files_by_variant() {
     let loaded = load(&main, false);
     assert_eq!(problems(&loaded).len(), 1, "{:#?}", problems(&loaded));
     assert_eq!(loaded.diagnostics[0].severity, Severity::Warning);
-    assert!(loaded.diagnostics[0].message.starts_with("include 'nothere.conf' matches no file"));
+    assert!(
+        loaded.diagnostics[0]
+            .message
+            .starts_with("include 'nothere.conf' matches no file")
+    );
     // -e/--all-config: both are errors.
     let loaded = load(&main, true);
     assert_eq!(loaded.count(Severity::Error), 2, "{:#?}", problems(&loaded));
@@ -101,13 +125,20 @@ fn missing_files_by_variant() {
     // includew and include_check: the empty wildcard is an error too.
     dir.write("k.conf", "includew none/*.conf\n");
     assert_eq!(load(&main, false).count(Severity::Error), 1);
-    dir.write("k.conf", "include_check wildcard_match\ninclude none/*.conf\n");
+    dir.write(
+        "k.conf",
+        "include_check wildcard_match\ninclude none/*.conf\n",
+    );
     assert_eq!(load(&main, false).count(Severity::Error), 1);
     dir.write("k.conf", "includeb {a,b}.conf\n");
     dir.write("a.conf", "");
     let loaded = load(&main, false);
     assert_eq!(loaded.count(Severity::Error), 1, "{:#?}", problems(&loaded));
-    assert!(loaded.diagnostics[0].message.starts_with("include 'b.conf' matches no file"));
+    assert!(
+        loaded.diagnostics[0]
+            .message
+            .starts_with("include 'b.conf' matches no file")
+    );
 }
 
 #[test]
@@ -129,5 +160,9 @@ fn executable_and_non_regular_files_are_skipped() {
 fn a_missing_main_file_is_fatal() {
     let loaded = load(Path::new("/nonexistent/xvrrpd/keepalived.conf"), false);
     assert_eq!(loaded.exit_code(false), config::exit_code::FATAL);
-    assert!(loaded.diagnostics[0].message.starts_with("cannot read configuration file /nonexistent/xvrrpd/keepalived.conf"));
+    assert!(
+        loaded.diagnostics[0]
+            .message
+            .starts_with("cannot read configuration file /nonexistent/xvrrpd/keepalived.conf")
+    );
 }

@@ -6,7 +6,9 @@
 //! - `fuzz`: the cargo-fuzz targets of every decoder.
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
+//! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
 
+mod bench_config;
 mod demo;
 mod setup;
 
@@ -49,6 +51,8 @@ enum Bench {
     Xdp,
     /// Received adverts per second through the VRRP engine (criterion).
     Engine,
+    /// Reading a 1,000-instance keepalived.conf, compared with `keepalived -t`.
+    Config,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,11 +72,13 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Bench { which } => {
             setup::install_prerequisites()?;
-            let bench = match which {
-                Bench::Xdp => "xdp",
-                Bench::Engine => "engine",
-            };
-            cargo(&["bench", "--package", "vrrp-userspace", "--bench", bench])
+            match which {
+                Bench::Xdp => cargo(&["bench", "--package", "vrrp-userspace", "--bench", "xdp"]),
+                Bench::Engine => {
+                    cargo(&["bench", "--package", "vrrp-userspace", "--bench", "engine"])
+                }
+                Bench::Config => bench_config::run(),
+            }
         }
     }
 }
@@ -86,7 +92,12 @@ fn test() -> anyhow::Result<()> {
     fuzz(&["parse_config"], TEST_FUZZ_SECONDS)
 }
 
-const FUZZ_TARGETS: [&str; 4] = ["decode_frame", "decode_advert", "parse_pcap", "parse_config"];
+const FUZZ_TARGETS: [&str; 4] = [
+    "decode_frame",
+    "decode_advert",
+    "parse_pcap",
+    "parse_config",
+];
 
 /// How long `cargo xtask test` fuzzes the configuration reader.
 const TEST_FUZZ_SECONDS: u32 = 20;
@@ -112,10 +123,7 @@ fn fuzz(targets: &[&str], seconds: u32) -> anyhow::Result<()> {
         run(Command::new("cargo")
             .args(["+nightly", "fuzz", "run", target, &corpus])
             .args(seed_dirs)
-            .args([
-                "--",
-                &format!("-max_total_time={seconds}"),
-            ])
+            .args(["--", &format!("-max_total_time={seconds}")])
             .current_dir(&fuzz_dir))?;
     }
     Ok(())

@@ -128,7 +128,12 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn push(&mut self, severity: Severity, span: Option<Span>, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn push(
+        &mut self,
+        severity: Severity,
+        span: Option<Span>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.items.push(Diagnostic {
             severity,
             span,

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::model::{
-    Authentication, Broadcast, Config, GarpSettings, Notify, Route, Rule, ScriptCommand, Section, Tracking,
-    VirtualAddress, VirtualServerAddress,
+    Authentication, Broadcast, Config, GarpSettings, Notify, Route, Rule, ScriptCommand, Section,
+    Tracking, VirtualAddress, VirtualServerAddress,
 };
 use super::values::format_seconds;
 use crate::protocol::Version;
@@ -69,11 +69,24 @@ pub fn to_text(config: &Config) -> String {
         out.line(format!("script {}", command(&script.script.argv)));
         out.line(format!("interval {}", format_seconds(script.interval)));
         out.line(format!("timeout {}", format_seconds(script.timeout)));
-        out.line(format!("weight {}{}", script.weight, if script.reverse { " reverse" } else { "" }));
+        out.line(format!(
+            "weight {}{}",
+            script.weight,
+            if script.reverse { " reverse" } else { "" }
+        ));
         out.line(format!("rise {}", script.rise));
         out.line(format!("fall {}", script.fall));
         if let Some(user) = &script.script.user {
-            out.line(format!("user {}{}", word(user), script.script.group.as_deref().map(|g| format!(" {}", word(g))).unwrap_or_default()));
+            out.line(format!(
+                "user {}{}",
+                word(user),
+                script
+                    .script
+                    .group
+                    .as_deref()
+                    .map(|g| format!(" {}", word(g)))
+                    .unwrap_or_default()
+            ));
         }
         if script.init_fail {
             out.line("init_fail");
@@ -83,24 +96,47 @@ pub fn to_text(config: &Config) -> String {
     for file in &config.track_files {
         out.open(&format!("track_file {}", word(&file.name)));
         out.line(format!("file {}", word(&file.file)));
-        out.line(format!("weight {}{}", file.weight, if file.reverse { " reverse" } else { "" }));
+        out.line(format!(
+            "weight {}{}",
+            file.weight,
+            if file.reverse { " reverse" } else { "" }
+        ));
         if let Some((value, overwrite)) = file.init_file {
-            out.line(format!("init_file {value}{}", if overwrite { " overwrite" } else { "" }));
+            out.line(format!(
+                "init_file {value}{}",
+                if overwrite { " overwrite" } else { "" }
+            ));
         }
         out.close();
     }
     for process in &config.track_processes {
         out.open(&format!("vrrp_track_process {}", word(&process.name)));
-        out.line(format!("process {}", process.process.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")));
+        out.line(format!(
+            "process {}",
+            process
+                .process
+                .iter()
+                .map(|w| shell_word(w))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
         if let Some(mode) = &process.param_match {
             out.line(format!("param_match {mode}"));
         }
-        out.line(format!("weight {}{}", process.weight, if process.reverse { " reverse" } else { "" }));
+        out.line(format!(
+            "weight {}{}",
+            process.weight,
+            if process.reverse { " reverse" } else { "" }
+        ));
         out.line(format!("quorum {}", process.quorum));
         if let Some(max) = process.quorum_max {
             out.line(format!("quorum_max {max}"));
         }
-        for (name, value) in [("delay", process.delay), ("fork_delay", process.fork_delay), ("terminate_delay", process.terminate_delay)] {
+        for (name, value) in [
+            ("delay", process.delay),
+            ("fork_delay", process.fork_delay),
+            ("terminate_delay", process.terminate_delay),
+        ] {
             if let Some(value) = value {
                 out.line(format!("{name} {}", format_seconds(value)));
             }
@@ -113,14 +149,31 @@ pub fn to_text(config: &Config) -> String {
     for instance in &config.instances {
         out.open(&format!("vrrp_instance {}", word(&instance.name)));
         out.line(format!("# defined at {}", instance.defined_at));
-        out.line(format!("state {}", if instance.state == super::model::InitialState::Master { "MASTER" } else { "BACKUP" }));
+        out.line(format!(
+            "state {}",
+            if instance.state == super::model::InitialState::Master {
+                "MASTER"
+            } else {
+                "BACKUP"
+            }
+        ));
         if let Some(interface) = &instance.interface {
             out.line(format!("interface {interface}"));
         }
         out.line(format!("virtual_router_id {}", instance.vrid.0));
         out.line(format!("priority {}", instance.priority.0));
-        out.line(format!("advert_int {}", format_seconds(instance.advert_int)));
-        out.line(format!("version {}", if instance.version == Version::V2 { 2 } else { 3 }));
+        out.line(format!(
+            "advert_int {}",
+            format_seconds(instance.advert_int)
+        ));
+        out.line(format!(
+            "version {}",
+            if instance.version == Version::V2 {
+                2
+            } else {
+                3
+            }
+        ));
         if instance.native_ipv6 {
             out.line("native_ipv6");
         }
@@ -143,7 +196,14 @@ pub fn to_text(config: &Config) -> String {
         }
         if let Some(ipvlan) = &instance.ipvlan {
             let mut text = "use_ipvlan".to_string();
-            for part in [ipvlan.interface.clone(), ipvlan.address.map(|a| a.to_string()), ipvlan.mode.clone()].into_iter().flatten() {
+            for part in [
+                ipvlan.interface.clone(),
+                ipvlan.address.map(|a| a.to_string()),
+                ipvlan.mode.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 text.push(' ');
                 text.push_str(&part);
             }
@@ -164,14 +224,33 @@ pub fn to_text(config: &Config) -> String {
             None => {}
         }
         addresses_block(&mut out, "virtual_ipaddress", &instance.virtual_ipaddress);
-        addresses_block(&mut out, "virtual_ipaddress_excluded", &instance.virtual_ipaddress_excluded);
-        flag(&mut out, "no_virtual_ipaddress", instance.no_virtual_ipaddress);
-        flag(&mut out, "promote_secondaries", instance.promote_secondaries);
+        addresses_block(
+            &mut out,
+            "virtual_ipaddress_excluded",
+            &instance.virtual_ipaddress_excluded,
+        );
+        flag(
+            &mut out,
+            "no_virtual_ipaddress",
+            instance.no_virtual_ipaddress,
+        );
+        flag(
+            &mut out,
+            "promote_secondaries",
+            instance.promote_secondaries,
+        );
         routes_block(&mut out, "virtual_routes", &instance.virtual_routes);
         rules_block(&mut out, "virtual_rules", &instance.virtual_rules);
-        out.line(if instance.preempt { "preempt" } else { "nopreempt" });
+        out.line(if instance.preempt {
+            "preempt"
+        } else {
+            "nopreempt"
+        });
         if !instance.preempt_delay.is_zero() {
-            out.line(format!("preempt_delay {}", format_seconds(instance.preempt_delay)));
+            out.line(format!(
+                "preempt_delay {}",
+                format_seconds(instance.preempt_delay)
+            ));
         }
         match instance.accept {
             Some(true) => out.line("accept"),
@@ -217,15 +296,34 @@ pub fn to_text(config: &Config) -> String {
         }
         garp(&mut out, "", &instance.garp);
         if let Some(extra) = &instance.garp_extra_if {
-            out.line(format!("garp_extra_if {}{}", if extra.all { "all " } else { "" }, format_seconds(extra.delay)));
+            out.line(format!(
+                "garp_extra_if {}{}",
+                if extra.all { "all " } else { "" },
+                format_seconds(extra.delay)
+            ));
         }
-        out.line(format!("down_timer_adverts {}", instance.down_timer_adverts));
-        out.line(format!("lower_prio_no_advert {}", on_off(instance.lower_prio_no_advert)));
-        out.line(format!("higher_prio_send_advert {}", on_off(instance.higher_prio_send_advert)));
-        out.line(format!("skip_check_adv_addr {}", on_off(instance.skip_check_adv_addr)));
+        out.line(format!(
+            "down_timer_adverts {}",
+            instance.down_timer_adverts
+        ));
+        out.line(format!(
+            "lower_prio_no_advert {}",
+            on_off(instance.lower_prio_no_advert)
+        ));
+        out.line(format!(
+            "higher_prio_send_advert {}",
+            on_off(instance.higher_prio_send_advert)
+        ));
+        out.line(format!(
+            "skip_check_adv_addr {}",
+            on_off(instance.skip_check_adv_addr)
+        ));
         out.line(format!("strict_mode {}", on_off(instance.strict_mode)));
         notify(&mut out, &instance.notify);
-        out.line(format!("notify_priority_changes {}", on_off(instance.notify_priority_changes)));
+        out.line(format!(
+            "notify_priority_changes {}",
+            on_off(instance.notify_priority_changes)
+        ));
         if let Some(alert) = instance.smtp_alert {
             out.line(format!("smtp_alert {}", on_off(alert)));
         }
@@ -235,7 +333,11 @@ pub fn to_text(config: &Config) -> String {
         if let Some(size) = instance.kernel_rx_buf_size {
             out.line(format!("kernel_rx_buf_size {size}"));
         }
-        flag(&mut out, "linkbeat_use_polling", instance.linkbeat_use_polling);
+        flag(
+            &mut out,
+            "linkbeat_use_polling",
+            instance.linkbeat_use_polling,
+        );
         out.close();
     }
     for group in &config.sync_groups {
@@ -247,12 +349,19 @@ pub fn to_text(config: &Config) -> String {
         out.close();
         tracking(&mut out, &group.track);
         notify(&mut out, &group.notify);
-        out.line(format!("notify_priority_changes {}", on_off(group.notify_priority_changes)));
+        out.line(format!(
+            "notify_priority_changes {}",
+            on_off(group.notify_priority_changes)
+        ));
         if let Some(alert) = group.smtp_alert {
             out.line(format!("smtp_alert {}", on_off(alert)));
         }
         flag(&mut out, "global_tracking", group.global_tracking);
-        flag(&mut out, "sync_group_tracking_weight", group.sync_group_tracking_weight);
+        flag(
+            &mut out,
+            "sync_group_tracking_weight",
+            group.sync_group_tracking_weight,
+        );
         out.close();
     }
     for bfd in &config.bfd_instances {
@@ -275,7 +384,11 @@ pub fn to_text(config: &Config) -> String {
         if let Some(delay) = server.delay_loop {
             out.line(format!("delay_loop {}", format_seconds(delay)));
         }
-        for (name, value) in [("lb_algo", &server.lb_algo), ("lb_kind", &server.lb_kind), ("protocol", &server.protocol)] {
+        for (name, value) in [
+            ("lb_algo", &server.lb_algo),
+            ("lb_kind", &server.lb_kind),
+            ("protocol", &server.protocol),
+        ] {
             if let Some(value) = value {
                 out.line(format!("{name} {value}"));
             }
@@ -341,36 +454,85 @@ fn global(out: &mut Writer, config: &Config) {
         out.line(format!("notification_email_from {}", word(from)));
     }
     if let Some(server) = &global.smtp_server {
-        out.line(format!("smtp_server {} {}", word(&server.host), server.port));
+        out.line(format!(
+            "smtp_server {} {}",
+            word(&server.host),
+            server.port
+        ));
     }
     if let Some(helo) = &global.smtp_helo_name {
         out.line(format!("smtp_helo_name {}", word(helo)));
     }
-    out.line(format!("smtp_connect_timeout {}", global.smtp_connect_timeout.as_secs()));
+    out.line(format!(
+        "smtp_connect_timeout {}",
+        global.smtp_connect_timeout.as_secs()
+    ));
     if let Some(alert) = global.smtp_alert {
         out.line(format!("smtp_alert {}", on_off(alert)));
     }
     if let Some(alert) = global.smtp_alert_vrrp {
         out.line(format!("smtp_alert_vrrp {}", on_off(alert)));
     }
-    out.line(format!("vrrp_version {}", if global.vrrp_version == Version::V2 { 2 } else { 3 }));
+    out.line(format!(
+        "vrrp_version {}",
+        if global.vrrp_version == Version::V2 {
+            2
+        } else {
+            3
+        }
+    ));
     out.line(format!("vrrp_mcast_group4 {}", global.vrrp_mcast_group4));
     out.line(format!("vrrp_mcast_group6 {}", global.vrrp_mcast_group6));
     out.line(format!("vrrp_strict {}", on_off(global.vrrp_strict)));
-    out.line(format!("v3_checksum_as_v2 {}", on_off(global.v3_checksum_as_v2)));
-    out.line(format!("vrrp_skip_check_adv_addr {}", on_off(global.vrrp_skip_check_adv_addr)));
-    out.line(format!("vrrp_check_unicast_src {}", on_off(global.vrrp_check_unicast_src)));
-    out.line(format!("vrrp_notify_priority_changes {}", on_off(global.vrrp_notify_priority_changes)));
+    out.line(format!(
+        "v3_checksum_as_v2 {}",
+        on_off(global.v3_checksum_as_v2)
+    ));
+    out.line(format!(
+        "vrrp_skip_check_adv_addr {}",
+        on_off(global.vrrp_skip_check_adv_addr)
+    ));
+    out.line(format!(
+        "vrrp_check_unicast_src {}",
+        on_off(global.vrrp_check_unicast_src)
+    ));
+    out.line(format!(
+        "vrrp_notify_priority_changes {}",
+        on_off(global.vrrp_notify_priority_changes)
+    ));
     let defaults = &global.instance_defaults;
-    out.line(format!("vrrp_down_timer_adverts {}", defaults.down_timer_adverts));
-    out.line(format!("vrrp_lower_prio_no_advert {}", on_off(defaults.lower_prio_no_advert)));
-    out.line(format!("vrrp_higher_prio_send_advert {}", on_off(defaults.higher_prio_send_advert)));
+    out.line(format!(
+        "vrrp_down_timer_adverts {}",
+        defaults.down_timer_adverts
+    ));
+    out.line(format!(
+        "vrrp_lower_prio_no_advert {}",
+        on_off(defaults.lower_prio_no_advert)
+    ));
+    out.line(format!(
+        "vrrp_higher_prio_send_advert {}",
+        on_off(defaults.higher_prio_send_advert)
+    ));
     garp(out, "vrrp_", &defaults.garp);
     if let Some(user) = &global.script_user {
-        out.line(format!("script_user {}{}", word(user), global.script_group.as_deref().map(|g| format!(" {}", word(g))).unwrap_or_default()));
+        out.line(format!(
+            "script_user {}{}",
+            word(user),
+            global
+                .script_group
+                .as_deref()
+                .map(|g| format!(" {}", word(g)))
+                .unwrap_or_default()
+        ));
     }
-    out.line(format!("enable_script_security {}", on_off(global.enable_script_security)));
-    for (name, fifo) in [("notify_fifo", &global.notify_fifo), ("vrrp_notify_fifo", &global.vrrp_notify_fifo)] {
+    out.line(format!(
+        "enable_script_security {}",
+        on_off(global.enable_script_security)
+    ));
+    for (name, fifo) in [
+        ("notify_fifo", &global.notify_fifo),
+        ("vrrp_notify_fifo", &global.vrrp_notify_fifo),
+    ] {
         if let Some(fifo) = fifo {
             out.line(format!("{name} {}", word(&fifo.path)));
             if let Some(script) = &fifo.script {
@@ -410,31 +572,60 @@ fn global(out: &mut Writer, config: &Config) {
     }
     flag(out, "vrrp_no_swap", tuning.vrrp_no_swap);
     if !tuning.vrrp_cpu_affinity.is_empty() {
-        out.line(format!("vrrp_cpu_affinity {}", tuning.vrrp_cpu_affinity.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")));
+        out.line(format!(
+            "vrrp_cpu_affinity {}",
+            tuning
+                .vrrp_cpu_affinity
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
     }
     if let Some(rttime) = tuning.vrrp_rlimit_rttime {
         out.line(format!("vrrp_rlimit_rttime {rttime}"));
     }
     for ignored in &global.ignored {
-        let words: Vec<&str> = std::iter::once(ignored.keyword.as_str()).chain(ignored.args.iter().map(String::as_str)).collect();
-        out.line(format!("# accepted, not used by xvrrpd: {} ({})", words.join(" "), ignored.at));
+        let words: Vec<&str> = std::iter::once(ignored.keyword.as_str())
+            .chain(ignored.args.iter().map(String::as_str))
+            .collect();
+        out.line(format!(
+            "# accepted, not used by xvrrpd: {} ({})",
+            words.join(" "),
+            ignored.at
+        ));
     }
     out.close();
 }
 
 fn garp(out: &mut Writer, prefix: &str, garp: &GarpSettings) {
-    out.line(format!("{prefix}garp_master_delay {}", format_seconds(garp.master_delay)));
+    out.line(format!(
+        "{prefix}garp_master_delay {}",
+        format_seconds(garp.master_delay)
+    ));
     out.line(format!("{prefix}garp_master_repeat {}", garp.master_repeat));
-    out.line(format!("{prefix}garp_master_refresh {}", format_seconds(garp.master_refresh)));
-    out.line(format!("{prefix}garp_master_refresh_repeat {}", garp.master_refresh_repeat));
+    out.line(format!(
+        "{prefix}garp_master_refresh {}",
+        format_seconds(garp.master_refresh)
+    ));
+    out.line(format!(
+        "{prefix}garp_master_refresh_repeat {}",
+        garp.master_refresh_repeat
+    ));
     if let Some(delay) = garp.lower_prio_delay {
-        out.line(format!("{prefix}garp_lower_prio_delay {}", format_seconds(delay)));
+        out.line(format!(
+            "{prefix}garp_lower_prio_delay {}",
+            format_seconds(delay)
+        ));
     }
     if let Some(repeat) = garp.lower_prio_repeat {
         out.line(format!("{prefix}garp_lower_prio_repeat {repeat}"));
     }
     // Zero gaps are the default and not written: `garp_interval 0` draws a warning.
-    let gaps = [("garp_interval", garp.garp_interval), ("gna_interval", garp.gna_interval)];
+    let gaps = [
+        ("garp_interval", garp.garp_interval),
+        ("gna_interval", garp.gna_interval),
+    ];
     for (name, gap) in gaps.into_iter().filter(|(_, gap)| !gap.is_zero()) {
         out.line(format!("{prefix}{name} {}", format_seconds(gap)));
     }
@@ -511,7 +702,12 @@ fn address_line(vip: &VirtualAddress) -> String {
         Some(Broadcast::None) => text.push_str(" brd -"),
         None => {}
     }
-    for (name, value) in [("dev", &vip.dev), ("scope", &vip.scope), ("label", &vip.label), ("track_group", &vip.track_group)] {
+    for (name, value) in [
+        ("dev", &vip.dev),
+        ("scope", &vip.scope),
+        ("label", &vip.label),
+        ("track_group", &vip.track_group),
+    ] {
         if let Some(value) = value {
             let _ = write!(text, " {name} {}", word(value));
         }
@@ -606,7 +802,7 @@ fn rules_block(out: &mut Writer, name: &str, rules: &[Rule]) {
         if rule.no_track {
             text.push_str(" no_track");
         }
-        out.line(text.trim_start().to_string());
+        out.line(text.trim_start());
     }
     out.close();
 }
@@ -650,7 +846,9 @@ fn on_off(on: bool) -> &'static str {
 /// A word as keepalived.conf needs it: double-quoted when it holds blanks, braces or comment
 /// characters.
 fn word(text: &str) -> String {
-    if !text.is_empty() && !text.contains(|c: char| c.is_whitespace() || matches!(c, '{' | '}' | '#' | '!' | '"')) {
+    if !text.is_empty()
+        && !text.contains(|c: char| c.is_whitespace() || matches!(c, '{' | '}' | '#' | '!' | '"'))
+    {
         text.to_string()
     } else {
         format!("\"{text}\"")
@@ -659,7 +857,13 @@ fn word(text: &str) -> String {
 
 /// An argument vector as one quoted keepalived string that splits back into the same words.
 fn command(argv: &[String]) -> String {
-    format!("\"{}\"", argv.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" "))
+    format!(
+        "\"{}\"",
+        argv.iter()
+            .map(|w| shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 fn script_line(script: &ScriptCommand) -> String {
@@ -673,7 +877,11 @@ fn script_line(script: &ScriptCommand) -> String {
 
 /// A word for the shell-like splitter: single-quoted when it holds anything special.
 fn shell_word(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%^".contains(c)) {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%^".contains(c))
+    {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))

@@ -53,7 +53,11 @@ pub fn tokenize(line: &str) -> Vec<Token> {
         }
         if byte == b'{' || byte == b'}' {
             tokens.push(Token {
-                kind: if byte == b'{' { TokenKind::Open } else { TokenKind::Close },
+                kind: if byte == b'{' {
+                    TokenKind::Open
+                } else {
+                    TokenKind::Close
+                },
                 text: (byte as char).to_string(),
                 start: index as u32,
                 end: index as u32 + 1,
@@ -192,9 +196,9 @@ fn push_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, word: &mut 
             }
         }
         'c' => match chars.next() {
-            Some(control) => {
-                word.push(char::from_u32(u32::from(control.to_ascii_uppercase()) ^ 0x40).unwrap_or('?'))
-            }
+            Some(control) => word.push(
+                char::from_u32(u32::from(control.to_ascii_uppercase()) ^ 0x40).unwrap_or('?'),
+            ),
             None => word.push('c'),
         },
         other => word.push(other),
@@ -206,7 +210,10 @@ mod tests {
     use super::*;
 
     fn words(line: &str) -> Vec<String> {
-        tokenize(strip_comment(line)).into_iter().map(|t| t.text).collect()
+        tokenize(strip_comment(line))
+            .into_iter()
+            .map(|t| t.text)
+            .collect()
     }
 
     #[test]
@@ -246,9 +253,15 @@ mod tests {
             shell_split(r#"bash -c '</dev/tcp/127.0.0.1/80'"#).unwrap(),
             ["bash", "-c", "</dev/tcp/127.0.0.1/80"]
         );
-        assert_eq!(shell_split(r#"a'b c'"d e" f\ g"#).unwrap(), ["ab cd e", "f g"]);
+        assert_eq!(
+            shell_split(r#"a'b c'"d e" f\ g"#).unwrap(),
+            ["ab cd e", "f g"]
+        );
         assert_eq!(shell_split(r"\x41\101\t\cA").unwrap(), ["AA\t\x01"]);
-        assert_eq!(shell_split("'open").unwrap_err(), ShellSplitError::UnterminatedSingleQuote);
+        assert_eq!(
+            shell_split("'open").unwrap_err(),
+            ShellSplitError::UnterminatedSingleQuote
+        );
         assert!(shell_split("   ").unwrap().is_empty());
     }
 }

@@ -20,8 +20,8 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::Config;
-pub use validate::check_host_interfaces;
 use preprocess::{IncludeChecks, PreprocessOptions};
+pub use validate::check_host_interfaces;
 
 /// keepalived's default configuration file.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/keepalived/keepalived.conf";
@@ -78,11 +78,17 @@ impl Loaded {
 
     /// Whether the configuration is good enough to replace a running one.
     pub fn is_usable(&self, strict: bool) -> bool {
-        matches!(self.exit_code(strict), exit_code::CLEAN | exit_code::SCRIPT_SECURITY)
+        matches!(
+            self.exit_code(strict),
+            exit_code::CLEAN | exit_code::SCRIPT_SECURITY
+        )
     }
 
     pub fn count(&self, severity: Severity) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
     }
 }
 
@@ -96,14 +102,19 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
 /// Reads configuration text; `name` is used in diagnostics and to resolve relative includes.
 pub fn load_text(name: &Path, text: &str, options: &LoadOptions) -> Loaded {
     let mut diagnostics = diagnostic::Diagnostics::default();
-    let lines = preprocess::preprocess_text(name, text, &preprocess_options(options), &mut diagnostics);
+    let lines =
+        preprocess::preprocess_text(name, text, &preprocess_options(options), &mut diagnostics);
     finish(&lines, diagnostics)
 }
 
 fn preprocess_options(options: &LoadOptions) -> PreprocessOptions {
     PreprocessOptions {
         config_id: options.config_id.clone(),
-        include_checks: if options.all_config { IncludeChecks::ALL } else { IncludeChecks::default() },
+        include_checks: if options.all_config {
+            IncludeChecks::ALL
+        } else {
+            IncludeChecks::default()
+        },
     }
 }
 
@@ -121,5 +132,10 @@ fn finish(lines: &[preprocess::Line], mut diagnostics: diagnostic::Diagnostics) 
 /// keepalived's default config id: the hostname up to the first dot.
 pub fn default_config_id() -> String {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    hostname.trim().split('.').next().unwrap_or_default().to_string()
+    hostname
+        .trim()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }

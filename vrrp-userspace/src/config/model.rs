@@ -411,10 +411,17 @@ pub struct Notify {
 
 impl Notify {
     pub fn scripts(&self) -> impl Iterator<Item = &ScriptCommand> {
-        [&self.master, &self.backup, &self.fault, &self.stop, &self.any, &self.master_rx_lower_pri]
-            .into_iter()
-            .flatten()
-            .chain(self.deleted.iter().flatten())
+        [
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.any,
+            &self.master_rx_lower_pri,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.deleted.iter().flatten())
     }
 }
 

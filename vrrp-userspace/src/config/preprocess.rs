@@ -84,7 +84,11 @@ const MAX_EXPANSION_DEPTH: usize = 32;
 const MAX_SEQUENCE_LINES: u64 = 100_000;
 
 /// Reads `path` and everything it includes.
-pub fn preprocess(path: &Path, options: &PreprocessOptions, diagnostics: &mut Diagnostics) -> Vec<Line> {
+pub fn preprocess(
+    path: &Path,
+    options: &PreprocessOptions,
+    diagnostics: &mut Diagnostics,
+) -> Vec<Line> {
     let mut state = State {
         options,
         definitions: HashMap::new(),
@@ -97,7 +101,10 @@ pub fn preprocess(path: &Path, options: &PreprocessOptions, diagnostics: &mut Di
         Err(err) => {
             state
                 .diagnostics
-                .fatal(None, format!("cannot read configuration file {}: {err}", path.display()))
+                .fatal(
+                    None,
+                    format!("cannot read configuration file {}: {err}", path.display()),
+                )
                 .hint("give the file with -f/--use-file (default /etc/keepalived/keepalived.conf)");
         }
     }
@@ -135,12 +142,15 @@ struct State<'a> {
 impl State<'_> {
     fn read_text(&mut self, path: &Path, text: &str, mut checks: IncludeChecks) {
         let file: Arc<Path> = Arc::from(path);
-        self.stack.push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+        self.stack
+            .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         let mut raw_lines = text.split('\n').enumerate();
         while let Some((index, raw)) = raw_lines.next() {
             let number = index as u32 + 1;
             // Leading blanks stay so that columns in diagnostics are the file's columns.
-            let Some(text) = self.apply_condition(strip_comment(raw.trim_end_matches('\r')).trim_end()) else {
+            let Some(text) =
+                self.apply_condition(strip_comment(raw.trim_end_matches('\r')).trim_end())
+            else {
                 continue;
             };
             if text.trim_start().is_empty() {
@@ -162,7 +172,8 @@ impl State<'_> {
                     value.push('\n');
                     value.push_str(strip_comment(next.trim_end_matches('\r')).trim());
                 }
-                self.definitions.insert(name.to_string(), value.trim().to_string());
+                self.definitions
+                    .insert(name.to_string(), value.trim().to_string());
                 continue;
             }
             self.emit(line, &mut checks, 0);
@@ -191,6 +202,12 @@ impl State<'_> {
 
     /// Expands, repeats and includes one line, then appends the result to the output.
     fn emit(&mut self, line: Line, checks: &mut IncludeChecks, depth: usize) {
+        // The common case: nothing to expand, repeat or include.
+        let first = line.text.trim_start().as_bytes().first();
+        if !line.text.contains('$') && first != Some(&b'~') && first != Some(&b'i') {
+            self.out.push(line);
+            return;
+        }
         let expanded = match self.expand(&line.text, &line.file, 0) {
             Ok(expanded) => expanded,
             Err(message) => {
@@ -201,7 +218,11 @@ impl State<'_> {
         // A multi-line definition used on a line yields several lines.
         for (index, piece) in expanded.split('\n').enumerate() {
             // The first piece keeps its indentation (columns); later ones come from a definition.
-            let piece = if index == 0 { piece.trim_end() } else { piece.trim() };
+            let piece = if index == 0 {
+                piece.trim_end()
+            } else {
+                piece.trim()
+            };
             if piece.trim_start().is_empty() {
                 continue;
             }
@@ -216,18 +237,36 @@ impl State<'_> {
             // Include patterns keep their braces (`{a,b}` is brace expansion, not a block), so
             // the line is split by hand here rather than by the config lexer.
             let trimmed = piece.trim_start();
-            let (first, rest) = trimmed.split_once(char::is_whitespace).unwrap_or((trimmed, ""));
+            let (first, rest) = trimmed
+                .split_once(char::is_whitespace)
+                .unwrap_or((trimmed, ""));
             match first {
                 "include_check" => {
                     *checks = include_check_setting(*checks, rest.split_whitespace());
                     self.out.push(line);
                 }
-                keyword @ ("include" | "includer" | "includem" | "includew" | "includeb" | "includea") => {
+                keyword @ ("include" | "includer" | "includem" | "includew" | "includeb"
+                | "includea") => {
                     let variant = match keyword {
-                        "includer" => IncludeChecks { readable: true, ..Default::default() },
-                        "includem" => IncludeChecks { readable: true, matched: true, ..Default::default() },
-                        "includew" => IncludeChecks { readable: true, wildcard_match: true, ..Default::default() },
-                        "includeb" => IncludeChecks { readable: true, brace_match: true, ..Default::default() },
+                        "includer" => IncludeChecks {
+                            readable: true,
+                            ..Default::default()
+                        },
+                        "includem" => IncludeChecks {
+                            readable: true,
+                            matched: true,
+                            ..Default::default()
+                        },
+                        "includew" => IncludeChecks {
+                            readable: true,
+                            wildcard_match: true,
+                            ..Default::default()
+                        },
+                        "includeb" => IncludeChecks {
+                            readable: true,
+                            brace_match: true,
+                            ..Default::default()
+                        },
                         "includea" => IncludeChecks::ALL,
                         _ => IncludeChecks::default(),
                     };
@@ -236,15 +275,26 @@ impl State<'_> {
                         .strip_prefix('"')
                         .and_then(|p| p.strip_suffix('"'))
                         .unwrap_or(pattern);
-                    if pattern.is_empty() || (!rest.trim().starts_with('"') && pattern.contains(char::is_whitespace)) {
+                    if pattern.is_empty()
+                        || (!rest.trim().starts_with('"') && pattern.contains(char::is_whitespace))
+                    {
                         self.diagnostics
-                            .error(&line.whole(), format!("{keyword} takes exactly one file name or pattern"))
+                            .error(
+                                &line.whole(),
+                                format!("{keyword} takes exactly one file name or pattern"),
+                            )
                             .hint("quote a path that contains spaces");
                         continue;
                     }
                     let start = (piece.len() - rest.trim_start().len()) as u32;
                     let span = line.span(start, piece.len() as u32);
-                    self.include(pattern, &line.file, &span, checks.union(variant), keyword == "include");
+                    self.include(
+                        pattern,
+                        &line.file,
+                        &span,
+                        checks.union(variant),
+                        keyword == "include",
+                    );
                 }
                 _ => self.out.push(line),
             }
@@ -262,19 +312,26 @@ impl State<'_> {
             ("LST", after)
         } else {
             self.diagnostics
-                .error(&line.span(0, 4), "unknown repetition; expected ~SEQ(, ~SEQx( or ~LST(")
+                .error(
+                    &line.span(0, 4),
+                    "unknown repetition; expected ~SEQ(, ~SEQx( or ~LST(",
+                )
                 .hint("~SEQ(var,start,step,end) text  or  ~LST(var,a,b,c) text");
             return;
         };
         let Some((arguments, rest)) = after.split_once(')') else {
-            self.diagnostics.error(&line.whole(), format!("~{kind}( has no closing ')'"));
+            self.diagnostics
+                .error(&line.whole(), format!("~{kind}( has no closing ')'"));
             return;
         };
         let mut arguments = arguments.split(',').map(str::trim);
         let variable = arguments.next().unwrap_or_default().to_string();
         if !is_name(&variable) {
             self.diagnostics
-                .error(&line.whole(), format!("~{kind} variable name '{variable}' is not a valid name"))
+                .error(
+                    &line.whole(),
+                    format!("~{kind} variable name '{variable}' is not a valid name"),
+                )
                 .hint("names are letters, digits and _, not starting with a digit");
             return;
         }
@@ -285,7 +342,8 @@ impl State<'_> {
             let numbers = match numbers {
                 Ok(numbers) => numbers,
                 Err(_) => {
-                    self.diagnostics.error(&line.whole(), format!("~{kind} bounds must be integers"));
+                    self.diagnostics
+                        .error(&line.whole(), format!("~{kind} bounds must be integers"));
                     return;
                 }
             };
@@ -294,25 +352,37 @@ impl State<'_> {
                 [start, end] => (start, if end >= start { 1 } else { -1 }, end),
                 [start, step, end] => (start, step, end),
                 _ => {
-                    self.diagnostics
-                        .error(&line.whole(), format!("~{kind} takes a variable and one to three numbers"));
+                    self.diagnostics.error(
+                        &line.whole(),
+                        format!("~{kind} takes a variable and one to three numbers"),
+                    );
                     return;
                 }
             };
             if step == 0 || (end - start).signum() * step.signum() < 0 {
-                self.diagnostics
-                    .error(&line.whole(), format!("~{kind} step {step} never reaches {end} from {start}"));
+                self.diagnostics.error(
+                    &line.whole(),
+                    format!("~{kind} step {step} never reaches {end} from {start}"),
+                );
                 return;
             }
             let count = (end - start).unsigned_abs() / step.unsigned_abs() + 1;
             if count > MAX_SEQUENCE_LINES {
-                self.diagnostics
-                    .error(&line.whole(), format!("~{kind} would repeat {count} times (limit {MAX_SEQUENCE_LINES})"));
+                self.diagnostics.error(
+                    &line.whole(),
+                    format!("~{kind} would repeat {count} times (limit {MAX_SEQUENCE_LINES})"),
+                );
                 return;
             }
             (0..count as i64)
                 .map(|i| start + i * step)
-                .map(|n| if kind == "SEQx" { format!("{n:x}") } else { n.to_string() })
+                .map(|n| {
+                    if kind == "SEQx" {
+                        format!("{n:x}")
+                    } else {
+                        n.to_string()
+                    }
+                })
                 .collect()
         };
         let saved = self.definitions.get(&variable).cloned();
@@ -332,7 +402,14 @@ impl State<'_> {
         };
     }
 
-    fn include(&mut self, pattern: &str, includer: &Path, span: &Span, checks: IncludeChecks, plain: bool) {
+    fn include(
+        &mut self,
+        pattern: &str,
+        includer: &Path,
+        span: &Span,
+        checks: IncludeChecks,
+        plain: bool,
+    ) {
         let base = includer.parent().unwrap_or(Path::new("."));
         let mut files = Vec::new();
         for alternative in brace_expand(pattern) {
@@ -345,7 +422,8 @@ impl State<'_> {
             let matches: Vec<PathBuf> = match glob::glob(&full.to_string_lossy()) {
                 Ok(paths) => paths.filter_map(Result::ok).collect(),
                 Err(err) => {
-                    self.diagnostics.error(span, format!("bad include pattern '{alternative}': {err}"));
+                    self.diagnostics
+                        .error(span, format!("bad include pattern '{alternative}': {err}"));
                     continue;
                 }
             };
@@ -353,7 +431,10 @@ impl State<'_> {
                 let is_error = checks.wildcard_match
                     || (checks.matched && !has_wildcard)
                     || (checks.brace_match && pattern.contains('{'));
-                let message = format!("include '{alternative}' matches no file (looked in {})", base.display());
+                let message = format!(
+                    "include '{alternative}' matches no file (looked in {})",
+                    base.display()
+                );
                 if is_error {
                     self.diagnostics.error(span, message);
                 } else if plain && !has_wildcard {
@@ -385,8 +466,10 @@ impl State<'_> {
             return;
         }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
-            self.diagnostics
-                .error(span, format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"));
+            self.diagnostics.error(
+                span,
+                format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"),
+            );
             return;
         }
         let metadata = std::fs::metadata(file);
@@ -410,8 +493,10 @@ impl State<'_> {
         match std::fs::read_to_string(file) {
             Ok(text) => self.read_text(file, &text, checks),
             Err(err) => {
-                self.diagnostics
-                    .error(span, format!("cannot read included file {}: {err}", file.display()));
+                self.diagnostics.error(
+                    span,
+                    format!("cannot read included file {}: {err}", file.display()),
+                );
             }
         }
     }
@@ -450,7 +535,10 @@ impl State<'_> {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(after.len());
             let name = &after[..name_len];
-            let followed_by_space = after[name_len..].chars().next().is_none_or(char::is_whitespace);
+            let followed_by_space = after[name_len..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace);
             match self.definitions.get(name) {
                 Some(value) if is_name(name) && followed_by_space => {
                     out.push_str(&self.expand(value, file, depth + 1)?);
@@ -478,12 +566,22 @@ impl State<'_> {
             "_INSTANCE" => Some(self.options.config_id.clone()),
             "_HASH" => Some("#".to_string()),
             "_BANG" => Some("!".to_string()),
-            "_ENV" => Some(words.next().and_then(|v| std::env::var(v).ok()).unwrap_or_default()),
+            "_ENV" => Some(
+                words
+                    .next()
+                    .and_then(|v| std::env::var(v).ok())
+                    .unwrap_or_default(),
+            ),
             "_RANDOM" => {
                 let min: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-                let max: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(i32::MAX as u64);
+                let max: u64 = words
+                    .next()
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or(i32::MAX as u64);
                 let span = max.saturating_sub(min).saturating_add(1);
-                let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+                let random = std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish();
                 Some((min + random % span).to_string())
             }
             _ => None,
@@ -500,12 +598,17 @@ fn definition(text: &str) -> Option<(&str, &str)> {
 
 fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `include_check [OPTIONS]`: no option means all; `+opt` adds, `-opt` removes, a bare option sets.
-fn include_check_setting<'w>(current: IncludeChecks, words: impl Iterator<Item = &'w str>) -> IncludeChecks {
+fn include_check_setting<'w>(
+    current: IncludeChecks,
+    words: impl Iterator<Item = &'w str>,
+) -> IncludeChecks {
     let words: Vec<&str> = words.collect();
     if words.is_empty() {
         return IncludeChecks::ALL;
@@ -579,16 +682,31 @@ mod tests {
             config_id: id.to_string(),
             include_checks: IncludeChecks::default(),
         };
-        let lines = preprocess_text(Path::new("/nonexistent/k.conf"), text, &options, &mut diagnostics);
+        let lines = preprocess_text(
+            Path::new("/nonexistent/k.conf"),
+            text,
+            &options,
+            &mut diagnostics,
+        );
         (
-            lines.iter().map(|l| format!("{}:{}", l.number, l.text.trim())).collect(),
-            diagnostics.items().iter().map(|d| d.message.clone()).collect(),
+            lines
+                .iter()
+                .map(|l| format!("{}:{}", l.number, l.text.trim()))
+                .collect(),
+            diagnostics
+                .items()
+                .iter()
+                .map(|d| d.message.clone())
+                .collect(),
         )
     }
 
     #[test]
     fn conditionals_select_lines_by_config_id() {
-        let (lines, _) = run("@high priority 170\n@low priority 85\n@^high x\n@^low y", "high");
+        let (lines, _) = run(
+            "@high priority 170\n@low priority 85\n@^high x\n@^low y",
+            "high",
+        );
         assert_eq!(lines, ["1:priority 170", "4:y"]);
     }
 
@@ -596,10 +714,22 @@ mod tests {
     fn definitions_expand_lazily_recursively_and_span_lines() {
         let text = "$IF=eth0\n$VIP=10.0.0.${N}/24\n$N=7\ninterface $IF\n${VIP} dev ${IF}\n$IFX stays\n$BLOCK=a \\\n b\n$BLOCK";
         let (lines, diagnostics) = run(text, "x");
-        assert_eq!(lines, ["4:interface eth0", "5:10.0.0.7/24 dev eth0", "6:$IFX stays", "9:a", "9:b"]);
+        assert_eq!(
+            lines,
+            [
+                "4:interface eth0",
+                "5:10.0.0.7/24 dev eth0",
+                "6:$IFX stays",
+                "9:a",
+                "9:b"
+            ]
+        );
         assert!(diagnostics.is_empty());
         let (_, diagnostics) = run("$A=$A\nx $A", "x");
-        assert!(diagnostics[0].contains("more than 32 levels"), "{diagnostics:?}");
+        assert!(
+            diagnostics[0].contains("more than 32 levels"),
+            "{diagnostics:?}"
+        );
     }
 
     #[test]
@@ -610,8 +740,23 @@ mod tests {
 
     #[test]
     fn seq_and_lst_repeat_a_line() {
-        let (lines, _) = run("~SEQ(i,1,2,5) vip 10.0.0.$i\n~SEQx(n,9,11) v $n\n~LST(f,a,b) file $f", "x");
-        assert_eq!(lines, ["1:vip 10.0.0.1", "1:vip 10.0.0.3", "1:vip 10.0.0.5", "2:v 9", "2:v a", "2:v b", "3:file a", "3:file b"]);
+        let (lines, _) = run(
+            "~SEQ(i,1,2,5) vip 10.0.0.$i\n~SEQx(n,9,11) v $n\n~LST(f,a,b) file $f",
+            "x",
+        );
+        assert_eq!(
+            lines,
+            [
+                "1:vip 10.0.0.1",
+                "1:vip 10.0.0.3",
+                "1:vip 10.0.0.5",
+                "2:v 9",
+                "2:v a",
+                "2:v b",
+                "3:file a",
+                "3:file b"
+            ]
+        );
         let (_, diagnostics) = run("~SEQ(i,1,0,5) x", "x");
         assert!(diagnostics[0].contains("never reaches"));
     }
@@ -619,7 +764,10 @@ mod tests {
     #[test]
     fn brace_expansion_nests_in_order() {
         assert_eq!(brace_expand("a{b,c{d,e}}f"), ["abf", "acdf", "acef"]);
-        assert_eq!(brace_expand("{foo/{,cat,dog},bar}"), ["foo/", "foo/cat", "foo/dog", "bar"]);
+        assert_eq!(
+            brace_expand("{foo/{,cat,dog},bar}"),
+            ["foo/", "foo/cat", "foo/dog", "bar"]
+        );
         assert_eq!(brace_expand("plain"), ["plain"]);
     }
 

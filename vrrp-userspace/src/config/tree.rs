@@ -71,7 +71,9 @@ pub fn build(lines: &[Line], diagnostics: &mut Diagnostics) -> Vec<Statement> {
                     let open_span = line.span(token.start, token.end);
                     let level = levels.last_mut().expect("top level is never popped");
                     if !segment.is_empty() {
-                        level.0.push(statement(line, std::mem::take(&mut segment), token.start));
+                        level
+                            .0
+                            .push(statement(line, std::mem::take(&mut segment), token.start));
                     } else if level.0.last().is_none_or(|s| s.block.is_some()) {
                         diagnostics
                             .error(&open_span, "'{' does not follow a keyword")
@@ -90,7 +92,9 @@ pub fn build(lines: &[Line], diagnostics: &mut Diagnostics) -> Vec<Statement> {
                 TokenKind::Close => {
                     if !segment.is_empty() {
                         let level = levels.last_mut().expect("top level is never popped");
-                        level.0.push(statement(line, std::mem::take(&mut segment), token.start));
+                        level
+                            .0
+                            .push(statement(line, std::mem::take(&mut segment), token.start));
                     }
                     if levels.len() == 1 {
                         diagnostics
@@ -119,7 +123,10 @@ pub fn build(lines: &[Line], diagnostics: &mut Diagnostics) -> Vec<Statement> {
         }
         close_block(&mut levels);
     }
-    levels.pop().map(|(statements, _)| statements).unwrap_or_default()
+    levels
+        .pop()
+        .map(|(statements, _)| statements)
+        .unwrap_or_default()
 }
 
 fn statement(line: &Line, mut tokens: Vec<Token>, args_end: u32) -> Statement {
@@ -161,7 +168,10 @@ mod tests {
             .collect();
         let mut diagnostics = Diagnostics::default();
         let tree = build(&lines, &mut diagnostics);
-        (tree, diagnostics.items().iter().map(|d| d.to_string()).collect())
+        (
+            tree,
+            diagnostics.items().iter().map(|d| d.to_string()).collect(),
+        )
     }
 
     fn shape(statements: &[Statement]) -> String {

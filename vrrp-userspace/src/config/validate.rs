@@ -2,7 +2,7 @@
 //! defaults) and checks what keepalived does not: duplicate VRIDs, shared VIPs, references to
 //! unknown instances and scripts, script security.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -18,7 +18,11 @@ const V2_MAX_ADVERT: Duration = Duration::from_secs(255);
 const V3_MAX_ADVERT: Duration = Duration::from_millis(40_950);
 const CENTISECOND: Duration = Duration::from_millis(10);
 
-pub(super) fn finalize(config: &mut Config, drafts: Vec<InstanceDraft>, diagnostics: &mut Diagnostics) {
+pub(super) fn finalize(
+    config: &mut Config,
+    drafts: Vec<InstanceDraft>,
+    diagnostics: &mut Diagnostics,
+) {
     for draft in drafts {
         if let Some(instance) = settle_instance(config, draft, diagnostics) {
             config.instances.push(instance);
@@ -31,12 +35,23 @@ pub(super) fn finalize(config: &mut Config, drafts: Vec<InstanceDraft>, diagnost
     check_script_security(config, diagnostics);
 }
 
-fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diagnostics) -> Option<VrrpInstance> {
-    let InstanceDraft { mut instance, name_span, .. } = draft;
+fn settle_instance(
+    config: &Config,
+    draft: InstanceDraft,
+    diagnostics: &mut Diagnostics,
+) -> Option<VrrpInstance> {
+    let InstanceDraft {
+        mut instance,
+        name_span,
+        ..
+    } = draft;
     let name = instance.name.clone();
     if draft.vrid.is_none() {
         diagnostics
-            .error(&name_span, format!("vrrp_instance {name} has no virtual_router_id; the instance is ignored"))
+            .error(
+                &name_span,
+                format!("vrrp_instance {name} has no virtual_router_id; the instance is ignored"),
+            )
             .hint("add virtual_router_id 1..255, the same on every router of this group");
         return None;
     }
@@ -55,7 +70,13 @@ fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diag
     } else {
         Family::Ipv4
     };
-    let family_of = |addr: &IpAddr| if addr.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 };
+    let family_of = |addr: &IpAddr| {
+        if addr.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    };
     let family = instance.family;
     let mut kept_spans = Vec::new();
     let mut kept = Vec::new();
@@ -74,7 +95,11 @@ fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diag
         if family_of(&peer.address) != family {
             diagnostics.error(
                 draft.unicast_peer.as_ref().unwrap_or(&name_span),
-                format!("unicast peer {} is not {} like {name}", peer.address, family_name(family)),
+                format!(
+                    "unicast peer {} is not {} like {name}",
+                    peer.address,
+                    family_name(family)
+                ),
             );
         }
     }
@@ -83,7 +108,10 @@ fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diag
     instance.version = match (draft.version, family) {
         (Some((Version::V2, span)), Family::Ipv6) => {
             diagnostics
-                .error(&span, format!("{name} is IPv6, which VRRPv2 does not carry; using version 3"))
+                .error(
+                    &span,
+                    format!("{name} is IPv6, which VRRPv2 does not carry; using version 3"),
+                )
                 .hint("RFC 3768 (VRRPv2) is IPv4 only");
             Version::V3
         }
@@ -106,15 +134,25 @@ fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diag
     {
         if instance.version == Version::V3 {
             diagnostics
-                .warning(span, format!("authentication is ignored: {name} uses VRRPv3, which has none (RFC 5798 9)"))
+                .warning(
+                    span,
+                    format!(
+                        "authentication is ignored: {name} uses VRRPv3, which has none (RFC 5798 9)"
+                    ),
+                )
                 .hint("remove the authentication block or use version 2");
             instance.authentication = None;
         } else if instance.strict_mode {
-            diagnostics.warning(span, "authentication is ignored in strict mode (RFC 5798 has none)");
+            diagnostics.warning(
+                span,
+                "authentication is ignored in strict mode (RFC 5798 has none)",
+            );
             instance.authentication = None;
         }
     }
-    if instance.authentication == Some(super::model::Authentication::Ah) && instance.state == InitialState::Master {
+    if instance.authentication == Some(super::model::Authentication::Ah)
+        && instance.state == InitialState::Master
+    {
         diagnostics
             .warning(draft.state.as_ref().unwrap_or(&name_span), format!("{name} starts as BACKUP: initial state MASTER does not work with AH authentication"))
             .hint("keepalived clears the MASTER state the same way; use state BACKUP");
@@ -123,13 +161,19 @@ fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diag
     if instance.strict_mode {
         if instance.state == InitialState::Master && instance.priority != Priority(255) {
             diagnostics
-                .warning(draft.state.as_ref().unwrap_or(&name_span), format!("strict mode: {name} starts as BACKUP, MASTER needs priority 255"))
+                .warning(
+                    draft.state.as_ref().unwrap_or(&name_span),
+                    format!("strict mode: {name} starts as BACKUP, MASTER needs priority 255"),
+                )
                 .hint("RFC 5798 6.4.1: only the address owner starts as master");
             instance.state = InitialState::Backup;
         }
         if !instance.unicast.peers.is_empty() {
             diagnostics
-                .error(draft.unicast_peer.as_ref().unwrap_or(&name_span), format!("strict mode forbids unicast peers in {name}"))
+                .error(
+                    draft.unicast_peer.as_ref().unwrap_or(&name_span),
+                    format!("strict mode forbids unicast peers in {name}"),
+                )
                 .hint("remove vrrp_strict/strict_mode or the unicast_peer block");
         }
     }
@@ -151,7 +195,10 @@ fn settle_instance(config: &Config, draft: InstanceDraft, diagnostics: &mut Diag
             instance.interface = Some(default.clone());
         } else if instance.unicast.peers.is_empty() {
             diagnostics
-                .error(&name_span, format!("{name} has no interface; the instance is ignored"))
+                .error(
+                    &name_span,
+                    format!("{name} has no interface; the instance is ignored"),
+                )
                 .hint("add 'interface IFNAME' (only unicast instances may omit it)");
             return None;
         }
@@ -172,14 +219,28 @@ fn settle_advert_int(
         Version::V2 => {
             if interval > V2_MAX_ADVERT {
                 diagnostics
-                    .error(&span, format!("advert_int {} is out of range for VRRPv2 (1..255 s); using 1 second", format_seconds(interval)))
+                    .error(
+                        &span,
+                        format!(
+                            "advert_int {} is out of range for VRRPv2 (1..255 s); using 1 second",
+                            format_seconds(interval)
+                        ),
+                    )
                     .hint("VRRPv2 carries whole seconds in 8 bits (RFC 3768 5.3.7)");
                 return Duration::from_secs(1);
             }
-            let rounded = Duration::from_secs(((interval.as_micros() + 500_000) / 1_000_000).max(1) as u64);
+            let rounded =
+                Duration::from_secs(((interval.as_micros() + 500_000) / 1_000_000).max(1) as u64);
             if rounded != interval {
                 diagnostics
-                    .warning(&span, format!("{name}: VRRPv2 advertises whole seconds; advert_int {} rounded to {}", format_seconds(interval), format_seconds(rounded)))
+                    .warning(
+                        &span,
+                        format!(
+                            "{name}: VRRPv2 advertises whole seconds; advert_int {} rounded to {}",
+                            format_seconds(interval),
+                            format_seconds(rounded)
+                        ),
+                    )
                     .hint("use 'version 3' for sub-second intervals");
             }
             rounded
@@ -196,7 +257,11 @@ fn settle_advert_int(
             if rounded != interval {
                 diagnostics.warning(
                     &span,
-                    format!("{name}: VRRPv3 advertises in 10 ms steps; advert_int {} rounded to {}", format_seconds(interval), format_seconds(rounded)),
+                    format!(
+                        "{name}: VRRPv3 advertises in 10 ms steps; advert_int {} rounded to {}",
+                        format_seconds(interval),
+                        format_seconds(rounded)
+                    ),
                 );
             }
             rounded
@@ -215,11 +280,14 @@ fn family_name(family: Family) -> &'static str {
 fn check_duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
     let mut seen: HashMap<(&str, Family, u8), &VrrpInstance> = HashMap::new();
     for instance in &config.instances {
-        let Some(interface) = instance.interface.as_deref() else { continue };
+        let Some(interface) = instance.interface.as_deref() else {
+            continue;
+        };
         let key = (interface, instance.family, instance.vrid.0);
         match seen.get(&key) {
             Some(first) => {
-                let both_unicast = !first.unicast.peers.is_empty() && !instance.unicast.peers.is_empty();
+                let both_unicast =
+                    !first.unicast.peers.is_empty() && !instance.unicast.peers.is_empty();
                 let message = format!(
                     "VRID {} ({}) on {interface} is already used by {} at {}",
                     instance.vrid.0,
@@ -232,7 +300,9 @@ fn check_duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
                 } else {
                     diagnostics.error(&instance.name_span, message)
                 };
-                diagnostic.hint("each instance on a link needs its own virtual_router_id (per address family)");
+                diagnostic.hint(
+                    "each instance on a link needs its own virtual_router_id (per address family)",
+                );
             }
             None => {
                 seen.insert(key, instance);
@@ -245,15 +315,24 @@ fn check_duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
 fn check_shared_addresses(config: &Config, diagnostics: &mut Diagnostics) {
     let mut owners: HashMap<IpAddr, &VrrpInstance> = HashMap::new();
     for instance in &config.instances {
-        for vip in instance.virtual_ipaddress.iter().chain(&instance.virtual_ipaddress_excluded) {
+        for vip in instance
+            .virtual_ipaddress
+            .iter()
+            .chain(&instance.virtual_ipaddress_excluded)
+        {
             match owners.get(&vip.address.addr) {
                 Some(owner) if owner.name != instance.name => {
                     diagnostics
                         .error(
                             &instance.name_span,
-                            format!("virtual address {} is also in {} at {}", vip.address.addr, owner.name, owner.defined_at),
+                            format!(
+                                "virtual address {} is also in {} at {}",
+                                vip.address.addr, owner.name, owner.defined_at
+                            ),
                         )
-                        .hint("two instances owning one address fight over it when both are master");
+                        .hint(
+                            "two instances owning one address fight over it when both are master",
+                        );
                 }
                 Some(_) => {}
                 None => {
@@ -265,7 +344,7 @@ fn check_shared_addresses(config: &Config, diagnostics: &mut Diagnostics) {
 }
 
 fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let names: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
+    let names: HashSet<String> = config.instances.iter().map(|i| i.name.clone()).collect();
     let mut membership: HashMap<String, String> = HashMap::new();
     for group in &mut config.sync_groups {
         let mut kept: Vec<TrackRef> = Vec::new();
@@ -282,7 +361,10 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
             if !names.contains(&member.name) {
                 report(
                     diagnostics,
-                    format!("vrrp_sync_group {} names unknown instance {}", group.name, member.name),
+                    format!(
+                        "vrrp_sync_group {} names unknown instance {}",
+                        group.name, member.name
+                    ),
                     "sync groups list vrrp_instance names; check the spelling",
                 );
             } else if let Some(other) = membership.get(&member.name) {
@@ -292,7 +374,11 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
                     "an instance can belong to one sync group only",
                 );
             } else if kept.iter().any(|k| k.name == member.name) {
-                report(diagnostics, format!("{} is listed twice", member.name), "list each instance once");
+                report(
+                    diagnostics,
+                    format!("{} is listed twice", member.name),
+                    "list each instance once",
+                );
             } else {
                 membership.insert(member.name.clone(), group.name.clone());
                 kept.push(member);
@@ -307,22 +393,34 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
             diagnostics.push(
                 Severity::Warning,
                 None,
-                format!("vrrp_sync_group {} ({}) has a single member; it synchronises nothing", group.name, group.defined_at),
+                format!(
+                    "vrrp_sync_group {} ({}) has a single member; it synchronises nothing",
+                    group.name, group.defined_at
+                ),
             );
         }
     }
 }
 
 fn check_tracking_references(config: &Config, diagnostics: &mut Diagnostics) {
-    let script_names: Vec<&str> = config.scripts.iter().map(|s| s.name.as_str()).collect();
-    let file_names: Vec<&str> = config.track_files.iter().map(|f| f.name.as_str()).collect();
-    let process_names: Vec<&str> = config.track_processes.iter().map(|p| p.name.as_str()).collect();
-    let mut used_scripts: Vec<&str> = Vec::new();
+    let script_names: HashSet<&str> = config.scripts.iter().map(|s| s.name.as_str()).collect();
+    let file_names: HashSet<&str> = config.track_files.iter().map(|f| f.name.as_str()).collect();
+    let process_names: HashSet<&str> = config
+        .track_processes
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut used_scripts: HashSet<&str> = HashSet::new();
     let trackings = config
         .instances
         .iter()
         .map(|i| (format!("vrrp_instance {}", i.name), &i.track))
-        .chain(config.sync_groups.iter().map(|g| (format!("vrrp_sync_group {}", g.name), &g.track)));
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .map(|g| (format!("vrrp_sync_group {}", g.name), &g.track)),
+        );
     for (owner, track) in trackings {
         for (refs, known, kind) in [
             (&track.scripts, &script_names, "vrrp_script"),
@@ -331,11 +429,14 @@ fn check_tracking_references(config: &Config, diagnostics: &mut Diagnostics) {
         ] {
             for reference in refs {
                 if known.contains(&reference.name.as_str()) {
-                    used_scripts.push(&reference.name);
+                    used_scripts.insert(&reference.name);
                     continue;
                 }
                 let message = format!("{owner} tracks unknown {kind} {}", reference.name);
-                let hint = format!("define '{kind} {} {{ ... }}' or fix the name", reference.name);
+                let hint = format!(
+                    "define '{kind} {} {{ ... }}' or fix the name",
+                    reference.name
+                );
                 match &reference.at {
                     Some(span) => diagnostics.error(span, message).hint(hint),
                     None => diagnostics.push(Severity::Error, None, message).hint(hint),
@@ -360,10 +461,24 @@ fn check_script_security(config: &Config, diagnostics: &mut Diagnostics) {
         return;
     }
     let has_scripts = !config.scripts.is_empty()
-        || config.instances.iter().any(|i| i.notify.scripts().next().is_some())
-        || config.sync_groups.iter().any(|g| g.notify.scripts().next().is_some())
-        || config.global.notify_fifo.as_ref().is_some_and(|f| f.script.is_some())
-        || config.global.vrrp_notify_fifo.as_ref().is_some_and(|f| f.script.is_some());
+        || config
+            .instances
+            .iter()
+            .any(|i| i.notify.scripts().next().is_some())
+        || config
+            .sync_groups
+            .iter()
+            .any(|g| g.notify.scripts().next().is_some())
+        || config
+            .global
+            .notify_fifo
+            .as_ref()
+            .is_some_and(|f| f.script.is_some())
+        || config
+            .global
+            .vrrp_notify_fifo
+            .as_ref()
+            .is_some_and(|f| f.script.is_some());
     if has_scripts {
         diagnostics
             .push(Severity::ScriptSecurity, None, "scripts are configured but enable_script_security is not set")
@@ -385,7 +500,13 @@ pub fn check_host_interfaces(config: &Config, host: &[String]) -> Vec<super::Dia
             .interface
             .iter()
             .map(|i| (i.as_str(), "interface"))
-            .chain(instance.track.interfaces.iter().map(|t| (t.name.as_str(), "track_interface")))
+            .chain(
+                instance
+                    .track
+                    .interfaces
+                    .iter()
+                    .map(|t| (t.name.as_str(), "track_interface")),
+            )
             .chain(
                 instance
                     .virtual_ipaddress

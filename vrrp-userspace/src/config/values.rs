@@ -46,7 +46,9 @@ impl FromStr for IpPrefix {
                 _ => {
                     // keepalived also takes a dotted netmask after the slash.
                     match (addr, len.parse::<std::net::Ipv4Addr>()) {
-                        (IpAddr::V4(_), Ok(mask)) if u32::from(mask).leading_ones() == u32::from(mask).count_ones() => {
+                        (IpAddr::V4(_), Ok(mask))
+                            if u32::from(mask).leading_ones() == u32::from(mask).count_ones() =>
+                        {
                             u32::from(mask).count_ones() as u8
                         }
                         _ => return Err(format!("prefix length '/{len}' must be 0..={max}")),
@@ -80,7 +82,11 @@ pub fn parse_timer(text: &str) -> Result<Duration, String> {
     {
         return Err(invalid());
     }
-    let seconds: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| invalid())? };
+    let seconds: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| invalid())?
+    };
     // Round to the microsecond, as keepalived does.
     let mut micros: u64 = 0;
     for (index, digit) in fraction.bytes().enumerate() {
@@ -114,7 +120,10 @@ pub fn format_seconds(duration: Duration) -> String {
 }
 
 /// Serializes a `Duration` as decimal seconds in JSON.
-pub fn serialize_seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn serialize_seconds<S: Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
 }
 
@@ -141,7 +150,9 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 /// labels (checked by the caller), no whitespace.
 pub fn check_interface_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 15 {
-        return Err(format!("interface name '{name}' must be 1 to 15 characters long"));
+        return Err(format!(
+            "interface name '{name}' must be 1 to 15 characters long"
+        ));
     }
     if name == "." || name == ".." || name.contains(['/', ' ', '\t']) {
         return Err(format!("'{name}' is not a valid interface name"));
@@ -169,9 +180,21 @@ mod tests {
 
     #[test]
     fn prefixes_take_lengths_and_netmasks() {
-        assert_eq!("10.0.0.1".parse::<IpPrefix>().unwrap().to_string(), "10.0.0.1/32");
-        assert_eq!("10.0.0.1/255.255.255.0".parse::<IpPrefix>().unwrap().prefix_len, 24);
-        assert_eq!("fe80::1/64".parse::<IpPrefix>().unwrap().to_string(), "fe80::1/64");
+        assert_eq!(
+            "10.0.0.1".parse::<IpPrefix>().unwrap().to_string(),
+            "10.0.0.1/32"
+        );
+        assert_eq!(
+            "10.0.0.1/255.255.255.0"
+                .parse::<IpPrefix>()
+                .unwrap()
+                .prefix_len,
+            24
+        );
+        assert_eq!(
+            "fe80::1/64".parse::<IpPrefix>().unwrap().to_string(),
+            "fe80::1/64"
+        );
         assert!("10.0.0.1/33".parse::<IpPrefix>().is_err());
         assert!("192.168.100./24".parse::<IpPrefix>().is_err());
     }

@@ -5,46 +5,142 @@
 use std::net::IpAddr;
 
 use super::{Cx, section};
-use crate::config::model::{Checker, RealServer, VirtualServer, VirtualServerAddress, VirtualServerGroup};
+use crate::config::model::{
+    Checker, RealServer, VirtualServer, VirtualServerAddress, VirtualServerGroup,
+};
 use crate::config::tree::Statement;
 
 const VIRTUAL_SERVER: &[&str] = &[
-    "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol", "persistence_timeout",
-    "persistence_granularity", "persistence_engine", "quorum", "sorry_server", "real_server", "ops", "ha_suspend",
-    "smtp_alert", "virtualhost", "snmp_name", "alpha", "omega", "hysteresis", "quorum_up", "quorum_down",
-    "ip_family", "sorry_server_inhibit", "sorry_server_lvs_method", "connect_timeout", "retry",
-    "delay_before_retry", "warmup", "inhibit_on_failure", "nat_mask", "flag-1", "flag-2", "flag-3", "sh-port",
-    "sh-fallback", "mh-port", "mh-fallback", "one_packet", "lvs_flags",
+    "delay_loop",
+    "lb_algo",
+    "lvs_sched",
+    "lb_kind",
+    "lvs_method",
+    "protocol",
+    "persistence_timeout",
+    "persistence_granularity",
+    "persistence_engine",
+    "quorum",
+    "sorry_server",
+    "real_server",
+    "ops",
+    "ha_suspend",
+    "smtp_alert",
+    "virtualhost",
+    "snmp_name",
+    "alpha",
+    "omega",
+    "hysteresis",
+    "quorum_up",
+    "quorum_down",
+    "ip_family",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "connect_timeout",
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "inhibit_on_failure",
+    "nat_mask",
+    "flag-1",
+    "flag-2",
+    "flag-3",
+    "sh-port",
+    "sh-fallback",
+    "mh-port",
+    "mh-fallback",
+    "one_packet",
+    "lvs_flags",
 ];
 const REAL_SERVER: &[&str] = &[
-    "weight", "inhibit_on_failure", "notify_up", "notify_down", "uthreshold", "lthreshold", "smtp_alert",
-    "alpha", "omega", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop", "virtualhost",
-    "lvs_method", "rs_init_notifies",
+    "weight",
+    "inhibit_on_failure",
+    "notify_up",
+    "notify_down",
+    "uthreshold",
+    "lthreshold",
+    "smtp_alert",
+    "alpha",
+    "omega",
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "connect_timeout",
+    "delay_loop",
+    "virtualhost",
+    "lvs_method",
+    "rs_init_notifies",
 ];
 const CHECKERS: &[&str] = &[
-    "HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "DNS_CHECK", "MISC_CHECK", "BFD_CHECK", "PING_CHECK",
-    "UDP_CHECK", "FILE_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "TCP_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "MISC_CHECK",
+    "BFD_CHECK",
+    "PING_CHECK",
+    "UDP_CHECK",
+    "FILE_CHECK",
 ];
 const CHECKER: &[&str] = &[
-    "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "connect_ip", "connect_port", "bindto",
-    "bind_if", "bind_port", "fwmark", "warmup", "delay_loop", "log_all_failures", "alpha", "omega", "url",
-    "http_protocol", "virtualhost", "fast_recovery", "enable_sni", "helo_name", "host", "type", "name",
-    "misc_path", "misc_timeout", "misc_dynamic", "user", "payload", "require_reply", "min_reply_length",
-    "max_reply_length", "track_file", "dynamic", "weight",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_if",
+    "bind_port",
+    "fwmark",
+    "warmup",
+    "delay_loop",
+    "log_all_failures",
+    "alpha",
+    "omega",
+    "url",
+    "http_protocol",
+    "virtualhost",
+    "fast_recovery",
+    "enable_sni",
+    "helo_name",
+    "host",
+    "type",
+    "name",
+    "misc_path",
+    "misc_timeout",
+    "misc_dynamic",
+    "user",
+    "payload",
+    "require_reply",
+    "min_reply_length",
+    "max_reply_length",
+    "track_file",
+    "dynamic",
+    "weight",
 ];
 
 impl Cx<'_> {
     pub(super) fn virtual_server_group(&mut self, s: &Statement) {
         let Some(name) = s.arg(0).map(str::to_string) else {
-            self.diagnostics.error(&s.keyword_span(), "virtual_server_group needs a name");
+            self.diagnostics
+                .error(&s.keyword_span(), "virtual_server_group needs a name");
             return;
         };
         let members = self
             .block(s)
             .iter()
-            .map(|m| std::iter::once(m.name()).chain(m.args.iter().map(|a| a.text.as_str())).map(str::to_string).collect())
+            .map(|m| {
+                std::iter::once(m.name())
+                    .chain(m.args.iter().map(|a| a.text.as_str()))
+                    .map(str::to_string)
+                    .collect()
+            })
             .collect();
-        self.config.virtual_server_groups.push(VirtualServerGroup { name, members });
+        self.config
+            .virtual_server_groups
+            .push(VirtualServerGroup { name, members });
     }
 
     pub(super) fn virtual_server(&mut self, s: &Statement) {
@@ -52,13 +148,16 @@ impl Cx<'_> {
             (Some("fwmark"), Some(mark)) => match mark.parse() {
                 Ok(mark) => VirtualServerAddress::Fwmark(mark),
                 Err(_) => {
-                    self.diagnostics.error(&s.arg_span(1), format!("fwmark '{mark}' is not a number"));
+                    self.diagnostics
+                        .error(&s.arg_span(1), format!("fwmark '{mark}' is not a number"));
                     return;
                 }
             },
             (Some("group"), Some(name)) => VirtualServerAddress::Group(name.to_string()),
             (Some(ip), port) => {
-                let Some(address) = self.ip_text(s.arg_span(0), ip) else { return };
+                let Some(address) = self.ip_text(s.arg_span(0), ip) else {
+                    return;
+                };
                 let port = match port {
                     Some(_) => match self.uint_at(s, 1, 0, 65535) {
                         Some(port) => port as u16,
@@ -98,7 +197,10 @@ impl Cx<'_> {
                             server.lb_kind = Some(kind);
                         } else {
                             self.diagnostics
-                                .error(&item.arg_span(0), format!("unknown {} '{kind}'", item.name()))
+                                .error(
+                                    &item.arg_span(0),
+                                    format!("unknown {} '{kind}'", item.name()),
+                                )
                                 .hint("NAT, DR or TUN");
                         }
                     }
@@ -114,11 +216,17 @@ impl Cx<'_> {
                         }
                     }
                 }
-                "persistence_timeout" => server.persistence_timeout = self.uint(item, 0, u64::from(u32::MAX)).map(|t| t as u32),
-                "quorum" => server.quorum = self.uint(item, 0, u64::from(u32::MAX)).map(|q| q as u32),
+                "persistence_timeout" => {
+                    server.persistence_timeout =
+                        self.uint(item, 0, u64::from(u32::MAX)).map(|t| t as u32)
+                }
+                "quorum" => {
+                    server.quorum = self.uint(item, 0, u64::from(u32::MAX)).map(|q| q as u32)
+                }
                 "sorry_server" => {
                     if self.arity(item, 1, 2) {
-                        server.sorry_server = Some(item.args.iter().map(|a| a.text.clone()).collect());
+                        server.sorry_server =
+                            Some(item.args.iter().map(|a| a.text.clone()).collect());
                     }
                 }
                 "real_server" => {
@@ -136,7 +244,10 @@ impl Cx<'_> {
     fn real_server(&mut self, s: &Statement) -> Option<RealServer> {
         if !(1..=2).contains(&s.args.len()) {
             self.diagnostics
-                .error(&s.keyword_span(), "real_server needs an address and optionally a port")
+                .error(
+                    &s.keyword_span(),
+                    "real_server needs an address and optionally a port",
+                )
                 .hint("real_server IP [PORT] { ... }");
             return None;
         }
@@ -154,7 +265,13 @@ impl Cx<'_> {
         };
         for item in s.block.iter().flatten() {
             match item.name() {
-                "weight" => real.weight = self.arity(item, 1, 1).then(|| self.int_at(item, 0, 0, 65535)).flatten().map(|w| w as i32),
+                "weight" => {
+                    real.weight = self
+                        .arity(item, 1, 1)
+                        .then(|| self.int_at(item, 0, 0, 65535))
+                        .flatten()
+                        .map(|w| w as i32)
+                }
                 name if CHECKERS.contains(&name) => real.checkers.push(self.checker(item)),
                 name if REAL_SERVER.contains(&name) => real.settings.push(section(item)),
                 _ => self.unknown(item, "in real_server", &[REAL_SERVER, CHECKERS].concat()),
@@ -175,7 +292,9 @@ impl Cx<'_> {
             match item.name() {
                 "connect_timeout" => checker.connect_timeout = self.timer(item),
                 // `nb_get_retry` is the old name of `retry`.
-                "retry" | "nb_get_retry" => checker.retry = self.uint(item, 0, u64::from(u32::MAX)).map(|r| r as u32),
+                "retry" | "nb_get_retry" => {
+                    checker.retry = self.uint(item, 0, u64::from(u32::MAX)).map(|r| r as u32)
+                }
                 "delay_before_retry" => checker.delay_before_retry = self.timer(item),
                 name if CHECKER.contains(&name) => checker.settings.push(section(item)),
                 _ => self.unknown(item, &format!("in {}", s.name()), CHECKER),

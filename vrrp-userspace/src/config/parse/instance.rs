@@ -5,24 +5,78 @@ use std::time::Duration;
 use super::{Cx, set};
 use crate::config::diagnostic::Span;
 use crate::config::model::{
-    Authentication, GarpExtraIf, InitialState, Ipvlan, Notify, Tracking, Unicast, UnicastPeer, Vmac, VrrpInstance,
+    Authentication, GarpExtraIf, InitialState, Ipvlan, Notify, Tracking, Unicast, UnicastPeer,
+    Vmac, VrrpInstance,
 };
 use crate::config::tree::Statement;
 use crate::protocol::{Family, Priority, Version, Vrid};
 
 const KNOWN: &[&str] = &[
-    "state", "interface", "vrf", "use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan", "native_ipv6",
-    "dont_track_primary", "track_interface", "track_script", "track_file", "track_process", "track_bfd",
-    "mcast_src_ip", "unicast_src_ip", "mcast_dst_ip", "track_src_ip", "version", "check_unicast_src",
-    "unicast_peer", "unicast_fault_no_peer", "unicast_ttl", "old_unicast_checksum", "garp_master_delay",
-    "garp_master_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_master_refresh",
-    "garp_master_refresh_repeat", "garp_interval", "gna_interval", "garp_extra_if", "down_timer_adverts",
-    "lower_prio_no_advert", "higher_prio_send_advert", "virtual_router_id", "priority", "advert_int",
-    "authentication", "virtual_ipaddress", "virtual_ipaddress_excluded", "no_virtual_ipaddress",
-    "promote_secondaries", "virtual_routes", "virtual_rules", "accept", "no_accept", "nopreempt", "preempt",
-    "preempt_delay", "skip_check_adv_addr", "strict_mode", "debug", "notify_master", "notify_backup",
-    "notify_fault", "notify_stop", "notify_deleted", "notify", "notify_master_rx_lower_pri",
-    "notify_priority_changes", "smtp_alert", "kernel_rx_buf_size", "linkbeat_use_polling",
+    "state",
+    "interface",
+    "vrf",
+    "use_vmac",
+    "use_vmac_addr",
+    "vmac_xmit_base",
+    "use_ipvlan",
+    "native_ipv6",
+    "dont_track_primary",
+    "track_interface",
+    "track_script",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "mcast_src_ip",
+    "unicast_src_ip",
+    "mcast_dst_ip",
+    "track_src_ip",
+    "version",
+    "check_unicast_src",
+    "unicast_peer",
+    "unicast_fault_no_peer",
+    "unicast_ttl",
+    "old_unicast_checksum",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "garp_master_refresh",
+    "garp_master_refresh_repeat",
+    "garp_interval",
+    "gna_interval",
+    "garp_extra_if",
+    "down_timer_adverts",
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "authentication",
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "no_virtual_ipaddress",
+    "promote_secondaries",
+    "virtual_routes",
+    "virtual_rules",
+    "accept",
+    "no_accept",
+    "nopreempt",
+    "preempt",
+    "preempt_delay",
+    "skip_check_adv_addr",
+    "strict_mode",
+    "debug",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify",
+    "notify_master_rx_lower_pri",
+    "notify_priority_changes",
+    "smtp_alert",
+    "kernel_rx_buf_size",
+    "linkbeat_use_polling",
 ];
 
 /// An instance as written, before the values that depend on the VRRP version and on
@@ -47,8 +101,10 @@ pub struct InstanceDraft {
 impl Cx<'_> {
     pub(super) fn vrrp_instance(&mut self, s: &Statement) {
         if !s.args.is_empty() && s.args.len() > 1 {
-            self.diagnostics
-                .warning(&s.arg_span(1), "vrrp_instance takes one name; the rest is ignored");
+            self.diagnostics.warning(
+                &s.arg_span(1),
+                "vrrp_instance takes one name; the rest is ignored",
+            );
         }
         let Some(name) = s.arg(0).map(str::to_string) else {
             self.diagnostics
@@ -56,10 +112,13 @@ impl Cx<'_> {
                 .hint("vrrp_instance VI_1 { ... }");
             return;
         };
-        if let Some(previous) = self.drafts.iter().find(|d| d.instance.name == name) {
-            let previous = previous.name_span.position();
+        if let Some(previous) = self.instance_names.get(&name) {
+            let previous = previous.position();
             self.diagnostics
-                .error(&s.arg_span(0), format!("vrrp_instance {name} is already defined at {previous}"))
+                .error(
+                    &s.arg_span(0),
+                    format!("vrrp_instance {name} is already defined at {previous}"),
+                )
                 .hint("instance names must be unique; this one is ignored");
             return;
         }
@@ -122,6 +181,8 @@ impl Cx<'_> {
             unicast_peer: None,
             vip_spans: Vec::new(),
         };
+        self.instance_names
+            .insert(draft.instance.name.clone(), draft.name_span.clone());
         for item in self.block(s) {
             self.instance_keyword(&mut draft, item);
         }
@@ -143,10 +204,17 @@ impl Cx<'_> {
                                 self.diagnostics
                                     .warning(&s.arg_span(0), format!("state '{other}' read as {upper}"))
                                     .hint(format!("write 'state {upper}': keepalived only knows upper case and would use BACKUP"));
-                                if upper == "MASTER" { InitialState::Master } else { InitialState::Backup }
+                                if upper == "MASTER" {
+                                    InitialState::Master
+                                } else {
+                                    InitialState::Backup
+                                }
                             } else {
                                 self.diagnostics
-                                    .error(&s.arg_span(0), format!("unknown state '{other}'; using BACKUP"))
+                                    .error(
+                                        &s.arg_span(0),
+                                        format!("unknown state '{other}'; using BACKUP"),
+                                    )
                                     .hint("state MASTER or state BACKUP");
                                 InitialState::Backup
                             }
@@ -170,7 +238,10 @@ impl Cx<'_> {
             }
             "use_vmac_addr" => {
                 if self.flag(s) == Some(true) {
-                    instance.vmac.get_or_insert_with(Vmac::default).use_vmac_addr = true;
+                    instance
+                        .vmac
+                        .get_or_insert_with(Vmac::default)
+                        .use_vmac_addr = true;
                 }
             }
             "vmac_xmit_base" => {
@@ -217,7 +288,14 @@ impl Cx<'_> {
             }
             "version" => {
                 if let Some(version) = self.uint(s, 2, 3) {
-                    draft.version = Some((if version == 2 { Version::V2 } else { Version::V3 }, s.arg_span(0)));
+                    draft.version = Some((
+                        if version == 2 {
+                            Version::V2
+                        } else {
+                            Version::V3
+                        },
+                        s.arg_span(0),
+                    ));
                 }
             }
             "check_unicast_src" => set(&mut instance.unicast.check_unicast_src, self.flag(s)),
@@ -254,7 +332,9 @@ impl Cx<'_> {
                     instance.garp.master_repeat = n as u32;
                 }
             }
-            "garp_lower_prio_delay" => instance.garp.lower_prio_delay = self.timer(s).or(instance.garp.lower_prio_delay),
+            "garp_lower_prio_delay" => {
+                instance.garp.lower_prio_delay = self.timer(s).or(instance.garp.lower_prio_delay)
+            }
             "garp_lower_prio_repeat" => {
                 if let Some(n) = self.uint(s, 0, 255) {
                     instance.garp.lower_prio_repeat = Some(n as u32);
@@ -305,7 +385,9 @@ impl Cx<'_> {
             "priority" => {
                 if self.arity(s, 1, 1) {
                     match s.args[0].text.parse::<u8>() {
-                        Ok(priority) if priority >= 1 => draft.priority = Some((priority, s.arg_span(0))),
+                        Ok(priority) if priority >= 1 => {
+                            draft.priority = Some((priority, s.arg_span(0)))
+                        }
                         _ => {
                             self.diagnostics
                                 .error(&s.arg_span(0), format!("priority '{}' must be 1..=255", s.args[0].text))
@@ -317,8 +399,10 @@ impl Cx<'_> {
             "advert_int" => {
                 if let Some(interval) = self.timer(s) {
                     if interval.is_zero() {
-                        self.diagnostics
-                            .error(&s.arg_span(0), "advert_int must be greater than 0; using 1 second");
+                        self.diagnostics.error(
+                            &s.arg_span(0),
+                            "advert_int must be greater than 0; using 1 second",
+                        );
                     } else {
                         draft.advert_int = Some((interval, s.arg_span(0)));
                     }
@@ -384,18 +468,31 @@ impl Cx<'_> {
             "notify_fault" => instance.notify.fault = self.script_command(s, false),
             "notify_stop" => instance.notify.stop = self.script_command(s, false),
             "notify" => instance.notify.any = self.script_command(s, false),
-            "notify_master_rx_lower_pri" => instance.notify.master_rx_lower_pri = self.script_command(s, false),
+            "notify_master_rx_lower_pri" => {
+                instance.notify.master_rx_lower_pri = self.script_command(s, false)
+            }
             "notify_deleted" => {
-                instance.notify.deleted = Some(if s.args.is_empty() { None } else { self.script_command(s, false) });
+                instance.notify.deleted = Some(if s.args.is_empty() {
+                    None
+                } else {
+                    self.script_command(s, false)
+                });
             }
             "notify_priority_changes" => set(&mut instance.notify_priority_changes, self.flag(s)),
             "smtp_alert" => instance.smtp_alert = self.flag(s),
-            "kernel_rx_buf_size" => instance.kernel_rx_buf_size = self.uint(s, 0, u64::from(u32::MAX)),
+            "kernel_rx_buf_size" => {
+                instance.kernel_rx_buf_size = self.uint(s, 0, u64::from(u32::MAX))
+            }
             "linkbeat_use_polling" => set(&mut instance.linkbeat_use_polling, self.flag(s)),
             "lvs_sync_daemon_interface" => {
                 self.diagnostics
-                    .warning(&s.keyword_span(), "lvs_sync_daemon_interface in a vrrp_instance is deprecated and ignored")
-                    .hint("keepalived uses the global lvs_sync_daemon; xvrrpd has no LVS sync daemon");
+                    .warning(
+                        &s.keyword_span(),
+                        "lvs_sync_daemon_interface in a vrrp_instance is deprecated and ignored",
+                    )
+                    .hint(
+                        "keepalived uses the global lvs_sync_daemon; xvrrpd has no LVS sync daemon",
+                    );
             }
             _ => self.unknown(s, &format!("in vrrp_instance {}", instance.name), KNOWN),
         }
@@ -415,14 +512,19 @@ impl Cx<'_> {
                 "max_ttl" => peer.max_ttl = self.uint_at(s, index + 1, 0, 255).map(|t| t as u8),
                 other => {
                     self.diagnostics
-                        .error(&s.arg_span(index), format!("unexpected '{other}' after a unicast peer"))
+                        .error(
+                            &s.arg_span(index),
+                            format!("unexpected '{other}' after a unicast peer"),
+                        )
                         .hint("IPADDR [min_ttl N] [max_ttl N]");
                     return None;
                 }
             }
             if s.arg(index + 1).is_none() {
-                self.diagnostics
-                    .error(&s.arg_span(index + 1), format!("'{}' needs a value", s.args[index].text));
+                self.diagnostics.error(
+                    &s.arg_span(index + 1),
+                    format!("'{}' needs a value", s.args[index].text),
+                );
             }
             index += 2;
         }
@@ -461,21 +563,28 @@ impl Cx<'_> {
             Some((kind, _)) if kind == "PASS" => match password {
                 Some(password) => Some(Authentication::Pass(password)),
                 None => {
-                    self.diagnostics
-                        .error(&s.keyword_span(), "auth_type PASS without auth_pass; authentication is off");
+                    self.diagnostics.error(
+                        &s.keyword_span(),
+                        "auth_type PASS without auth_pass; authentication is off",
+                    );
                     None
                 }
             },
             Some((kind, _)) if kind == "AH" => Some(Authentication::Ah),
             Some((kind, span)) => {
                 self.diagnostics
-                    .error(&span, format!("unknown auth_type '{kind}'; authentication is off"))
+                    .error(
+                        &span,
+                        format!("unknown auth_type '{kind}'; authentication is off"),
+                    )
                     .hint("auth_type PASS or auth_type AH");
                 None
             }
             None => {
-                self.diagnostics
-                    .error(&s.keyword_span(), "authentication without auth_type; authentication is off");
+                self.diagnostics.error(
+                    &s.keyword_span(),
+                    "authentication without auth_type; authentication is off",
+                );
                 None
             }
         }

@@ -7,6 +7,7 @@ mod instance;
 mod network;
 mod tracking;
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -20,11 +21,16 @@ pub(super) use instance::InstanceDraft;
 
 /// Parses the top level. Instances are returned as drafts: their version-dependent values are
 /// settled by validation once the whole file (and `global_defs`) is known.
-pub(super) fn parse(statements: &[Statement], diagnostics: &mut Diagnostics) -> (Config, Vec<InstanceDraft>) {
+pub(super) fn parse(
+    statements: &[Statement],
+    diagnostics: &mut Diagnostics,
+) -> (Config, Vec<InstanceDraft>) {
     let mut cx = Cx {
         diagnostics,
         config: Config::default(),
         drafts: Vec::new(),
+        instance_names: HashMap::new(),
+        script_names: HashSet::new(),
     };
     for statement in statements {
         cx.top_level(statement);
@@ -67,6 +73,9 @@ pub(super) struct Cx<'d> {
     pub diagnostics: &'d mut Diagnostics,
     pub config: Config,
     pub drafts: Vec<InstanceDraft>,
+    /// Instance name -> where it was defined, to refuse a second definition.
+    pub instance_names: HashMap<String, super::diagnostic::Span>,
+    pub script_names: HashSet<String>,
 }
 
 impl Cx<'_> {
@@ -95,7 +104,9 @@ impl Cx<'_> {
             "linkbeat_interfaces" => {
                 for item in self.block(s) {
                     if self.interface_name(item.keyword_span(), item.name()) {
-                        self.config.linkbeat_interfaces.push(item.name().to_string());
+                        self.config
+                            .linkbeat_interfaces
+                            .push(item.name().to_string());
                     }
                 }
             }
@@ -125,10 +136,15 @@ impl Cx<'_> {
     /// An unknown keyword is a warning (keepalived runs anyway); its whole block is skipped so
     /// that its `}` cannot close the enclosing block.
     fn unknown(&mut self, s: &Statement, context: &str, known: &[&str]) {
-        let skipped = if s.block.is_some() { " (its { } block is skipped)" } else { "" };
-        let diagnostic = self
-            .diagnostics
-            .warning(&s.keyword_span(), format!("unknown keyword '{}' {context}{skipped}", s.name()));
+        let skipped = if s.block.is_some() {
+            " (its { } block is skipped)"
+        } else {
+            ""
+        };
+        let diagnostic = self.diagnostics.warning(
+            &s.keyword_span(),
+            format!("unknown keyword '{}' {context}{skipped}", s.name()),
+        );
         if let Some(suggestion) = closest(s.name(), known) {
             diagnostic.hint(format!("did you mean '{suggestion}'?"));
         }
@@ -140,7 +156,10 @@ impl Cx<'_> {
             Some(block) => block,
             None => {
                 self.diagnostics
-                    .error(&s.keyword_span(), format!("'{}' needs a {{ }} block", s.name()))
+                    .error(
+                        &s.keyword_span(),
+                        format!("'{}' needs a {{ }} block", s.name()),
+                    )
                     .hint(format!("{} {{ ... }}", s.name()));
                 &[]
             }
@@ -150,13 +169,21 @@ impl Cx<'_> {
     /// Checks the argument count; too many is a warning (the extra words are ignored).
     fn arity(&mut self, s: &Statement, min: usize, max: usize) -> bool {
         if s.block.is_some() {
-            self.diagnostics
-                .warning(&s.keyword_span(), format!("'{}' takes no {{ }} block; the block is ignored", s.name()));
+            self.diagnostics.warning(
+                &s.keyword_span(),
+                format!("'{}' takes no {{ }} block; the block is ignored", s.name()),
+            );
         }
         if s.args.len() < min {
-            let what = if min == 1 { "a value".to_string() } else { format!("{min} values") };
-            self.diagnostics
-                .error(&s.arg_span(s.args.len()), format!("'{}' needs {what}", s.name()));
+            let what = if min == 1 {
+                "a value".to_string()
+            } else {
+                format!("{min} values")
+            };
+            self.diagnostics.error(
+                &s.arg_span(s.args.len()),
+                format!("'{}' needs {what}", s.name()),
+            );
             return false;
         }
         if s.args.len() > max {
@@ -164,7 +191,10 @@ impl Cx<'_> {
             let last = s.args.last().expect("longer than max");
             self.diagnostics.warning(
                 &s.line.span(first_extra.start, last.end),
-                format!("'{}' takes at most {max} value(s); the rest is ignored", s.name()),
+                format!(
+                    "'{}' takes at most {max} value(s); the rest is ignored",
+                    s.name()
+                ),
             );
         }
         true
@@ -200,7 +230,10 @@ impl Cx<'_> {
             _ => {
                 self.diagnostics.error(
                     &s.arg_span(index),
-                    format!("'{}' value '{text}' must be a whole number in {min}..={max}", s.name()),
+                    format!(
+                        "'{}' value '{text}' must be a whole number in {min}..={max}",
+                        s.name()
+                    ),
                 );
                 None
             }
@@ -221,7 +254,10 @@ impl Cx<'_> {
             _ => {
                 self.diagnostics.error(
                     &s.arg_span(index),
-                    format!("'{}' value '{text}' must be a whole number in {min}..={max}", s.name()),
+                    format!(
+                        "'{}' value '{text}' must be a whole number in {min}..={max}",
+                        s.name()
+                    ),
                 );
                 None
             }
@@ -233,7 +269,8 @@ impl Cx<'_> {
         match parse_timer(text) {
             Ok(duration) => Some(duration),
             Err(message) => {
-                self.diagnostics.error(&s.arg_span(index), format!("'{}': {message}", s.name()));
+                self.diagnostics
+                    .error(&s.arg_span(index), format!("'{}': {message}", s.name()));
                 None
             }
         }
@@ -252,7 +289,11 @@ impl Cx<'_> {
         if value > max {
             self.diagnostics.error(
                 &s.arg_span(0),
-                format!("'{}' must be at most {} seconds", s.name(), super::values::format_seconds(max)),
+                format!(
+                    "'{}' must be at most {} seconds",
+                    s.name(),
+                    super::values::format_seconds(max)
+                ),
             );
             return None;
         }
@@ -312,25 +353,32 @@ impl Cx<'_> {
                 "weight" => {
                     // `weight - 20` (a space after the sign) appears in real configs; keepalived
                     // rejects it, we take it and say how to write it.
-                    if s.arg(i + 1) == Some("-") && s.arg(i + 2).is_some_and(|t| t.parse::<u32>().is_ok()) {
+                    if s.arg(i + 1) == Some("-")
+                        && s.arg(i + 2).is_some_and(|t| t.parse::<u32>().is_ok())
+                    {
                         let magnitude: i64 = s.arg(i + 2).and_then(|t| t.parse().ok()).unwrap_or(0);
                         self.diagnostics
                             .warning(
                                 &s.line.span(s.args[i + 1].start, s.args[i + 2].end),
                                 format!("'- {magnitude}' read as -{magnitude}"),
                             )
-                            .hint(format!("write 'weight -{magnitude}' (keepalived rejects the space)"));
+                            .hint(format!(
+                                "write 'weight -{magnitude}' (keepalived rejects the space)"
+                            ));
                         weight = Some((-magnitude).clamp(-limit, limit) as i32);
                         i += 3;
                         continue;
                     }
                     if s.arg(i + 1).is_none() {
-                        self.diagnostics.error(&s.arg_span(i + 1), "'weight' needs a value");
+                        self.diagnostics
+                            .error(&s.arg_span(i + 1), "'weight' needs a value");
                         return (weight, reverse);
                     }
                     let text = s.args[i + 1].text.as_str();
                     match text.parse::<i64>() {
-                        Ok(value) if (-limit..=limit).contains(&value) => weight = Some(value as i32),
+                        Ok(value) if (-limit..=limit).contains(&value) => {
+                            weight = Some(value as i32)
+                        }
                         _ => {
                             self.diagnostics
                                 .error(&s.arg_span(i + 1), format!("weight '{text}' must be a whole number in -{limit}..={limit}"))
@@ -369,19 +417,25 @@ impl Cx<'_> {
         // Double quotes group words for the config lexer; inside them the command is split
         // like a shell line: `script "bash -c '</dev/tcp/127.0.0.1/80'"` runs bash with two
         // arguments. `script` in vrrp_script also takes an unquoted command line.
-        let (command_tokens, rest) = if whole_line { (&s.args[..], &[][..]) } else { s.args.split_at(1) };
+        let (command_tokens, rest) = if whole_line {
+            (&s.args[..], &[][..])
+        } else {
+            s.args.split_at(1)
+        };
         let mut argv = Vec::new();
         for token in command_tokens {
             match shell_split(&token.text) {
                 Ok(words) => argv.extend(words),
                 Err(err) => {
-                    self.diagnostics.error(&s.line.span(token.start, token.end), err.to_string());
+                    self.diagnostics
+                        .error(&s.line.span(token.start, token.end), err.to_string());
                     return None;
                 }
             }
         }
         if argv.is_empty() {
-            self.diagnostics.error(&s.args_span(), "the command is empty");
+            self.diagnostics
+                .error(&s.args_span(), "the command is empty");
             return None;
         }
         if rest.len() > 2 {
@@ -430,7 +484,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }
@@ -443,8 +501,14 @@ mod tests {
 
     #[test]
     fn typos_get_a_suggestion() {
-        assert_eq!(closest("virtual_ipadress", &["virtual_ipaddress", "virtual_routes"]), Some("virtual_ipaddress"));
-        assert_eq!(closest("prority", &["priority", "preempt"]), Some("priority"));
+        assert_eq!(
+            closest("virtual_ipadress", &["virtual_ipaddress", "virtual_routes"]),
+            Some("virtual_ipaddress")
+        );
+        assert_eq!(
+            closest("prority", &["priority", "preempt"]),
+            Some("priority")
+        );
         assert_eq!(closest("completely_else", &["priority"]), None);
     }
 }

@@ -10,24 +10,73 @@ use crate::config::values::IpPrefix;
 
 /// `ip route` options that take one value, kept as written.
 const ROUTE_VALUE_OPTIONS: &[&str] = &[
-    "proto", "protocol", "tos", "dsfield", "realms", "mtu", "advmss", "rtt", "rttvar", "reordering", "window",
-    "cwnd", "initcwnd", "initrwnd", "ssthresh", "features", "quickack", "congctl", "rto_min", "hoplimit",
-    "expires", "pref", "fastopen_no_cookie", "weight", "track_group",
+    "proto",
+    "protocol",
+    "tos",
+    "dsfield",
+    "realms",
+    "mtu",
+    "advmss",
+    "rtt",
+    "rttvar",
+    "reordering",
+    "window",
+    "cwnd",
+    "initcwnd",
+    "initrwnd",
+    "ssthresh",
+    "features",
+    "quickack",
+    "congctl",
+    "rto_min",
+    "hoplimit",
+    "expires",
+    "pref",
+    "fastopen_no_cookie",
+    "weight",
+    "track_group",
 ];
 /// `ip route` options without a value.
 const ROUTE_FLAG_OPTIONS: &[&str] = &["onlink", "lock", "pervasive"];
-const ROUTE_TYPES: &[&str] = &["unicast", "blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "anycast", "multicast", "nat"];
+const ROUTE_TYPES: &[&str] = &[
+    "unicast",
+    "blackhole",
+    "unreachable",
+    "prohibit",
+    "throw",
+    "local",
+    "broadcast",
+    "anycast",
+    "multicast",
+    "nat",
+];
 
 const RULE_VALUE_OPTIONS: &[&str] = &[
-    "fwmark", "iif", "oif", "tos", "dsfield", "uidrange", "ip_proto", "sport", "dport", "goto",
-    "suppress_prefixlength", "suppress_ifgroup", "realms", "protocol", "track_group",
+    "fwmark",
+    "iif",
+    "oif",
+    "tos",
+    "dsfield",
+    "uidrange",
+    "ip_proto",
+    "sport",
+    "dport",
+    "goto",
+    "suppress_prefixlength",
+    "suppress_ifgroup",
+    "realms",
+    "protocol",
+    "track_group",
 ];
 const RULE_FLAG_OPTIONS: &[&str] = &["l3mdev", "not"];
 const RULE_ACTIONS: &[&str] = &["blackhole", "prohibit", "unreachable", "nop"];
 
 impl Cx<'_> {
     pub(super) fn addresses(&mut self, s: &Statement) -> Vec<VirtualAddress> {
-        self.addresses_with_spans(s).into_iter().map(|(address, _)| address).collect()
+        self.addresses_with_spans(s)
+            .into_iter()
+            .map(|(address, _)| address)
+            .collect()
     }
 
     pub(super) fn addresses_with_spans(&mut self, s: &Statement) -> Vec<(VirtualAddress, Span)> {
@@ -64,9 +113,20 @@ impl Cx<'_> {
         let mut index = 0;
         while index < s.args.len() {
             let option = s.args[index].text.as_str();
-            let takes_value = matches!(option, "brd" | "broadcast" | "dev" | "scope" | "label" | "peer" | "preferred_lft" | "track_group");
+            let takes_value = matches!(
+                option,
+                "brd"
+                    | "broadcast"
+                    | "dev"
+                    | "scope"
+                    | "label"
+                    | "peer"
+                    | "preferred_lft"
+                    | "track_group"
+            );
             if takes_value && s.arg(index + 1).is_none() {
-                self.diagnostics.error(&s.arg_span(index + 1), format!("'{option}' needs a value"));
+                self.diagnostics
+                    .error(&s.arg_span(index + 1), format!("'{option}' needs a value"));
                 return None;
             }
             let value = s.arg(index + 1).unwrap_or_default().to_string();
@@ -85,7 +145,11 @@ impl Cx<'_> {
                     }
                 }
                 "scope" => {
-                    if matches!(value.as_str(), "host" | "link" | "site" | "global" | "nowhere") || value.parse::<u8>().is_ok() {
+                    if matches!(
+                        value.as_str(),
+                        "host" | "link" | "site" | "global" | "nowhere"
+                    ) || value.parse::<u8>().is_ok()
+                    {
                         vip.scope = Some(value);
                     } else {
                         self.diagnostics
@@ -95,8 +159,10 @@ impl Cx<'_> {
                 }
                 "label" => {
                     if value.len() > 15 {
-                        self.diagnostics
-                            .error(&value_span, format!("label '{value}' is longer than 15 characters"));
+                        self.diagnostics.error(
+                            &value_span,
+                            format!("label '{value}' is longer than 15 characters"),
+                        );
                     } else {
                         vip.label = Some(value);
                     }
@@ -135,8 +201,10 @@ impl Cx<'_> {
         if let (Some(Broadcast::Address(brd)), addr) = (&vip.broadcast, vip.address.addr)
             && brd.is_ipv4() != addr.is_ipv4()
         {
-            self.diagnostics
-                .error(&s.line.whole(), format!("broadcast {brd} and address {addr} are of different families"));
+            self.diagnostics.error(
+                &s.line.whole(),
+                format!("broadcast {brd} and address {addr} are of different families"),
+            );
             return None;
         }
         Some(vip)
@@ -175,10 +243,13 @@ impl Cx<'_> {
         let mut index = 0;
         while index < words.len() {
             let (word, span) = (&words[index].0, words[index].1.clone());
-            let value = words.get(index + 1).map(|(text, span)| (text.clone(), span.clone()));
+            let value = words
+                .get(index + 1)
+                .map(|(text, span)| (text.clone(), span.clone()));
             let needs_value = |cx: &mut Self| {
                 if value.is_none() {
-                    cx.diagnostics.error(&span, format!("'{word}' needs a value"));
+                    cx.diagnostics
+                        .error(&span, format!("'{word}' needs a value"));
                 }
                 value.clone()
             };
@@ -192,7 +263,10 @@ impl Cx<'_> {
                     let (mut text, mut span) = needs_value(self)?;
                     // `via inet6 ADDR` names the family first.
                     if matches!(text.as_str(), "inet" | "inet6") {
-                        (text, span) = words.get(index + 2).cloned().or_else(|| needs_value(self))?;
+                        (text, span) = words
+                            .get(index + 2)
+                            .cloned()
+                            .or_else(|| needs_value(self))?;
                         index += 1;
                     }
                     route.via = Some(self.ip_text(span, &text)?);
@@ -234,7 +308,8 @@ impl Cx<'_> {
                     match text.parse() {
                         Ok(metric) => route.metric = Some(metric),
                         Err(_) => {
-                            self.diagnostics.error(&span, format!("metric '{text}' is not a number"));
+                            self.diagnostics
+                                .error(&span, format!("metric '{text}' is not a number"));
                             return None;
                         }
                     }
@@ -288,8 +363,10 @@ impl Cx<'_> {
         if let Some(via) = route.via
             && via.is_ipv4() != destination.addr.is_ipv4()
         {
-            self.diagnostics
-                .error(&s.line.whole(), format!("gateway {via} and destination {destination} are of different families"));
+            self.diagnostics.error(
+                &s.line.whole(),
+                format!("gateway {via} and destination {destination} are of different families"),
+            );
             return None;
         }
         Some(route)
@@ -332,9 +409,14 @@ impl Cx<'_> {
         let mut index = 0;
         while index < words.len() {
             let (word, span) = (words[index].0.as_str(), words[index].1.clone());
-            let takes_value = matches!(word, "from" | "to" | "table" | "lookup" | "preference" | "priority" | "order" | "pref")
-                || RULE_VALUE_OPTIONS.contains(&word);
-            let known = takes_value || word == "no_track" || RULE_FLAG_OPTIONS.contains(&word) || RULE_ACTIONS.contains(&word);
+            let takes_value = matches!(
+                word,
+                "from" | "to" | "table" | "lookup" | "preference" | "priority" | "order" | "pref"
+            ) || RULE_VALUE_OPTIONS.contains(&word);
+            let known = takes_value
+                || word == "no_track"
+                || RULE_FLAG_OPTIONS.contains(&word)
+                || RULE_ACTIONS.contains(&word);
             if !known {
                 self.diagnostics
                     .error(&span, format!("unknown rule option '{word}'; the rule is ignored"))
@@ -345,13 +427,18 @@ impl Cx<'_> {
                 Some(value) => value.clone(),
                 None if !takes_value => (String::new(), span.clone()),
                 None => {
-                    self.diagnostics.error(&span, format!("'{word}' needs a value"));
+                    self.diagnostics
+                        .error(&span, format!("'{word}' needs a value"));
                     return None;
                 }
             };
             match word {
                 "from" | "to" => {
-                    let prefix = if text == "all" { None } else { Some(self.prefix_text(value_span, &text)?) };
+                    let prefix = if text == "all" {
+                        None
+                    } else {
+                        Some(self.prefix_text(value_span, &text)?)
+                    };
                     if word == "from" {
                         rule.from = prefix;
                     } else {
@@ -367,7 +454,8 @@ impl Cx<'_> {
                     match text.parse() {
                         Ok(preference) => rule.preference = Some(preference),
                         Err(_) => {
-                            self.diagnostics.error(&value_span, format!("preference '{text}' is not a number"));
+                            self.diagnostics
+                                .error(&value_span, format!("preference '{text}' is not a number"));
                             return None;
                         }
                     }
@@ -393,14 +481,25 @@ impl Cx<'_> {
                 _ => return None,
             }
         }
-        if rule.from.is_none() && rule.to.is_none() && rule.table.is_none() && rule.action.is_none() && rule.options.is_empty() {
-            self.diagnostics.error(&s.line.whole(), "the rule selects nothing and does nothing");
+        if rule.from.is_none()
+            && rule.to.is_none()
+            && rule.table.is_none()
+            && rule.action.is_none()
+            && rule.options.is_empty()
+        {
+            self.diagnostics
+                .error(&s.line.whole(), "the rule selects nothing and does nothing");
             return None;
         }
         if rule.preference.is_none() {
             self.diagnostics
-                .warning(&s.line.whole(), "rule has no preference; the kernel picks one below the last rule")
-                .hint("add 'preference N' so the order of rules is yours (keepalived warns the same)");
+                .warning(
+                    &s.line.whole(),
+                    "rule has no preference; the kernel picks one below the last rule",
+                )
+                .hint(
+                    "add 'preference N' so the order of rules is yours (keepalived warns the same)",
+                );
         }
         Some(rule)
     }
@@ -427,11 +526,18 @@ impl Cx<'_> {
                         }
                     }
                 }
-                _ => self.unknown(item, "in garp_group", &["garp_interval", "gna_interval", "interface", "interfaces"]),
+                _ => self.unknown(
+                    item,
+                    "in garp_group",
+                    &["garp_interval", "gna_interval", "interface", "interfaces"],
+                ),
             }
         }
         if group.interfaces.is_empty() {
-            self.diagnostics.error(&s.keyword_span(), "garp_group names no interface; it is ignored");
+            self.diagnostics.error(
+                &s.keyword_span(),
+                "garp_group names no interface; it is ignored",
+            );
             return;
         }
         self.config.garp_groups.push(group);
@@ -439,14 +545,21 @@ impl Cx<'_> {
 
     pub(super) fn interface_up_down_delays(&mut self, s: &Statement) {
         for item in self.block(s) {
-            if !self.interface_name(item.keyword_span(), item.name()) || item.args.is_empty() || item.args.len() > 2 {
+            if !self.interface_name(item.keyword_span(), item.name())
+                || item.args.is_empty()
+                || item.args.len() > 2
+            {
                 if item.args.is_empty() || item.args.len() > 2 {
-                    self.diagnostics
-                        .error(&item.line.whole(), "expected: INTERFACE DOWN_DELAY [UP_DELAY]");
+                    self.diagnostics.error(
+                        &item.line.whole(),
+                        "expected: INTERFACE DOWN_DELAY [UP_DELAY]",
+                    );
                 }
                 continue;
             }
-            let Some(down_delay) = self.timer_at(item, 0) else { continue };
+            let Some(down_delay) = self.timer_at(item, 0) else {
+                continue;
+            };
             let up_delay = match item.arg(1) {
                 Some(_) => match self.timer_at(item, 1) {
                     Some(up) => up,
@@ -456,7 +569,10 @@ impl Cx<'_> {
             };
             let max = std::time::Duration::from_secs(255);
             if down_delay > max || up_delay > max {
-                self.diagnostics.error(&item.line.whole(), "interface delays are at most 255 seconds");
+                self.diagnostics.error(
+                    &item.line.whole(),
+                    "interface delays are at most 255 seconds",
+                );
                 continue;
             }
             self.config.interface_up_down_delays.push(InterfaceDelays {

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use super::Cx;
-use crate::config::model::{Notify, SyncGroup, TrackFile, TrackProcess, TrackRef, Tracking, VrrpScript};
+use crate::config::model::{
+    Notify, SyncGroup, TrackFile, TrackProcess, TrackRef, Tracking, VrrpScript,
+};
 use crate::config::tree::Statement;
 
 impl Cx<'_> {
@@ -22,7 +24,9 @@ impl Cx<'_> {
     }
 
     pub(super) fn vrrp_script(&mut self, s: &Statement) {
-        let Some(name) = self.block_name(s) else { return };
+        let Some(name) = self.block_name(s) else {
+            return;
+        };
         let mut script = None;
         let mut interval = Duration::from_secs(1);
         let mut timeout = None;
@@ -38,7 +42,8 @@ impl Cx<'_> {
                 "interval" => {
                     if let Some(value) = self.timer(item) {
                         if value.is_zero() {
-                            self.diagnostics.error(&item.arg_span(0), "interval must be greater than 0");
+                            self.diagnostics
+                                .error(&item.arg_span(0), "interval must be greater than 0");
                         } else {
                             interval = value;
                         }
@@ -47,7 +52,8 @@ impl Cx<'_> {
                 "timeout" => timeout = self.timer(item).or(timeout),
                 "weight" => {
                     if item.args.is_empty() {
-                        self.diagnostics.error(&item.arg_span(0), "'weight' needs a value");
+                        self.diagnostics
+                            .error(&item.arg_span(0), "'weight' needs a value");
                         continue;
                     }
                     // Reuse the `weight N [reverse]` parser by pretending the keyword is an argument.
@@ -72,13 +78,25 @@ impl Cx<'_> {
                 _ => self.unknown(
                     item,
                     &format!("in vrrp_script {name}"),
-                    &["script", "interval", "timeout", "weight", "rise", "fall", "user", "init_fail"],
+                    &[
+                        "script",
+                        "interval",
+                        "timeout",
+                        "weight",
+                        "rise",
+                        "fall",
+                        "user",
+                        "init_fail",
+                    ],
                 ),
             }
         }
         let Some(mut script) = script else {
             self.diagnostics
-                .error(&s.keyword_span(), format!("vrrp_script {name} has no script; it is ignored"))
+                .error(
+                    &s.keyword_span(),
+                    format!("vrrp_script {name} has no script; it is ignored"),
+                )
                 .hint("add: script \"/path/to/check arguments\"");
             return;
         };
@@ -86,9 +104,11 @@ impl Cx<'_> {
             script.user = Some(user);
             script.group = group;
         }
-        if self.config.scripts.iter().any(|existing| existing.name == name) {
-            self.diagnostics
-                .error(&s.arg_span(0), format!("vrrp_script {name} is defined twice; the later one is ignored"));
+        if !self.script_names.insert(name.clone()) {
+            self.diagnostics.error(
+                &s.arg_span(0),
+                format!("vrrp_script {name} is defined twice; the later one is ignored"),
+            );
             return;
         }
         self.config.scripts.push(VrrpScript {
@@ -106,7 +126,9 @@ impl Cx<'_> {
     }
 
     pub(super) fn track_file(&mut self, s: &Statement) {
-        let Some(name) = self.block_name(s) else { return };
+        let Some(name) = self.block_name(s) else {
+            return;
+        };
         let mut file = None;
         let mut weight = 1;
         let mut reverse = false;
@@ -125,18 +147,27 @@ impl Cx<'_> {
                     if self.arity(item, 0, 2) {
                         let overwrite = item.args.iter().any(|a| a.text == "overwrite");
                         let value = match item.args.iter().position(|a| a.text != "overwrite") {
-                            Some(index) => self.int_at(item, index, i64::from(i32::MIN), i64::from(i32::MAX)).unwrap_or(0),
+                            Some(index) => self
+                                .int_at(item, index, i64::from(i32::MIN), i64::from(i32::MAX))
+                                .unwrap_or(0),
                             None => 0,
                         };
                         init_file = Some((value, overwrite));
                     }
                 }
-                _ => self.unknown(item, &format!("in track_file {name}"), &["file", "weight", "init_file"]),
+                _ => self.unknown(
+                    item,
+                    &format!("in track_file {name}"),
+                    &["file", "weight", "init_file"],
+                ),
             }
         }
         let Some(file) = file else {
             self.diagnostics
-                .error(&s.keyword_span(), format!("track_file {name} has no file; it is ignored"))
+                .error(
+                    &s.keyword_span(),
+                    format!("track_file {name} has no file; it is ignored"),
+                )
                 .hint("add: file /path/to/file");
             return;
         };
@@ -150,7 +181,9 @@ impl Cx<'_> {
     }
 
     pub(super) fn track_process(&mut self, s: &Statement) {
-        let Some(name) = self.block_name(s) else { return };
+        let Some(name) = self.block_name(s) else {
+            return;
+        };
         let mut process = TrackProcess {
             name: name.clone(),
             process: Vec::new(),
@@ -169,7 +202,8 @@ impl Cx<'_> {
                 "process" => match super::super::lexer::shell_split(item.raw_args()) {
                     Ok(words) if !words.is_empty() => process.process = words,
                     _ => {
-                        self.diagnostics.error(&item.args_span(), "process needs a process name");
+                        self.diagnostics
+                            .error(&item.args_span(), "process needs a process name");
                     }
                 },
                 "param_match" => {
@@ -190,22 +224,41 @@ impl Cx<'_> {
                     process.weight = value.unwrap_or(process.weight);
                     process.reverse = is_reverse;
                 }
-                "quorum" => process.quorum = self.uint(item, 1, 65535).map_or(process.quorum, |n| n as u32),
+                "quorum" => {
+                    process.quorum = self
+                        .uint(item, 1, 65535)
+                        .map_or(process.quorum, |n| n as u32)
+                }
                 "quorum_max" => process.quorum_max = self.uint(item, 1, 65535).map(|n| n as u32),
                 "delay" => process.delay = self.timer(item),
                 "fork_delay" => process.fork_delay = self.timer(item),
                 "terminate_delay" => process.terminate_delay = self.timer(item),
-                "full_command" => process.full_command = self.flag(item).unwrap_or(process.full_command),
+                "full_command" => {
+                    process.full_command = self.flag(item).unwrap_or(process.full_command)
+                }
                 _ => self.unknown(
                     item,
                     &format!("in vrrp_track_process {name}"),
-                    &["process", "param_match", "weight", "quorum", "quorum_max", "delay", "fork_delay", "terminate_delay", "full_command"],
+                    &[
+                        "process",
+                        "param_match",
+                        "weight",
+                        "quorum",
+                        "quorum_max",
+                        "delay",
+                        "fork_delay",
+                        "terminate_delay",
+                        "full_command",
+                    ],
                 ),
             }
         }
         if process.process.is_empty() {
             self.diagnostics
-                .error(&s.keyword_span(), format!("vrrp_track_process {name} has no process; it is ignored"))
+                .error(
+                    &s.keyword_span(),
+                    format!("vrrp_track_process {name} has no process; it is ignored"),
+                )
                 .hint("add: process NAME [ARGS]");
             return;
         }
@@ -214,10 +267,16 @@ impl Cx<'_> {
 
     /// `track_interface|track_script|track_file|track_process|track_bfd { NAME [weight N [reverse]] }`.
     pub(super) fn track_block(&mut self, s: &Statement, tracking: &mut Tracking) {
-        let limit = if matches!(s.name(), "track_file" | "track_process") { 254 } else { 253 };
+        let limit = if matches!(s.name(), "track_file" | "track_process") {
+            254
+        } else {
+            253
+        };
         let mut refs = Vec::new();
         for item in self.block(s) {
-            if s.name() == "track_interface" && !self.interface_name(item.keyword_span(), item.name()) {
+            if s.name() == "track_interface"
+                && !self.interface_name(item.keyword_span(), item.name())
+            {
                 continue;
             }
             let (weight, reverse) = self.weight_at(item, 0, limit);
@@ -239,7 +298,9 @@ impl Cx<'_> {
     }
 
     pub(super) fn sync_group(&mut self, s: &Statement) {
-        let Some(name) = self.block_name(s) else { return };
+        let Some(name) = self.block_name(s) else {
+            return;
+        };
         let mut group = SyncGroup {
             name: name.clone(),
             defined_at: s.keyword_span().position(),
@@ -266,7 +327,8 @@ impl Cx<'_> {
                         }
                     }
                 }
-                "track_interface" | "track_script" | "track_file" | "track_process" | "track_bfd" => {
+                "track_interface" | "track_script" | "track_file" | "track_process"
+                | "track_bfd" => {
                     self.track_block(item, &mut group.track);
                 }
                 "notify_master" => group.notify.master = self.script_command(item, false),
@@ -275,9 +337,15 @@ impl Cx<'_> {
                 "notify_stop" => group.notify.stop = self.script_command(item, false),
                 "notify" => group.notify.any = self.script_command(item, false),
                 "notify_deleted" => {
-                    group.notify.deleted = Some(if item.args.is_empty() { None } else { self.script_command(item, false) });
+                    group.notify.deleted = Some(if item.args.is_empty() {
+                        None
+                    } else {
+                        self.script_command(item, false)
+                    });
                 }
-                "notify_priority_changes" => group.notify_priority_changes = self.flag(item).unwrap_or(false),
+                "notify_priority_changes" => {
+                    group.notify_priority_changes = self.flag(item).unwrap_or(false)
+                }
                 "smtp_alert" => group.smtp_alert = self.flag(item),
                 "global_tracking" => {
                     self.diagnostics
@@ -285,7 +353,9 @@ impl Cx<'_> {
                         .hint("put track_interface/track_script/track_file in the vrrp_sync_group instead");
                     group.global_tracking = true;
                 }
-                "sync_group_tracking_weight" => group.sync_group_tracking_weight = self.flag(item).unwrap_or(true),
+                "sync_group_tracking_weight" => {
+                    group.sync_group_tracking_weight = self.flag(item).unwrap_or(true)
+                }
                 _ if item.args.is_empty() && item.block.is_none() => {
                     self.unknown(item, &format!("in vrrp_sync_group {name}"), &[]);
                     if let Some(last) = self.diagnostics.last_mut() {
@@ -295,15 +365,33 @@ impl Cx<'_> {
                 _ => self.unknown(
                     item,
                     &format!("in vrrp_sync_group {name}"),
-                    &["group", "track_interface", "track_script", "track_file", "track_process", "track_bfd",
-                      "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "notify_deleted",
-                      "notify_priority_changes", "smtp_alert", "global_tracking", "sync_group_tracking_weight"],
+                    &[
+                        "group",
+                        "track_interface",
+                        "track_script",
+                        "track_file",
+                        "track_process",
+                        "track_bfd",
+                        "notify_master",
+                        "notify_backup",
+                        "notify_fault",
+                        "notify_stop",
+                        "notify",
+                        "notify_deleted",
+                        "notify_priority_changes",
+                        "smtp_alert",
+                        "global_tracking",
+                        "sync_group_tracking_weight",
+                    ],
                 ),
             }
         }
         if group.members.is_empty() {
             self.diagnostics
-                .error(&s.keyword_span(), format!("vrrp_sync_group {name} has no members; it is ignored"))
+                .error(
+                    &s.keyword_span(),
+                    format!("vrrp_sync_group {name} has no members; it is ignored"),
+                )
                 .hint("add: group { VI_1 VI_2 } with one instance name per line");
             return;
         }
