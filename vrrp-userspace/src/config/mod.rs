@@ -76,14 +76,6 @@ impl Loaded {
         }
     }
 
-    /// Whether the configuration is good enough to replace a running one.
-    pub fn is_usable(&self, strict: bool) -> bool {
-        matches!(
-            self.exit_code(strict),
-            exit_code::CLEAN | exit_code::SCRIPT_SECURITY
-        )
-    }
-
     pub fn count(&self, severity: Severity) -> usize {
         self.diagnostics
             .iter()

@@ -21,10 +21,6 @@ impl IpPrefix {
             prefix_len: if addr.is_ipv4() { 32 } else { 128 },
         }
     }
-
-    pub fn is_host(&self) -> bool {
-        self.prefix_len == if self.addr.is_ipv4() { 32 } else { 128 }
-    }
 }
 
 impl FromStr for IpPrefix {

@@ -2,10 +2,16 @@
 //! lines, `$NAME` definitions and `~SEQ`/`~LST` repetition. Its output is the flat list of lines
 //! the parser reads, each remembering the file and line it came from.
 
+mod definitions;
+mod include;
+
 use std::collections::HashMap;
-use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use definitions::{definition, is_name};
+pub use include::IncludeChecks;
+use include::include_check_setting;
 
 use super::diagnostic::{Diagnostics, Span};
 use super::lexer::strip_comment;
@@ -34,38 +40,6 @@ impl Line {
     pub fn whole(&self) -> Span {
         let indent = self.text.len() - self.text.trim_start().len();
         self.span(indent as u32, self.text.len() as u32)
-    }
-}
-
-/// Which missing-include situations are errors (keepalived's `include_check` and the
-/// `includer|m|w|b|a` variants).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IncludeChecks {
-    /// A match that is not a readable regular file.
-    pub readable: bool,
-    /// No file matches a pattern without wildcards.
-    pub matched: bool,
-    /// No file matches even a wildcard pattern.
-    pub wildcard_match: bool,
-    /// One alternative of a `{a,b}` brace expression matches nothing.
-    pub brace_match: bool,
-}
-
-impl IncludeChecks {
-    pub const ALL: Self = Self {
-        readable: true,
-        matched: true,
-        wildcard_match: true,
-        brace_match: true,
-    };
-
-    fn union(self, other: Self) -> Self {
-        Self {
-            readable: self.readable || other.readable,
-            matched: self.matched || other.matched,
-            wildcard_match: self.wildcard_match || other.wildcard_match,
-            brace_match: self.brace_match || other.brace_match,
-        }
     }
 }
 
@@ -401,275 +375,6 @@ impl State<'_> {
             None => self.definitions.remove(&variable),
         };
     }
-
-    fn include(
-        &mut self,
-        pattern: &str,
-        includer: &Path,
-        span: &Span,
-        checks: IncludeChecks,
-        plain: bool,
-    ) {
-        let base = includer.parent().unwrap_or(Path::new("."));
-        let mut files = Vec::new();
-        for alternative in brace_expand(pattern) {
-            let full = if Path::new(&alternative).is_absolute() {
-                PathBuf::from(&alternative)
-            } else {
-                base.join(&alternative)
-            };
-            let has_wildcard = alternative.contains(['*', '?', '[']);
-            let matches: Vec<PathBuf> = match glob::glob(&full.to_string_lossy()) {
-                Ok(paths) => paths.filter_map(Result::ok).collect(),
-                Err(err) => {
-                    self.diagnostics
-                        .error(span, format!("bad include pattern '{alternative}': {err}"));
-                    continue;
-                }
-            };
-            if matches.is_empty() {
-                let is_error = checks.wildcard_match
-                    || (checks.matched && !has_wildcard)
-                    || (checks.brace_match && pattern.contains('{'));
-                let message = format!(
-                    "include '{alternative}' matches no file (looked in {})",
-                    base.display()
-                );
-                if is_error {
-                    self.diagnostics.error(span, message);
-                } else if plain && !has_wildcard {
-                    // keepalived is silent here; a missing file is worth a word.
-                    self.diagnostics
-                        .warning(span, message)
-                        .hint("use includer/includea (or -e) to make a missing file an error");
-                }
-            }
-            files.extend(matches);
-        }
-        for file in files {
-            self.include_file(&file, span, checks);
-        }
-    }
-
-    fn include_file(&mut self, file: &Path, span: &Span, checks: IncludeChecks) {
-        let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-        if self.stack.contains(&canonical) {
-            let chain: Vec<String> = self
-                .stack
-                .iter()
-                .chain(std::iter::once(&canonical))
-                .map(|p| p.display().to_string())
-                .collect();
-            self.diagnostics
-                .error(span, format!("include loop: {}", chain.join(" -> ")))
-                .hint("remove the include that points back at a file being read");
-            return;
-        }
-        if self.stack.len() >= MAX_INCLUDE_DEPTH {
-            self.diagnostics.error(
-                span,
-                format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"),
-            );
-            return;
-        }
-        let metadata = std::fs::metadata(file);
-        let problem = match &metadata {
-            Err(err) => Some(err.to_string()),
-            Ok(m) if !m.is_file() => Some("not a regular file".to_string()),
-            Ok(m) if std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0 => {
-                Some("it is executable; keepalived skips executable include files".to_string())
-            }
-            Ok(_) => None,
-        };
-        if let Some(problem) = problem {
-            let message = format!("skipping include of {}: {problem}", file.display());
-            if checks.readable || metadata.is_ok() {
-                self.diagnostics.error(span, message);
-            } else {
-                self.diagnostics.warning(span, message);
-            }
-            return;
-        }
-        match std::fs::read_to_string(file) {
-            Ok(text) => self.read_text(file, &text, checks),
-            Err(err) => {
-                self.diagnostics.error(
-                    span,
-                    format!("cannot read included file {}: {err}", file.display()),
-                );
-            }
-        }
-    }
-
-    /// Replaces `$NAME`, `${NAME}` and the built-ins, recursively; unknown names stay as written.
-    fn expand(&self, text: &str, file: &Path, depth: usize) -> Result<String, String> {
-        if !text.contains('$') {
-            return Ok(text.to_string());
-        }
-        if depth > MAX_EXPANSION_DEPTH {
-            return Err(format!(
-                "definitions expand more than {MAX_EXPANSION_DEPTH} levels deep (a definition refers to itself?)"
-            ));
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(dollar) = rest.find('$') {
-            out.push_str(&rest[..dollar]);
-            let after = &rest[dollar + 1..];
-            if let Some(braced) = after.strip_prefix('{')
-                && let Some(close) = braced.find('}')
-            {
-                let inner = &braced[..close];
-                match self.lookup(inner, file) {
-                    Some(value) => out.push_str(&self.expand(&value, file, depth + 1)?),
-                    None => {
-                        out.push_str("${");
-                        out.push_str(inner);
-                        out.push('}');
-                    }
-                }
-                rest = &braced[close + 1..];
-                continue;
-            }
-            let name_len = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            let name = &after[..name_len];
-            let followed_by_space = after[name_len..]
-                .chars()
-                .next()
-                .is_none_or(char::is_whitespace);
-            match self.definitions.get(name) {
-                Some(value) if is_name(name) && followed_by_space => {
-                    out.push_str(&self.expand(value, file, depth + 1)?);
-                }
-                _ => {
-                    out.push('$');
-                    out.push_str(name);
-                }
-            }
-            rest = &after[name_len..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-
-    fn lookup(&self, inner: &str, file: &Path) -> Option<String> {
-        let mut words = inner.split_whitespace();
-        let name = words.next()?;
-        let builtin = match name {
-            "_PWD" => Some(
-                file.parent()
-                    .and_then(|p| std::fs::canonicalize(p).ok())
-                    .map_or_else(|| ".".to_string(), |p| p.display().to_string()),
-            ),
-            "_INSTANCE" => Some(self.options.config_id.clone()),
-            "_HASH" => Some("#".to_string()),
-            "_BANG" => Some("!".to_string()),
-            "_ENV" => Some(
-                words
-                    .next()
-                    .and_then(|v| std::env::var(v).ok())
-                    .unwrap_or_default(),
-            ),
-            "_RANDOM" => {
-                let min: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-                let max: u64 = words
-                    .next()
-                    .and_then(|w| w.parse().ok())
-                    .unwrap_or(i32::MAX as u64);
-                let span = max.saturating_sub(min).saturating_add(1);
-                let random = std::collections::hash_map::RandomState::new()
-                    .build_hasher()
-                    .finish();
-                Some((min + random % span).to_string())
-            }
-            _ => None,
-        };
-        builtin.or_else(|| self.definitions.get(name).cloned())
-    }
-}
-
-/// `$NAME=VALUE` (no space before `=`) returns the name and the value.
-fn definition(text: &str) -> Option<(&str, &str)> {
-    let (name, value) = text.strip_prefix('$')?.split_once('=')?;
-    is_name(name).then_some((name, value))
-}
-
-fn is_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// `include_check [OPTIONS]`: no option means all; `+opt` adds, `-opt` removes, a bare option sets.
-fn include_check_setting<'w>(
-    current: IncludeChecks,
-    words: impl Iterator<Item = &'w str>,
-) -> IncludeChecks {
-    let words: Vec<&str> = words.collect();
-    if words.is_empty() {
-        return IncludeChecks::ALL;
-    }
-    let mut checks = current;
-    for word in words {
-        let (on, name) = match word.as_bytes().first() {
-            Some(b'-') => (false, &word[1..]),
-            Some(b'+') => (true, &word[1..]),
-            _ => (true, word),
-        };
-        match name {
-            "readable" => checks.readable = on,
-            "match" => checks.matched = on,
-            "wildcard_match" => checks.wildcard_match = on,
-            "brace_match" => checks.brace_match = on,
-            _ => {}
-        }
-    }
-    checks
-}
-
-/// csh-style brace expansion: `a{b,c{d,e}}f` -> `abf acdf acef`, alternatives in order.
-pub fn brace_expand(pattern: &str) -> Vec<String> {
-    let bytes = pattern.as_bytes();
-    let Some(open) = pattern.find('{') else {
-        return vec![pattern.to_string()];
-    };
-    let mut depth = 0;
-    let mut commas = Vec::new();
-    let mut close = None;
-    for (index, &byte) in bytes.iter().enumerate().skip(open) {
-        match byte {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    close = Some(index);
-                    break;
-                }
-            }
-            b',' if depth == 1 => commas.push(index),
-            _ => {}
-        }
-    }
-    let Some(close) = close else {
-        return vec![pattern.to_string()];
-    };
-    let prefix = &pattern[..open];
-    let suffix = &pattern[close + 1..];
-    let mut bounds = vec![open];
-    bounds.extend(&commas);
-    bounds.push(close);
-    let mut out = Vec::new();
-    for window in bounds.windows(2) {
-        let alternative = &pattern[window[0] + 1..window[1]];
-        for expanded in brace_expand(&format!("{prefix}{alternative}{suffix}")) {
-            out.push(expanded);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -759,23 +464,5 @@ mod tests {
         );
         let (_, diagnostics) = run("~SEQ(i,1,0,5) x", "x");
         assert!(diagnostics[0].contains("never reaches"));
-    }
-
-    #[test]
-    fn brace_expansion_nests_in_order() {
-        assert_eq!(brace_expand("a{b,c{d,e}}f"), ["abf", "acdf", "acef"]);
-        assert_eq!(
-            brace_expand("{foo/{,cat,dog},bar}"),
-            ["foo/", "foo/cat", "foo/dog", "bar"]
-        );
-        assert_eq!(brace_expand("plain"), ["plain"]);
-    }
-
-    #[test]
-    fn include_check_words() {
-        let all = include_check_setting(IncludeChecks::default(), std::iter::empty());
-        assert_eq!(all, IncludeChecks::ALL);
-        let some = include_check_setting(all, ["-wildcard_match", "+match"].into_iter());
-        assert!(!some.wildcard_match && some.matched);
     }
 }
