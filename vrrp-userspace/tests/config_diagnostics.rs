@@ -527,4 +527,18 @@ fn preprocessor_errors() {
         Severity::Error,
         "1:1: include takes exactly one file name or pattern",
     );
+    // Bounded work, whatever the input: nested repetition, definitions that double each time.
+    expect(
+        "global_defs {\n notification_email {\n  ~SEQ(i,1,1000) ~SEQ(j,1,1000) ${i}.${j}@example.com\n }\n}\n",
+        Severity::Error,
+        "3:18: repetition makes the configuration longer than 100000 lines",
+    );
+    let doubling: String = (0..20)
+        .map(|n| format!("$D{n}=$D{} $D{}\n", n + 1, n + 1))
+        .collect();
+    expect(
+        &(doubling + "$D20=x\nrouter_id $D0\n"),
+        Severity::Error,
+        "22:1: definitions expand this line to more than 65536 bytes",
+    );
 }

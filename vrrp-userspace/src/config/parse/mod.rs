@@ -223,10 +223,14 @@ impl Cx<'_> {
         }
     }
 
-    fn uint_at(&mut self, s: &Statement, index: usize, min: u64, max: u64) -> Option<u64> {
+    /// A whole number in `min..=max` at argument `index`.
+    fn number_at<T>(&mut self, s: &Statement, index: usize, min: T, max: T) -> Option<T>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
         let text = s.arg(index)?;
-        match text.parse::<u64>() {
-            Ok(value) if (min..=max).contains(&value) => Some(value),
+        match text.parse::<T>() {
+            Ok(value) if min <= value && value <= max => Some(value),
             _ => {
                 self.diagnostics.error(
                     &s.arg_span(index),
@@ -238,6 +242,10 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    fn uint_at(&mut self, s: &Statement, index: usize, min: u64, max: u64) -> Option<u64> {
+        self.number_at(s, index, min, max)
     }
 
     fn uint(&mut self, s: &Statement, min: u64, max: u64) -> Option<u64> {
@@ -248,20 +256,7 @@ impl Cx<'_> {
     }
 
     fn int_at(&mut self, s: &Statement, index: usize, min: i64, max: i64) -> Option<i64> {
-        let text = s.arg(index)?;
-        match text.parse::<i64>() {
-            Ok(value) if (min..=max).contains(&value) => Some(value),
-            _ => {
-                self.diagnostics.error(
-                    &s.arg_span(index),
-                    format!(
-                        "'{}' value '{text}' must be a whole number in {min}..={max}",
-                        s.name()
-                    ),
-                );
-                None
-            }
-        }
+        self.number_at(s, index, min, max)
     }
 
     fn timer_at(&mut self, s: &Statement, index: usize) -> Option<Duration> {

@@ -3,7 +3,7 @@
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::Path;
 
-use super::{MAX_EXPANSION_DEPTH, State};
+use super::{MAX_EXPANDED_BYTES, MAX_EXPANSION_DEPTH, State};
 
 impl State<'_> {
     /// Replaces `$NAME`, `${NAME}` and the built-ins, recursively; unknown names stay as written.
@@ -34,6 +34,11 @@ impl State<'_> {
                     }
                 }
                 rest = &braced[close + 1..];
+                if out.len() > MAX_EXPANDED_BYTES {
+                    return Err(format!(
+                        "definitions expand this line to more than {MAX_EXPANDED_BYTES} bytes"
+                    ));
+                }
                 continue;
             }
             let name_len = after
@@ -54,6 +59,11 @@ impl State<'_> {
                 }
             }
             rest = &after[name_len..];
+            if out.len() > MAX_EXPANDED_BYTES {
+                return Err(format!(
+                    "definitions expand this line to more than {MAX_EXPANDED_BYTES} bytes"
+                ));
+            }
         }
         out.push_str(rest);
         Ok(out)

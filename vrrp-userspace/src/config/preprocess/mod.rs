@@ -56,6 +56,11 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 const MAX_EXPANSION_DEPTH: usize = 32;
 /// A `~SEQ` that would generate more lines than this is refused (a typo, not a config).
 const MAX_SEQUENCE_LINES: u64 = 100_000;
+/// Repetition stops adding lines once the output has this many, so
+/// nested `~SEQ`s cannot make the reader run for hours (a real 1,000-instance file has 22,000).
+const MAX_OUTPUT_LINES: usize = 100_000;
+/// A line grows to at most this many bytes through definitions (each may refer to others twice).
+const MAX_EXPANDED_BYTES: usize = 64 * 1024;
 
 /// Reads `path` and everything it includes.
 pub fn preprocess(
@@ -63,13 +68,7 @@ pub fn preprocess(
     options: &PreprocessOptions,
     diagnostics: &mut Diagnostics,
 ) -> Vec<Line> {
-    let mut state = State {
-        options,
-        definitions: HashMap::new(),
-        stack: Vec::new(),
-        out: Vec::new(),
-        diagnostics,
-    };
+    let mut state = State::new(options, diagnostics);
     match std::fs::read_to_string(path) {
         Ok(text) => state.read_text(path, &text, options.include_checks),
         Err(err) => {
@@ -93,13 +92,7 @@ pub fn preprocess_text(
     options: &PreprocessOptions,
     diagnostics: &mut Diagnostics,
 ) -> Vec<Line> {
-    let mut state = State {
-        options,
-        definitions: HashMap::new(),
-        stack: Vec::new(),
-        out: Vec::new(),
-        diagnostics,
-    };
+    let mut state = State::new(options, diagnostics);
     state.read_text(name, text, options.include_checks);
     state.out
 }
@@ -110,10 +103,23 @@ struct State<'a> {
     /// Files being read, outermost first, to detect include loops.
     stack: Vec<PathBuf>,
     out: Vec<Line>,
+    /// Set once repetition has reached MAX_OUTPUT_LINES (reported once).
+    over_budget: bool,
     diagnostics: &'a mut Diagnostics,
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    fn new(options: &'a PreprocessOptions, diagnostics: &'a mut Diagnostics) -> Self {
+        Self {
+            options,
+            definitions: HashMap::new(),
+            stack: Vec::new(),
+            out: Vec::new(),
+            over_budget: false,
+            diagnostics,
+        }
+    }
+
     fn read_text(&mut self, path: &Path, text: &str, mut checks: IncludeChecks) {
         let file: Arc<Path> = Arc::from(path);
         self.stack
@@ -361,9 +367,28 @@ impl State<'_> {
         };
         let saved = self.definitions.get(&variable).cloned();
         for value in values {
+            if self.out.len() >= MAX_OUTPUT_LINES {
+                if !self.over_budget {
+                    self.over_budget = true;
+                    self.diagnostics
+                        .error(
+                            &line.whole(),
+                            format!(
+                                "repetition makes the configuration longer than {MAX_OUTPUT_LINES} lines; the rest of it is ignored"
+                            ),
+                        )
+                        .hint("look for nested ~SEQ with large ranges");
+                }
+                break;
+            }
             self.definitions.insert(variable.clone(), value);
+            // Blank out the `~SEQ(...)` part so the repeated text keeps its columns.
             let generated = Line {
-                text: Arc::from(rest.trim()),
+                text: Arc::from(format!(
+                    "{}{}",
+                    " ".repeat(line.text.len() - rest.len()),
+                    rest.trim_end()
+                )),
                 ..line.clone()
             };
             if depth < MAX_EXPANSION_DEPTH {
