@@ -31,6 +31,7 @@ pub(super) fn parse(
         drafts: Vec::new(),
         instance_names: HashMap::new(),
         script_names: HashSet::new(),
+        suggestions_left: MAX_SUGGESTIONS,
     };
     for statement in statements {
         cx.top_level(statement);
@@ -76,7 +77,11 @@ pub(super) struct Cx<'d> {
     /// Instance name -> where it was defined, to refuse a second definition.
     pub instance_names: HashMap<String, super::diagnostic::Span>,
     pub script_names: HashSet<String>,
+    /// "Did you mean" hints still to give: a file of garbage does not need thousands.
+    pub suggestions_left: usize,
 }
+
+const MAX_SUGGESTIONS: usize = 10;
 
 impl Cx<'_> {
     fn top_level(&mut self, s: &Statement) {
@@ -145,8 +150,11 @@ impl Cx<'_> {
             &s.keyword_span(),
             format!("unknown keyword '{}' {context}{skipped}", s.name()),
         );
-        if let Some(suggestion) = closest(s.name(), known) {
-            diagnostic.hint(format!("did you mean '{suggestion}'?"));
+        if self.suggestions_left > 0 {
+            self.suggestions_left -= 1;
+            if let Some(suggestion) = closest(s.name(), known) {
+                diagnostic.hint(format!("did you mean '{suggestion}'?"));
+            }
         }
     }
 
@@ -463,29 +471,39 @@ fn section(s: &Statement) -> Section {
 }
 
 /// The known keyword closest to `word` by edit distance, if it is close enough to be a typo.
+/// Words far longer or shorter than a keyword cannot be within reach and are not measured.
 fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    let reach = |k: &str| (k.len() / 3).max(1);
     known
         .iter()
+        .filter(|k| k.len().abs_diff(word.len()) <= reach(k))
         .map(|k| (edit_distance(word, k), *k))
-        .filter(|(distance, k)| *distance <= (k.len() / 3).max(1))
+        .filter(|(distance, k)| *distance <= reach(k))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, k)| k)
 }
 
+/// Levenshtein distance over bytes, with two stack rows: keywords are short ASCII.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
+    const MAX: usize = 64;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if b.len() >= MAX {
+        return usize::MAX;
+    }
+    let mut previous = [0usize; MAX];
+    let mut current = [0usize; MAX];
+    for (j, cell) in previous.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for (i, ca) in a.iter().enumerate() {
+        current[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
+            let cost = usize::from(ca != cb);
+            current[j + 1] = (previous[j] + cost)
+                .min(previous[j + 1] + 1)
+                .min(current[j] + 1);
         }
-        previous = current;
+        std::mem::swap(&mut previous, &mut current);
     }
     previous[b.len()]
 }
