@@ -18,12 +18,9 @@ fn instance(name: &str, vrid: u8, body: &str) -> String {
     format!("vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n{body}\n}}\n")
 }
 
-/// Asserts the configuration yields exactly one diagnostic of `severity` whose
-/// `line:col: message` starts with `expected`.
-#[track_caller]
-fn expect(text: &str, severity: Severity, expected: &str) -> Loaded {
-    let loaded = load(text);
-    let found: Vec<String> = loaded
+/// The diagnostics of one severity as `line:col: message`.
+fn found(loaded: &Loaded, severity: Severity) -> Vec<String> {
+    loaded
         .diagnostics
         .iter()
         .filter(|d| d.severity == severity)
@@ -31,7 +28,15 @@ fn expect(text: &str, severity: Severity, expected: &str) -> Loaded {
             Some(span) => format!("{}:{}: {}", span.line, span.column(), d.message),
             None => d.message.clone(),
         })
-        .collect();
+        .collect()
+}
+
+/// Asserts the configuration yields exactly one diagnostic of `severity` whose
+/// `line:col: message` starts with `expected`.
+#[track_caller]
+fn expect(text: &str, severity: Severity, expected: &str) -> Loaded {
+    let loaded = load(text);
+    let found = found(&loaded, severity);
     assert!(
         found.len() == 1 && found[0].starts_with(expected),
         "expected one {severity:?} starting with {expected:?}, got {found:#?}\nin:\n{text}"
@@ -541,4 +546,296 @@ fn preprocessor_errors() {
         Severity::Error,
         "22:1: definitions expand this line to more than 65536 bytes",
     );
+}
+
+/// Every other diagnostic, one line each: (configuration, severity, `line:col: message` prefix).
+#[test]
+fn every_other_diagnostic() {
+    let i = |body: &str| instance("VI_1", 1, body);
+    let e = Severity::Error;
+    let w = Severity::Warning;
+    let cases: Vec<(String, Severity, &str)> = vec![
+        // Blocks and arguments.
+        (
+            "global_defs\n".into(),
+            e,
+            "1:1: 'global_defs' needs a { } block",
+        ),
+        (
+            i(" priority 50 {\n }"),
+            w,
+            "4:2: 'priority' takes no { } block; the block is ignored",
+        ),
+        (
+            "global_defs {\n smtp_server\n}\n".into(),
+            e,
+            "2:13: 'smtp_server' needs a value",
+        ),
+        (
+            "global_defs {\n vrrp_version 2 3 4\n}\n".into(),
+            w,
+            "2:17: 'vrrp_version' takes at most 1 value(s)",
+        ),
+        (
+            "vrrp_instance VI_1 VI_2 {\n interface eth0\n virtual_router_id 1\n}\n".into(),
+            w,
+            "1:20: vrrp_instance takes one name",
+        ),
+        (
+            "vrrp_script {\n script x\n}\n".into(),
+            e,
+            "1:1: vrrp_script needs a name",
+        ),
+        (
+            "virtual_server {\n}\n".into(),
+            e,
+            "1:1: virtual_server needs an address",
+        ),
+        (
+            "virtual_server_group {\n}\n".into(),
+            e,
+            "1:1: virtual_server_group needs a name",
+        ),
+        // global_defs values.
+        (
+            "global_defs {\n smtp_server 10.0.0.1 99999\n}\n".into(),
+            e,
+            "2:23: 'smtp_server' value '99999' must be a whole number in 1..=65535",
+        ),
+        (
+            "global_defs {\n vrrp_mcast_group6 ff02::1x\n}\n".into(),
+            e,
+            "2:20: 'ff02::1x' is not an IPv4 or IPv6 address",
+        ),
+        (
+            "global_defs {\n vrrp_mcast_group6 fe80::1\n}\n".into(),
+            e,
+            "2:20: fe80::1 is not an IPv6 multicast address",
+        ),
+        (
+            "global_defs {\n vrrp_notify_fifo_script /bin/x\n}\n".into(),
+            e,
+            "2:2: 'vrrp_notify_fifo_script' without a FIFO",
+        ),
+        (
+            "global_defs {\n dynamic_interfaces sometimes\n}\n".into(),
+            e,
+            "2:21: unexpected 'sometimes'",
+        ),
+        // Instance values.
+        (
+            i(" mcast_dst_ip 10.0.0.1"),
+            e,
+            "4:15: 10.0.0.1 is not a multicast address",
+        ),
+        (
+            i(" old_unicast_checksum always"),
+            e,
+            "4:23: unexpected 'always'",
+        ),
+        (
+            i(" unicast_peer {\n  10.0.0.2 min_ttl\n }"),
+            e,
+            "5:19: 'min_ttl' needs a value",
+        ),
+        (
+            i(" virtual_ipaddress {\n  10.0.0.1\n }\n unicast_peer {\n  fd00::2\n }"),
+            e,
+            "7:2: unicast peer fd00::2 is not IPv4 like VI_1",
+        ),
+        (
+            i(" authentication {\n }"),
+            e,
+            "4:2: authentication without auth_type",
+        ),
+        (
+            "global_defs {\n vrrp_strict\n}\n".to_string() + &i(" state MASTER\n priority 100"),
+            w,
+            "7:8: strict mode: VI_1 starts as BACKUP",
+        ),
+        (
+            i(" version 2\n lvs_sync_daemon_interface eth1"),
+            w,
+            "5:2: lvs_sync_daemon_interface in a vrrp_instance is deprecated",
+        ),
+        // Addresses, routes, rules.
+        (
+            i(" virtual_ipaddress {\n  10.0.0.1 scope universe\n }"),
+            e,
+            "5:18: unknown scope 'universe'",
+        ),
+        (
+            i(" virtual_ipaddress {\n  10.0.0.1 label eth0:a_very_long_label\n }"),
+            e,
+            "5:18: label 'eth0:a_very_long_label' is longer than 15 characters",
+        ),
+        (
+            i(" virtual_ipaddress {\n  10.0.0.1 preferred_lft soon\n }"),
+            e,
+            "5:26: preferred_lft 'soon' is not a number of seconds or 'forever'",
+        ),
+        (
+            i(" virtual_ipaddress {\n  10.0.0.1/24 brd fd00::ff\n }"),
+            e,
+            "5:3: broadcast fd00::ff and address 10.0.0.1 are of different families",
+        ),
+        (
+            i(" virtual_routes {\n  10.1.0.0/16 via\n }"),
+            e,
+            "5:15: 'via' needs a value",
+        ),
+        (
+            i(" virtual_routes {\n  10.1.0.0/16 metric low\n }"),
+            e,
+            "5:22: metric 'low' is not a number",
+        ),
+        (
+            i(" virtual_rules {\n  from 10.0.0.0/8 preference first\n }"),
+            e,
+            "5:30: preference 'first' is not a number",
+        ),
+        (
+            i(" virtual_rules {\n  l3mdev\n }"),
+            w,
+            "5:3: rule has no preference",
+        ),
+        (
+            i(" virtual_rules {\n  table\n }"),
+            e,
+            "5:3: 'table' needs a value",
+        ),
+        (
+            "garp_group {\n garp_interval 0.1\n}\n".into(),
+            e,
+            "1:1: garp_group names no interface",
+        ),
+        (
+            "interface_up_down_delays {\n eth0\n}\n".into(),
+            e,
+            "2:2: expected: INTERFACE DOWN_DELAY [UP_DELAY]",
+        ),
+        (
+            "interface_up_down_delays {\n eth0 300\n}\n".into(),
+            e,
+            "2:2: interface delays are at most 255 seconds",
+        ),
+        // Scripts and tracking.
+        (
+            "vrrp_script s {\n script /bin/x\n interval 0\n}\n".into(),
+            e,
+            "3:11: interval must be greater than 0",
+        ),
+        (
+            i(" notify_master"),
+            e,
+            "4:15: 'notify_master' needs a command",
+        ),
+        (i(" notify_master \"\""), e, "4:16: the command is empty"),
+        (
+            i(" notify_master /bin/x user group extra"),
+            e,
+            "4:34: too many words after the command",
+        ),
+        (
+            "vrrp_script s {\n script /bin/x\n}\nvrrp_script s {\n script /bin/y\n}\n".into(),
+            e,
+            "4:13: vrrp_script s is defined twice",
+        ),
+        (
+            "track_file f {\n weight 2\n}\n".into(),
+            e,
+            "1:1: track_file f has no file",
+        ),
+        (
+            "vrrp_track_process p {\n quorum 2\n}\n".into(),
+            e,
+            "1:1: vrrp_track_process p has no process",
+        ),
+        (
+            "vrrp_track_process p {\n process\n}\n".into(),
+            e,
+            "2:9: process needs a process name",
+        ),
+        (
+            "vrrp_track_process p {\n process x\n param_match exact\n}\n".into(),
+            e,
+            "3:14: unknown param_match 'exact'",
+        ),
+        (
+            i(" track_interface {\n  eth1 weight\n }"),
+            e,
+            "5:14: 'weight' needs a value",
+        ),
+        (
+            i(" track_interface {\n  eth1 heavy\n }"),
+            e,
+            "5:8: unexpected 'heavy'",
+        ),
+        (
+            i("")
+                + &instance("VI_2", 2, "")
+                + "vrrp_sync_group G {\n group {\n  VI_1 VI_1 VI_2\n }\n}\n",
+            e,
+            "13:8: VI_1 is listed twice",
+        ),
+        (
+            i("")
+                + &instance("VI_2", 2, "")
+                + "vrrp_sync_group G {\n group {\n  VI_1 VI_2\n }\n global_tracking\n}\n",
+            w,
+            "15:2: global_tracking is deprecated",
+        ),
+        // Checker side.
+        (
+            "virtual_server fwmark x {\n}\n".into(),
+            e,
+            "1:23: fwmark 'x' is not a number",
+        ),
+        (
+            "virtual_server 10.0.0.1 80 {\n lb_kind FULLNAT\n}\n".into(),
+            e,
+            "2:10: unknown lb_kind 'FULLNAT'",
+        ),
+        (
+            "virtual_server 10.0.0.1 80 {\n protocol ICMP\n}\n".into(),
+            e,
+            "2:11: unknown protocol 'ICMP'",
+        ),
+        (
+            "virtual_server 10.0.0.1 80 {\n real_server {\n }\n}\n".into(),
+            e,
+            "2:2: real_server needs an address",
+        ),
+        // Preprocessor.
+        (
+            "~SEQ(i,a,b) x\n".into(),
+            e,
+            "1:1: ~SEQ bounds must be integers",
+        ),
+        (
+            "~SEQ(i,1,2,3,4) x\n".into(),
+            e,
+            "1:1: ~SEQ takes a variable and one to three numbers",
+        ),
+        ("~LST(i,a,b x\n".into(), e, "1:1: ~LST( has no closing ')'"),
+        (
+            "~SEQ(i,1,200000) x\n".into(),
+            e,
+            "1:1: ~SEQ would repeat 200000 times (limit 100000)",
+        ),
+        (
+            "include /nonexistent/[\n".into(),
+            e,
+            "1:9: bad include pattern",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, severity, expected) in &cases {
+        let found = found(&load(text), *severity);
+        // Some problems are followed by their consequence ("... has no process; it is ignored").
+        if !found.iter().any(|f| f.starts_with(expected)) {
+            failures.push(format!("{expected:?} in\n{text}\ngot {found:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

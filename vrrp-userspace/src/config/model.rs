@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::values::{IpPrefix, serialize_optional_seconds, serialize_seconds};
+use super::values::{InterfaceName, IpPrefix, serialize_optional_seconds, serialize_seconds};
 use crate::protocol::{Family, Priority, Version, Vrid};
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -25,7 +25,7 @@ pub struct Config {
     pub static_routes: Vec<Route>,
     pub static_rules: Vec<Rule>,
     pub interface_up_down_delays: Vec<InterfaceDelays>,
-    pub linkbeat_interfaces: Vec<String>,
+    pub linkbeat_interfaces: Vec<InterfaceName>,
     pub bfd_instances: Vec<Section>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
@@ -68,7 +68,7 @@ pub struct GlobalDefs {
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
     pub dynamic_interfaces: bool,
-    pub default_interface: Option<String>,
+    pub default_interface: Option<InterfaceName>,
     #[serde(serialize_with = "serialize_optional_seconds")]
     pub vrrp_startup_delay: Option<Duration>,
     pub vmac_prefix: Option<String>,
@@ -223,7 +223,7 @@ pub struct VrrpInstance {
     /// `file:line` of the `vrrp_instance` keyword.
     pub defined_at: String,
     pub state: InitialState,
-    pub interface: Option<String>,
+    pub interface: Option<InterfaceName>,
     pub vrid: Vrid,
     pub priority: Priority,
     #[serde(serialize_with = "serialize_seconds")]
@@ -251,7 +251,7 @@ pub struct VrrpInstance {
     pub unicast: Unicast,
     pub vmac: Option<Vmac>,
     pub ipvlan: Option<Ipvlan>,
-    pub vrf: Option<String>,
+    pub vrf: Option<InterfaceName>,
     pub garp: GarpSettings,
     pub garp_extra_if: Option<GarpExtraIf>,
     pub down_timer_adverts: u32,
@@ -279,7 +279,7 @@ pub enum Authentication {
 pub struct VirtualAddress {
     pub address: IpPrefix,
     pub broadcast: Option<Broadcast>,
-    pub dev: Option<String>,
+    pub dev: Option<InterfaceName>,
     pub scope: Option<String>,
     pub label: Option<String>,
     pub peer: Option<IpPrefix>,
@@ -314,7 +314,7 @@ pub struct Route {
     pub destination: IpPrefix,
     pub src: Option<IpAddr>,
     pub via: Option<IpAddr>,
-    pub dev: Option<String>,
+    pub dev: Option<InterfaceName>,
     pub table: Option<String>,
     pub metric: Option<u32>,
     pub scope: Option<String>,
@@ -377,7 +377,7 @@ pub struct UnicastPeer {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Vmac {
-    pub interface: Option<String>,
+    pub interface: Option<InterfaceName>,
     pub mac: Option<String>,
     pub xmit_base: bool,
     pub use_vmac_addr: bool,
@@ -385,7 +385,7 @@ pub struct Vmac {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Ipvlan {
-    pub interface: Option<String>,
+    pub interface: Option<InterfaceName>,
     pub address: Option<IpPrefix>,
     pub mode: Option<String>,
 }
@@ -489,12 +489,12 @@ pub struct GarpGroup {
     pub garp_interval: Option<Duration>,
     #[serde(serialize_with = "serialize_optional_seconds")]
     pub gna_interval: Option<Duration>,
-    pub interfaces: Vec<String>,
+    pub interfaces: Vec<InterfaceName>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct InterfaceDelays {
-    pub interface: String,
+    pub interface: InterfaceName,
     #[serde(serialize_with = "serialize_seconds")]
     pub down_delay: Duration,
     #[serde(serialize_with = "serialize_seconds")]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::diagnostic::{Diagnostics, Severity, Span};
 use super::model::{Config, InitialState, TrackRef, VrrpInstance};
 use super::parse::InstanceDraft;
-use super::values::format_seconds;
+use super::values::{InterfaceName, format_seconds};
 use crate::protocol::{Family, Priority, Version};
 
 /// Longest VRRPv2 interval: an 8-bit count of seconds (RFC 3768 5.3.7).
@@ -280,7 +280,7 @@ fn family_name(family: Family) -> &'static str {
 fn check_duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
     let mut seen: HashMap<(&str, Family, u8), &VrrpInstance> = HashMap::new();
     for instance in &config.instances {
-        let Some(interface) = instance.interface.as_deref() else {
+        let Some(interface) = instance.interface.as_ref().map(InterfaceName::as_str) else {
             continue;
         };
         let key = (interface, instance.family, instance.vrid.0);
@@ -367,17 +367,17 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
                     ),
                     "sync groups list vrrp_instance names; check the spelling",
                 );
-            } else if let Some(other) = membership.get(&member.name) {
-                report(
-                    diagnostics,
-                    format!("{} is already in vrrp_sync_group {other}", member.name),
-                    "an instance can belong to one sync group only",
-                );
             } else if kept.iter().any(|k| k.name == member.name) {
                 report(
                     diagnostics,
                     format!("{} is listed twice", member.name),
                     "list each instance once",
+                );
+            } else if let Some(other) = membership.get(&member.name) {
+                report(
+                    diagnostics,
+                    format!("{} is already in vrrp_sync_group {other}", member.name),
+                    "an instance can belong to one sync group only",
                 );
             } else {
                 membership.insert(member.name.clone(), group.name.clone());
@@ -512,7 +512,7 @@ pub fn check_host_interfaces(config: &Config, host: &[String]) -> Vec<super::Dia
                     .virtual_ipaddress
                     .iter()
                     .chain(&instance.virtual_ipaddress_excluded)
-                    .filter_map(|v| v.dev.as_deref())
+                    .filter_map(|v| v.dev.as_ref().map(InterfaceName::as_str))
                     .map(|d| (d, "dev of a virtual address")),
             );
         for (name, role) in used {

@@ -142,18 +142,43 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// An interface name the kernel would accept: 1..=15 bytes, no '/', ':' allowed only in
-/// labels (checked by the caller), no whitespace.
-pub fn check_interface_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 15 {
-        return Err(format!(
-            "interface name '{name}' must be 1 to 15 characters long"
-        ));
+/// A network interface name the kernel would accept: 1..=15 bytes (IFNAMSIZ - 1), no '/' or
+/// blanks, not `.` or `..`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InterfaceName(String);
+
+impl InterfaceName {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    if name == "." || name == ".." || name.contains(['/', ' ', '\t']) {
-        return Err(format!("'{name}' is not a valid interface name"));
+}
+
+impl FromStr for InterfaceName {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        if name.is_empty() || name.len() > 15 {
+            return Err(format!(
+                "interface name '{name}' must be 1 to 15 characters long"
+            ));
+        }
+        if name == "." || name == ".." || name.contains(['/', ' ', '\t']) {
+            return Err(format!("'{name}' is not a valid interface name"));
+        }
+        Ok(Self(name.to_string()))
     }
-    Ok(())
+}
+
+impl fmt::Display for InterfaceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for InterfaceName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
 }
 
 #[cfg(test)]

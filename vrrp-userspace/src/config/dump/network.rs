@@ -26,7 +26,7 @@ pub(super) fn statics(out: &mut Writer, config: &Config) {
         }
         out.open("interfaces");
         for interface in &group.interfaces {
-            out.line(interface.clone());
+            out.line(interface.to_string());
         }
         out.close();
         out.close();
@@ -46,7 +46,7 @@ pub(super) fn statics(out: &mut Writer, config: &Config) {
     if !config.linkbeat_interfaces.is_empty() {
         out.open("linkbeat_interfaces");
         for interface in &config.linkbeat_interfaces {
-            out.line(interface.clone());
+            out.line(interface.to_string());
         }
         out.close();
     }
@@ -73,8 +73,10 @@ pub(super) fn address_line(vip: &VirtualAddress) -> String {
         Some(Broadcast::None) => text.push_str(" brd -"),
         None => {}
     }
+    if let Some(dev) = &vip.dev {
+        let _ = write!(text, " dev {dev}");
+    }
     for (name, value) in [
-        ("dev", &vip.dev),
         ("scope", &vip.scope),
         ("label", &vip.label),
         ("track_group", &vip.track_group),

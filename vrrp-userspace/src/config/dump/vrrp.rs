@@ -130,9 +130,10 @@ pub(super) fn instance(out: &mut Writer, instance: &VrrpInstance) {
     }
     if let Some(vmac) = &instance.vmac {
         let mut text = "use_vmac".to_string();
-        for part in [&vmac.interface, &vmac.mac].into_iter().flatten() {
+        let name = vmac.interface.as_ref().map(ToString::to_string);
+        for part in [name, vmac.mac.clone()].into_iter().flatten() {
             text.push(' ');
-            text.push_str(part);
+            text.push_str(&part);
         }
         out.line(text);
         if vmac.xmit_base {
@@ -145,7 +146,7 @@ pub(super) fn instance(out: &mut Writer, instance: &VrrpInstance) {
     if let Some(ipvlan) = &instance.ipvlan {
         let mut text = "use_ipvlan".to_string();
         for part in [
-            ipvlan.interface.clone(),
+            ipvlan.interface.as_ref().map(ToString::to_string),
             ipvlan.address.map(|a| a.to_string()),
             ipvlan.mode.clone(),
         ]

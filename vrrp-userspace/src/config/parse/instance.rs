@@ -226,14 +226,17 @@ impl Cx<'_> {
             "vrf" => instance.vrf = self.interface(s),
             "use_vmac" => {
                 if self.arity(s, 0, 2) {
-                    let vmac = instance.vmac.get_or_insert_with(Vmac::default);
-                    for arg in &s.args {
-                        if arg.text.contains(':') && arg.text.len() == 17 {
+                    // `use_vmac [NAME] [MAC]`: a MAC is the word with five colons.
+                    let mut vmac = instance.vmac.take().unwrap_or_default();
+                    for (index, arg) in s.args.iter().enumerate() {
+                        if arg.text.matches(':').count() == 5 {
                             vmac.mac = Some(arg.text.clone());
-                        } else {
-                            vmac.interface = Some(arg.text.clone());
+                        } else if let Some(name) = self.interface_name(s.arg_span(index), &arg.text)
+                        {
+                            vmac.interface = Some(name);
                         }
                     }
+                    instance.vmac = Some(vmac);
                 }
             }
             "use_vmac_addr" => {
@@ -258,7 +261,7 @@ impl Cx<'_> {
                             text if text.contains(['.', ':']) => {
                                 ipvlan.address = self.prefix_text(s.arg_span(index), text);
                             }
-                            text => ipvlan.interface = Some(text.to_string()),
+                            text => ipvlan.interface = self.interface_name(s.arg_span(index), text),
                         }
                     }
                     instance.ipvlan = Some(ipvlan);

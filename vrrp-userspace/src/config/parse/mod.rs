@@ -15,7 +15,7 @@ use super::diagnostic::Diagnostics;
 use super::lexer::shell_split;
 use super::model::{Config, IgnoredKeyword, ScriptCommand, Section};
 use super::tree::Statement;
-use super::values::{IpPrefix, check_interface_name, parse_bool, parse_timer};
+use super::values::{InterfaceName, IpPrefix, parse_bool, parse_timer};
 
 pub(super) use instance::InstanceDraft;
 
@@ -108,10 +108,8 @@ impl Cx<'_> {
             "interface_up_down_delays" => self.interface_up_down_delays(s),
             "linkbeat_interfaces" => {
                 for item in self.block(s) {
-                    if self.interface_name(item.keyword_span(), item.name()) {
-                        self.config
-                            .linkbeat_interfaces
-                            .push(item.name().to_string());
+                    if let Some(name) = self.interface_name(item.keyword_span(), item.name()) {
+                        self.config.linkbeat_interfaces.push(name);
                     }
                 }
             }
@@ -331,19 +329,23 @@ impl Cx<'_> {
         }
     }
 
-    fn interface_name(&mut self, span: super::diagnostic::Span, name: &str) -> bool {
-        match check_interface_name(name) {
-            Ok(()) => true,
+    fn interface_name(
+        &mut self,
+        span: super::diagnostic::Span,
+        name: &str,
+    ) -> Option<InterfaceName> {
+        match name.parse() {
+            Ok(name) => Some(name),
             Err(message) => {
                 self.diagnostics.error(&span, message);
-                false
+                None
             }
         }
     }
 
-    fn interface(&mut self, s: &Statement) -> Option<String> {
+    fn interface(&mut self, s: &Statement) -> Option<InterfaceName> {
         let name = self.string(s)?;
-        self.interface_name(s.arg_span(0), &name).then_some(name)
+        self.interface_name(s.arg_span(0), &name)
     }
 
     /// `weight N [reverse|noreverse|no_reverse]` starting at argument `index`.

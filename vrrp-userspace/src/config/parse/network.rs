@@ -140,8 +140,8 @@ impl Cx<'_> {
                     });
                 }
                 "dev" => {
-                    if self.interface_name(value_span, &value) {
-                        vip.dev = Some(value);
+                    if let Some(dev) = self.interface_name(value_span, &value) {
+                        vip.dev = Some(dev);
                     }
                 }
                 "scope" => {
@@ -293,10 +293,7 @@ impl Cx<'_> {
                 }
                 "dev" | "oif" => {
                     let (text, span) = needs_value(self)?;
-                    if !self.interface_name(span, &text) {
-                        return None;
-                    }
-                    route.dev = Some(text);
+                    route.dev = Some(self.interface_name(span, &text)?);
                     index += 2;
                 }
                 "table" => {
@@ -521,8 +518,8 @@ impl Cx<'_> {
                 }
                 "interfaces" => {
                     for name in self.block(item) {
-                        if self.interface_name(name.keyword_span(), name.name()) {
-                            group.interfaces.push(name.name().to_string());
+                        if let Some(name) = self.interface_name(name.keyword_span(), name.name()) {
+                            group.interfaces.push(name);
                         }
                     }
                 }
@@ -545,16 +542,14 @@ impl Cx<'_> {
 
     pub(super) fn interface_up_down_delays(&mut self, s: &Statement) {
         for item in self.block(s) {
-            if !self.interface_name(item.keyword_span(), item.name())
-                || item.args.is_empty()
-                || item.args.len() > 2
-            {
-                if item.args.is_empty() || item.args.len() > 2 {
-                    self.diagnostics.error(
-                        &item.line.whole(),
-                        "expected: INTERFACE DOWN_DELAY [UP_DELAY]",
-                    );
-                }
+            let Some(interface) = self.interface_name(item.keyword_span(), item.name()) else {
+                continue;
+            };
+            if item.args.is_empty() || item.args.len() > 2 {
+                self.diagnostics.error(
+                    &item.line.whole(),
+                    "expected: INTERFACE DOWN_DELAY [UP_DELAY]",
+                );
                 continue;
             }
             let Some(down_delay) = self.timer_at(item, 0) else {
@@ -576,7 +571,7 @@ impl Cx<'_> {
                 continue;
             }
             self.config.interface_up_down_delays.push(InterfaceDelays {
-                interface: item.name().to_string(),
+                interface,
                 down_delay,
                 up_delay,
             });

@@ -200,7 +200,9 @@ impl Cx<'_> {
         for item in self.block(s) {
             match item.name() {
                 "process" => match super::super::lexer::shell_split(item.raw_args()) {
-                    Ok(words) if !words.is_empty() => process.process = words,
+                    Ok(words) if words.first().is_some_and(|w| !w.is_empty()) => {
+                        process.process = words
+                    }
                     _ => {
                         self.diagnostics
                             .error(&item.args_span(), "process needs a process name");
@@ -275,7 +277,9 @@ impl Cx<'_> {
         let mut refs = Vec::new();
         for item in self.block(s) {
             if s.name() == "track_interface"
-                && !self.interface_name(item.keyword_span(), item.name())
+                && self
+                    .interface_name(item.keyword_span(), item.name())
+                    .is_none()
             {
                 continue;
             }
