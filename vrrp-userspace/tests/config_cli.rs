@@ -166,3 +166,36 @@ fn keepalived_daemon_flags_are_accepted() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn config_test_reports_interfaces_this_host_lacks() {
+    let dir = TempDir::new("ifaces");
+    let conf = dir.write(
+        "k.conf",
+        &CLEAN
+            .replace(" dynamic_interfaces\n", "")
+            .replace("interface eth0", "interface xvrrpd-none0"),
+    );
+    let output = xvrrpd(&["-t", "-f", conf.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "warning: VI_1 uses xvrrpd-none0 (interface), which does not exist on this host"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        code(&output),
+        0,
+        "a missing interface is a warning, as in keepalived"
+    );
+    assert_eq!(
+        code(&xvrrpd(&[
+            "-t",
+            "--strict-config",
+            "-f",
+            conf.to_str().unwrap()
+        ])),
+        5
+    );
+}
