@@ -166,3 +166,21 @@ fn a_missing_main_file_is_fatal() {
             .starts_with("cannot read configuration file /nonexistent/xvrrpd/keepalived.conf")
     );
 }
+
+#[test]
+fn include_depth_is_limited() {
+    let dir = TempDir::new("depth");
+    for level in 0..40 {
+        dir.write(
+            &format!("l{level}.conf"),
+            &format!("include l{}.conf\n", level + 1),
+        );
+    }
+    dir.write("l40.conf", &instance("VI_DEEP", 1));
+    let loaded = load(&dir.0.join("l0.conf"), false);
+    assert_eq!(
+        problems(&loaded),
+        ["Error: includes nested deeper than 32 files"]
+    );
+    assert!(loaded.config.instances.is_empty());
+}
