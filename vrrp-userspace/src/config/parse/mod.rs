@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::diagnostic::Diagnostics;
-use super::lexer::shell_split;
+use super::lexer::{Token, shell_split};
 use super::model::{Config, IgnoredKeyword, ScriptCommand, Section};
 use super::tree::Statement;
 use super::values::{InterfaceName, IpPrefix, parse_bool, parse_timer};
@@ -348,23 +348,28 @@ impl Cx<'_> {
         self.interface_name(s.arg_span(0), &name)
     }
 
-    /// `weight N [reverse|noreverse|no_reverse]` starting at argument `index`.
-    fn weight_at(&mut self, s: &Statement, index: usize, limit: i64) -> (Option<i32>, bool) {
+    /// `weight N [reverse|noreverse|no_reverse]` in `words` (tokens of `s`).
+    fn weight_words(&mut self, s: &Statement, words: &[Token], limit: i64) -> (Option<i32>, bool) {
+        let text = |i: usize| words.get(i).map(|t| t.text.as_str());
+        let span = |i: usize| match words.get(i) {
+            Some(token) => s.line.span(token.start, token.end),
+            None => s.line.span(s.args_end, s.args_end + 1),
+        };
         let mut weight = None;
         let mut reverse = false;
-        let mut i = index;
-        while i < s.args.len() {
-            match s.args[i].text.as_str() {
+        let mut i = 0;
+        while i < words.len() {
+            match words[i].text.as_str() {
                 "weight" => {
                     // `weight - 20` (a space after the sign) appears in real configs; keepalived
                     // rejects it, we take it and say how to write it.
-                    if s.arg(i + 1) == Some("-")
-                        && s.arg(i + 2).is_some_and(|t| t.parse::<u32>().is_ok())
+                    if text(i + 1) == Some("-")
+                        && text(i + 2).is_some_and(|t| t.parse::<u32>().is_ok())
                     {
-                        let magnitude: i64 = s.arg(i + 2).and_then(|t| t.parse().ok()).unwrap_or(0);
+                        let magnitude: i64 = text(i + 2).and_then(|t| t.parse().ok()).unwrap_or(0);
                         self.diagnostics
                             .warning(
-                                &s.line.span(s.args[i + 1].start, s.args[i + 2].end),
+                                &s.line.span(words[i + 1].start, words[i + 2].end),
                                 format!("'- {magnitude}' read as -{magnitude}"),
                             )
                             .hint(format!(
@@ -374,19 +379,19 @@ impl Cx<'_> {
                         i += 3;
                         continue;
                     }
-                    if s.arg(i + 1).is_none() {
+                    if text(i + 1).is_none() {
                         self.diagnostics
-                            .error(&s.arg_span(i + 1), "'weight' needs a value");
+                            .error(&span(i + 1), "'weight' needs a value");
                         return (weight, reverse);
                     }
-                    let text = s.args[i + 1].text.as_str();
-                    match text.parse::<i64>() {
+                    let value_text = words[i + 1].text.as_str();
+                    match value_text.parse::<i64>() {
                         Ok(value) if (-limit..=limit).contains(&value) => {
                             weight = Some(value as i32)
                         }
                         _ => {
                             self.diagnostics
-                                .error(&s.arg_span(i + 1), format!("weight '{text}' must be a whole number in -{limit}..={limit}"))
+                                .error(&span(i + 1), format!("weight '{value_text}' must be a whole number in -{limit}..={limit}"))
                                 .hint("a negative weight lowers the priority while the check fails, a positive one raises it while it succeeds");
                         }
                     }
@@ -402,13 +407,22 @@ impl Cx<'_> {
                 }
                 other => {
                     self.diagnostics
-                        .error(&s.arg_span(i), format!("unexpected '{other}'"))
+                        .error(&span(i), format!("unexpected '{other}'"))
                         .hint("expected 'weight N' and optionally 'reverse'");
                     i += 1;
                 }
             }
         }
         (weight, reverse)
+    }
+
+    /// A `weight N [reverse]` line inside vrrp_script, track_file or vrrp_track_process.
+    fn weight_keyword(&mut self, s: &Statement, limit: i64) -> (Option<i32>, bool) {
+        let words: Vec<Token> = std::iter::once(&s.keyword)
+            .chain(&s.args)
+            .cloned()
+            .collect();
+        self.weight_words(s, &words, limit)
     }
 
     /// A script keyword: the command (a quoted string with arguments, or one word) and an

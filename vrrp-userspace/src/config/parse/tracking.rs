@@ -51,15 +51,7 @@ impl Cx<'_> {
                 }
                 "timeout" => timeout = self.timer(item).or(timeout),
                 "weight" => {
-                    if item.args.is_empty() {
-                        self.diagnostics
-                            .error(&item.arg_span(0), "'weight' needs a value");
-                        continue;
-                    }
-                    // Reuse the `weight N [reverse]` parser by pretending the keyword is an argument.
-                    let mut shifted = item.clone();
-                    shifted.args.insert(0, item.keyword.clone());
-                    let (value, is_reverse) = self.weight_at(&shifted, 0, 253);
+                    let (value, is_reverse) = self.weight_keyword(item, 253);
                     weight = value.unwrap_or(weight);
                     reverse = is_reverse;
                 }
@@ -137,9 +129,7 @@ impl Cx<'_> {
             match item.name() {
                 "file" => file = self.string(item),
                 "weight" => {
-                    let mut shifted = item.clone();
-                    shifted.args.insert(0, item.keyword.clone());
-                    let (value, is_reverse) = self.weight_at(&shifted, 0, 254);
+                    let (value, is_reverse) = self.weight_keyword(item, 254);
                     weight = value.unwrap_or(weight);
                     reverse = is_reverse;
                 }
@@ -220,9 +210,7 @@ impl Cx<'_> {
                     }
                 }
                 "weight" => {
-                    let mut shifted = item.clone();
-                    shifted.args.insert(0, item.keyword.clone());
-                    let (value, is_reverse) = self.weight_at(&shifted, 0, 254);
+                    let (value, is_reverse) = self.weight_keyword(item, 254);
                     process.weight = value.unwrap_or(process.weight);
                     process.reverse = is_reverse;
                 }
@@ -283,7 +271,7 @@ impl Cx<'_> {
             {
                 continue;
             }
-            let (weight, reverse) = self.weight_at(item, 0, limit);
+            let (weight, reverse) = self.weight_words(item, &item.args, limit);
             refs.push(TrackRef {
                 name: item.name().to_string(),
                 weight,
