@@ -8,23 +8,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use netlab::{Netns, veth};
 
-use crate::{cargo, workspace_root};
+use crate::{build_release_xvrrpd, cargo, workspace_root};
 
 const RUNS: usize = 7;
 
 pub fn run() -> anyhow::Result<()> {
     cargo(&["bench", "--package", "vrrp-userspace", "--bench", "config"])?;
-    cargo(&[
-        "build",
-        "--release",
-        "--package",
-        "vrrp-userspace",
-        "--bin",
-        "xvrrpd",
-    ])?;
+    let xvrrpd = build_release_xvrrpd()?;
     let file = workspace_root().join("target/tmp/config-bench/keepalived.conf");
     anyhow::ensure!(file.exists(), "the bench did not leave {}", file.display());
-    let xvrrpd = workspace_root().join("target/release/xvrrpd");
 
     let host = Netns::new("cfgbench")?;
     let peer = Netns::new("cfgpeer")?;

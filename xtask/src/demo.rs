@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use netlab::{Keepalived, Netns, PinDir, Process, veth};
 use serde_json::Value;
 
-use crate::{cargo, workspace_root};
+use crate::build_release_xvrrpd;
 
 const ADVERT_INTERVAL_MS: f64 = 100.0;
 
@@ -42,15 +42,7 @@ fn master_down_ms(priority: u8) -> f64 {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    cargo(&[
-        "build",
-        "--release",
-        "--package",
-        "vrrp-userspace",
-        "--bin",
-        "xvrrpd",
-    ])?;
-    let xvrrpd = workspace_root().join("target/release/xvrrpd");
+    let xvrrpd = build_release_xvrrpd()?;
 
     println!(
         "\n== Building the LAN: r1 (priority 150), r2 (priority 100) and an observer on one bridge"

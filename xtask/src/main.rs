@@ -150,6 +150,19 @@ fn fuzz(targets: &[&str], seconds: u32, mode: FuzzMode) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds the optimised `xvrrpd` binary and returns its path.
+pub fn build_release_xvrrpd() -> anyhow::Result<std::path::PathBuf> {
+    cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "vrrp-userspace",
+        "--bin",
+        "xvrrpd",
+    ])?;
+    Ok(workspace_root().join("target/release/xvrrpd"))
+}
+
 /// Runs cargo from the workspace root and fails when it does.
 pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
