@@ -214,6 +214,17 @@ impl TempDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Writes `text` to `name` below the directory (creating subdirectories) and returns the
+    /// file's path; panics on failure, as tests want.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create the parent directory");
+        }
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
 }
 
 impl Drop for TempDir {

@@ -1,30 +1,8 @@
 //! `xvrrpd -t` and `xvrrpd -d` as a user runs them: keepalived's flags and exit codes.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("xvrrpd-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use netlab::TempDir;
 
 fn xvrrpd(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xvrrpd"))
@@ -41,7 +19,7 @@ const CLEAN: &str = "global_defs {\n dynamic_interfaces\n}\nvrrp_instance VI_1 {
 
 #[test]
 fn config_test_exit_codes_match_keepalived() {
-    let dir = TempDir::new("codes");
+    let dir = TempDir::new("codes").expect("temp dir");
     let clean = dir.write("clean.conf", CLEAN);
     let output = xvrrpd(&["-t", "-f", clean.to_str().unwrap()]);
     assert_eq!(
@@ -93,7 +71,7 @@ fn config_test_exit_codes_match_keepalived() {
 
 #[test]
 fn config_test_log_file_and_config_id() {
-    let dir = TempDir::new("log");
+    let dir = TempDir::new("log").expect("temp dir");
     let conf = dir.write(
         "k.conf",
         &CLEAN.replace(
@@ -101,7 +79,7 @@ fn config_test_log_file_and_config_id() {
             "@alpha virtual_router_id 7\n@^alpha virtual_router_id 8",
         ),
     );
-    let log = dir.0.join("test.log");
+    let log = dir.path().join("test.log");
     let output = xvrrpd(&[
         &format!("--config-test={}", log.display()),
         "-i",
@@ -123,7 +101,7 @@ fn config_test_log_file_and_config_id() {
 
 #[test]
 fn dump_conf_prints_text_or_json() {
-    let dir = TempDir::new("dump");
+    let dir = TempDir::new("dump").expect("temp dir");
     let conf = dir.write("k.conf", CLEAN);
     let text = xvrrpd(&["-d", "-f", conf.to_str().unwrap()]);
     assert_eq!(code(&text), 0);
@@ -145,9 +123,9 @@ fn dump_conf_prints_text_or_json() {
 
 #[test]
 fn keepalived_daemon_flags_are_accepted() {
-    let dir = TempDir::new("flags");
+    let dir = TempDir::new("flags").expect("temp dir");
     let conf = dir.write("k.conf", CLEAN);
-    let pid = dir.0.join("pid");
+    let pid = dir.path().join("pid");
     let output = xvrrpd(&[
         "-n",
         "-l",
@@ -169,7 +147,7 @@ fn keepalived_daemon_flags_are_accepted() {
 
 #[test]
 fn config_test_reports_interfaces_this_host_lacks() {
-    let dir = TempDir::new("ifaces");
+    let dir = TempDir::new("ifaces").expect("temp dir");
     let conf = dir.write(
         "k.conf",
         &CLEAN

@@ -1,35 +1,10 @@
 //! `include` and its variants against real files in a private temporary directory.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use netlab::TempDir;
 use xvrrpd::config::{self, LoadOptions, Loaded, Severity};
-
-/// A directory removed on drop, also when the test panics.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("xvrrpd-include-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn load(path: &Path, all_config: bool) -> Loaded {
     let options = LoadOptions {
@@ -53,7 +28,7 @@ fn instance(name: &str, vrid: u8) -> String {
 
 #[test]
 fn relative_globs_braces_in_sorted_order() {
-    let dir = TempDir::new("glob");
+    let dir = TempDir::new("glob").expect("temp dir");
     dir.write("conf.d/20-b.conf", &instance("VI_B", 2));
     dir.write("conf.d/10-a.conf", &instance("VI_A", 1));
     dir.write("conf.d/skip.txt", &instance("VI_X", 9));
@@ -89,10 +64,10 @@ fn relative_globs_braces_in_sorted_order() {
 
 #[test]
 fn include_loops_are_reported_not_followed() {
-    let dir = TempDir::new("loop");
+    let dir = TempDir::new("loop").expect("temp dir");
     dir.write("a.conf", "include b.conf\n");
     dir.write("b.conf", "include a.conf\n");
-    let loaded = load(&dir.0.join("a.conf"), false);
+    let loaded = load(&dir.path().join("a.conf"), false);
     let problems = problems(&loaded);
     assert_eq!(problems.len(), 1, "{problems:#?}");
     assert!(
@@ -105,7 +80,7 @@ fn include_loops_are_reported_not_followed() {
 
 #[test]
 fn missing_files_by_variant() {
-    let dir = TempDir::new("missing");
+    let dir = TempDir::new("missing").expect("temp dir");
     let main = dir.write("k.conf", "include nothere.conf\ninclude none/*.conf\n");
     // Plain include: keepalived is silent; we warn for a named file, not for an empty wildcard.
     let loaded = load(&main, false);
@@ -143,10 +118,10 @@ fn missing_files_by_variant() {
 
 #[test]
 fn executable_and_non_regular_files_are_skipped() {
-    let dir = TempDir::new("exec");
+    let dir = TempDir::new("exec").expect("temp dir");
     let script = dir.write("conf.d/run.conf", &instance("VI_X", 1));
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::create_dir_all(dir.0.join("conf.d/sub.conf")).unwrap();
+    std::fs::create_dir_all(dir.path().join("conf.d/sub.conf")).unwrap();
     let main = dir.write("k.conf", "include conf.d/*.conf\n");
     let loaded = load(&main, false);
     assert!(loaded.config.instances.is_empty());
@@ -169,7 +144,7 @@ fn a_missing_main_file_is_fatal() {
 
 #[test]
 fn include_depth_is_limited() {
-    let dir = TempDir::new("depth");
+    let dir = TempDir::new("depth").expect("temp dir");
     for level in 0..40 {
         dir.write(
             &format!("l{level}.conf"),
@@ -177,7 +152,7 @@ fn include_depth_is_limited() {
         );
     }
     dir.write("l40.conf", &instance("VI_DEEP", 1));
-    let loaded = load(&dir.0.join("l0.conf"), false);
+    let loaded = load(&dir.path().join("l0.conf"), false);
     assert_eq!(
         problems(&loaded),
         ["Error: includes nested deeper than 32 files"]
