@@ -7,24 +7,25 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use xvrrpd::engine::{Event, InstanceConfig, InstanceId, Router, Timestamp};
-use xvrrpd::protocol::{Priority, Version};
+use xvrrpd::engine::{
+    Event, Flavor, InstanceConfig, InstanceId, InstanceSettings, MacAddr, Router, Timestamp,
+};
+use xvrrpd::protocol::Priority;
 
 const INSTANCES: usize = 1_000;
 
 fn backup_router() -> Router {
     let configs = (0..INSTANCES)
         .map(|i| {
-            let mut config = InstanceConfig::new(
+            let mut settings = InstanceSettings::new(
                 &format!("VI_{i}"),
-                &format!("eth{}", i / 255),
                 (i % 255) as u8 + 1,
                 IpAddr::V4(Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250) as u8 + 1)),
-                [2, 0, 0, 0, 0, 1],
+                MacAddr([2, 0, 0, 0, 0, 1]),
             );
-            config.version = Version::V3;
-            config.advert_interval = Duration::from_millis(10);
-            config
+            settings.flavor = Flavor::V3Ipv4;
+            settings.advert_interval = Duration::from_millis(10);
+            InstanceConfig::new(settings).expect("a valid instance")
         })
         .collect();
     let mut router = Router::new(configs, Vec::new()).expect("no sync groups");

@@ -8,6 +8,7 @@
 //! - [`pcap`]: capture files for offline decoding.
 
 pub mod config;
+pub mod daemon;
 pub mod dataplane;
 pub mod engine;
 pub mod monitor;

@@ -6,8 +6,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use xvrrpd::engine::{Event, InstanceConfig, InstanceId, Router, State, Timestamp};
-use xvrrpd::protocol::{Priority, Version};
+use xvrrpd::engine::{
+    Event, Flavor, InstanceConfig, InstanceId, InstanceSettings, MacAddr, Router, State, Timestamp,
+};
+use xvrrpd::protocol::Priority;
 
 struct CountingAllocator;
 
@@ -31,15 +33,14 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 fn a_backup_hearing_its_master_allocates_nothing() {
     let configs = (0..100u8)
         .map(|i| {
-            let mut config = InstanceConfig::new(
+            let mut settings = InstanceSettings::new(
                 &format!("VI_{i}"),
-                "eth0",
                 i + 1,
                 IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-                [2, 0, 0, 0, 0, 1],
+                MacAddr([2, 0, 0, 0, 0, 1]),
             );
-            config.version = Version::V3;
-            config
+            settings.flavor = Flavor::V3Ipv4;
+            InstanceConfig::new(settings).expect("a valid instance")
         })
         .collect();
     let mut router = Router::new(configs, Vec::new()).unwrap();

@@ -5,8 +5,10 @@
 //!
 //! Events file, one JSON object per line:
 //! - first line: `{"instances": [overrides...], "sync_groups": [{"name", "members"}]}`; each
-//!   instance starts from keepalived's defaults (`VI_<n>` on eth0, VRID 51, address
-//!   192.0.2.<n>, MAC 02:00:00:00:00:0<n>) with the given fields replaced;
+//!   instance starts from keepalived's defaults ([`InstanceSettings::new`]: `VI_<n>`, VRID 51,
+//!   source 192.0.2.<n>, MAC 02:00:00:00:00:0<n>) with the given fields replaced, and must pass
+//!   [`InstanceConfig::new`]; trackers and tracker events name trackers by number; an
+//!   `announced` address may be a plain string (interface 0, the advert MAC);
 //! - `{"at_ms": T, "instance": "VI_1", "event": {...}}`: an event for one instance;
 //! - `{"at_ms": T, "broadcast": {...}}`: an event for every instance;
 //! - `{"at_ms": T}`: only let time pass.
@@ -17,7 +19,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use xvrrpd::engine::{Event, InstanceConfig, InstanceId, Router, SyncGroupConfig, Timestamp};
+use xvrrpd::engine::{
+    Event, InstanceConfig, InstanceId, InstanceSettings, MacAddr, Router, SyncGroupConfig,
+    Timestamp,
+};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -36,16 +41,25 @@ fn merge(base: &mut Value, overrides: &Value) {
 
 fn instance_config(index: usize, overrides: &Value) -> InstanceConfig {
     let n = index as u8 + 1;
-    let defaults = InstanceConfig::new(
+    let defaults = InstanceSettings::new(
         &format!("VI_{n}"),
-        "eth0",
         51,
         IpAddr::V4(Ipv4Addr::new(192, 0, 2, n)),
-        [2, 0, 0, 0, 0, n],
+        MacAddr([2, 0, 0, 0, 0, n]),
     );
-    let mut value = serde_json::to_value(defaults).expect("config serializes");
+    let mut value = serde_json::to_value(defaults).expect("settings serialize");
     merge(&mut value, overrides);
-    serde_json::from_value(value).unwrap_or_else(|e| panic!("instance {n} overrides: {e}"))
+    // Shorthand: an announced address given as a string goes out of interface 0 from the
+    // advert MAC.
+    let mac = value["advert_mac"].clone();
+    if let Some(announced) = value["announced"].as_array_mut() {
+        for entry in announced.iter_mut().filter(|e| e.is_string()) {
+            *entry = json!({"addr": entry.clone(), "ifindex": 0, "mac": mac.clone()});
+        }
+    }
+    let settings: InstanceSettings =
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("instance {n} overrides: {e}"));
+    InstanceConfig::new(settings).unwrap_or_else(|e| panic!("instance {n}: {e}"))
 }
 
 fn at(ms: f64) -> Timestamp {
@@ -65,11 +79,18 @@ fn replay(events: &str) -> String {
         .as_array()
         .cloned()
         .unwrap_or_else(|| vec![json!({})]);
-    let configs = instances
+    let configs: Vec<InstanceConfig> = instances
         .iter()
         .enumerate()
         .map(|(i, o)| instance_config(i, o))
         .collect();
+    let id_of = |name: &str| {
+        configs
+            .iter()
+            .position(|c| c.name() == name)
+            .map(InstanceId)
+            .unwrap_or_else(|| panic!("sync group member {name} is not an instance"))
+    };
     let groups = setup["sync_groups"]
         .as_array()
         .map(|groups| {
@@ -81,7 +102,7 @@ fn replay(events: &str) -> String {
                         .as_array()
                         .expect("members")
                         .iter()
-                        .map(|m| m.as_str().unwrap().to_owned())
+                        .map(|m| id_of(m.as_str().expect("member name")))
                         .collect(),
                 })
                 .collect()
@@ -90,9 +111,14 @@ fn replay(events: &str) -> String {
     let mut router = Router::new(configs, groups).expect("valid setup");
 
     let mut out = String::new();
-    let mut record = |now: Timestamp, actions: Vec<xvrrpd::engine::Action>| {
-        for action in actions {
-            out.push_str(&json!({"at_ms": ms(now), "action": action}).to_string());
+    let names: Vec<String> = router
+        .instances()
+        .map(|(_, i)| i.name().to_owned())
+        .collect();
+    let mut record = |now: Timestamp, actions: Vec<xvrrpd::engine::RoutedAction>| {
+        for (id, action) in actions {
+            let line = json!({"at_ms": ms(now), "instance": names[id.0], "action": action});
+            out.push_str(&line.to_string());
             out.push('\n');
         }
     };
@@ -113,7 +139,13 @@ fn replay(events: &str) -> String {
         }
         if let Some(event) = line.get("broadcast") {
             let event: Event = serde_json::from_value(event.clone()).expect("event");
-            record(now, router.broadcast(now, &event));
+            let actions = match event {
+                Event::Tracker { .. } | Event::ScriptResult { .. } => {
+                    router.tracker_event(now, &event)
+                }
+                _ => router.broadcast(now, &event),
+            };
+            record(now, actions);
         }
     }
     out

@@ -3,16 +3,17 @@
 //! 02:00:00:00:00:01 and address 192.0.2.1 / fe80::ff:fe00:1), and tshark's verdict on what
 //! the engine builds.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use xvrrpd::engine::{Action, Event, InstanceConfig, Router, Timestamp, VirtualAddress};
+use xvrrpd::config;
+use xvrrpd::daemon::host::{HostFacts, HostInterface};
+use xvrrpd::daemon::resolve::resolve;
+use xvrrpd::engine::{Action, Event, InstanceConfig, MacAddr, Router, Timestamp};
 use xvrrpd::pcap;
-use xvrrpd::protocol::{
-    Auth, ChecksumMode, Frame, IpContext, Priority, Version, announce, decode_frame,
-};
+use xvrrpd::protocol::{ChecksumMode, Frame, IpContext, announce, decode_frame};
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 
@@ -30,31 +31,33 @@ fn captured() -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn vip(addr: &str, prefix_len: u8) -> VirtualAddress {
-    VirtualAddress {
-        addr: addr.parse().unwrap(),
-        prefix_len,
-    }
-}
-
-/// The instances of tests/data/keepalived-2.2.7.conf as the engine sees them.
+/// The instances of tests/data/keepalived-2.2.7.conf as the daemon resolves them on the host
+/// the capture was taken on.
 fn instances() -> Vec<InstanceConfig> {
-    let v4 = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let mut v2 = InstanceConfig::new("V2_PASS", "eth0", 51, v4, MAC);
-    v2.priority = Priority(150);
-    v2.auth = Auth::pass("secret");
-    v2.virtual_addresses = vec![vip("192.0.2.100", 24)];
-    let mut v3 = InstanceConfig::new("V3_IPV4", "eth0", 52, v4, MAC);
-    v3.version = Version::V3;
-    v3.priority = Priority(120);
-    v3.advert_interval = Duration::from_millis(500);
-    v3.virtual_addresses = vec![vip("192.0.2.101", 24), vip("192.0.2.102", 24)];
-    let link_local: Ipv6Addr = "fe80::ff:fe00:1".parse().unwrap();
-    let mut v6 = InstanceConfig::new("V3_IPV6", "eth0", 53, IpAddr::V6(link_local), MAC);
-    v6.priority = Priority(110);
-    v6.advert_interval = Duration::from_millis(500);
-    v6.virtual_addresses = vec![vip("2001:db8::100", 64)];
-    vec![v2, v3, v6]
+    let loaded = config::load_file(
+        &data("keepalived-2.2.7.conf"),
+        &config::LoadOptions::default(),
+    );
+    assert_eq!(loaded.exit_code(false), 0, "{:?}", loaded.diagnostics);
+    let host = HostFacts {
+        interfaces: vec![HostInterface {
+            name: "eth0".into(),
+            ifindex: 2,
+            mac: MacAddr(MAC),
+            up: true,
+            loopback: false,
+            ipv4: vec![Ipv4Addr::new(192, 0, 2, 1)],
+            ipv6_link_local: Some("fe80::ff:fe00:1".parse::<Ipv6Addr>().unwrap()),
+            ipv6: Vec::new(),
+            ipv6_forwarding: false,
+        }],
+    };
+    resolve(&loaded.config, &host)
+        .expect("the capture's configuration resolves")
+        .instances
+        .into_iter()
+        .map(|i| i.engine)
+        .collect()
 }
 
 /// Runs the engine until every instance is master and returns the frames it sent.
@@ -66,10 +69,21 @@ fn engine_frames() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         actions.extend(router.handle_timers(deadline));
     }
     let (mut adverts, mut announcements) = (Vec::new(), Vec::new());
-    for action in actions {
+    for (_, action) in actions {
         match action {
-            Action::SendAdvert { frames, .. } => adverts.extend(frames),
-            Action::Announce { frames, .. } => announcements.extend(frames),
+            Action::SendAdvert { packets, .. } => {
+                for packet in packets.iter() {
+                    match packet {
+                        xvrrpd::engine::AdvertPacket::Multicast { frame } => {
+                            adverts.push(frame.to_vec())
+                        }
+                        other => panic!("multicast instances sent {other:?}"),
+                    }
+                }
+            }
+            Action::Announce { frames, .. } => {
+                announcements.extend(frames.iter().map(|f| f.frame.to_vec()))
+            }
             _ => {}
         }
     }

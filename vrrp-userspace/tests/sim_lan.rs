@@ -11,10 +11,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use xvrrpd::engine::{
-    Action, Event, InstanceConfig, InstanceId, Router, State, Timestamp, TrackerConfig,
-    TrackerKind, VirtualAddress, timers::master_down_interval,
+    Action, AdvertPacket, Event, Flavor, InstanceConfig, InstanceId, InstanceSettings, MacAddr,
+    RoutedAction, Router, State, Timestamp, TrackerConfig, TrackerId, TrackerKind,
+    timers::master_down_interval,
 };
 use xvrrpd::protocol::{Frame, Priority, Version, decode_frame};
+
+/// The tracked uplink of every router.
+const UPLINK: TrackerId = TrackerId(0);
 
 const INTERVAL: Duration = Duration::from_millis(100);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -138,28 +142,24 @@ fn scenario(seed: u64) -> Scenario {
 }
 
 fn instance_config(scenario: &Scenario, node: usize) -> InstanceConfig {
-    let mut config = InstanceConfig::new(
+    let mut settings = InstanceSettings::new(
         "VI_1",
-        "eth0",
         51,
         address(node),
-        [2, 0, 0, 0, 0, node as u8 + 1],
+        MacAddr([2, 0, 0, 0, 0, node as u8 + 1]),
     );
-    config.version = Version::V3;
-    config.advert_interval = INTERVAL;
-    config.priority = Priority(scenario.priorities[node]);
-    config.preempt = scenario.preempt[node];
-    config.virtual_addresses = vec![VirtualAddress {
-        addr: IpAddr::V4(VIP),
-        prefix_len: 24,
-    }];
-    config.trackers = vec![TrackerConfig {
-        name: "uplink".into(),
+    settings.flavor = Flavor::V3Ipv4;
+    settings.advert_interval = INTERVAL;
+    settings.priority = Priority(scenario.priorities[node]);
+    settings.preempt = scenario.preempt[node];
+    settings.advertised = vec![IpAddr::V4(VIP)];
+    settings.trackers = vec![TrackerConfig {
+        id: UPLINK,
         kind: TrackerKind::Interface,
         weight: UPLINK_WEIGHT,
         reverse: false,
     }];
-    config
+    InstanceConfig::new(settings).expect("a valid instance")
 }
 
 /// What the run observed, for the properties.
@@ -320,7 +320,7 @@ impl Sim {
                     now,
                     InstanceId(0),
                     Event::Tracker {
-                        name: "uplink".into(),
+                        tracker: UPLINK,
                         up: self.uplink_up[node],
                     },
                 );
@@ -345,7 +345,7 @@ impl Sim {
                         now,
                         InstanceId(0),
                         Event::Tracker {
-                            name: "uplink".into(),
+                            tracker: UPLINK,
                             up,
                         },
                     );
@@ -355,11 +355,11 @@ impl Sim {
         }
     }
 
-    fn perform(&mut self, now: Timestamp, node: usize, actions: Vec<Action>) {
-        for action in actions {
+    fn perform(&mut self, now: Timestamp, node: usize, actions: Vec<RoutedAction>) {
+        for (_, action) in actions {
             match action {
                 Action::SendAdvert {
-                    priority, frames, ..
+                    priority, packets, ..
                 } => {
                     if priority.0 != 0 {
                         self.trace.sent.push((now, node));
@@ -376,26 +376,29 @@ impl Sim {
                             self.rng
                                 .below(self.scenario.max_delay.as_micros() as u64 + 1),
                         );
-                        for frame in &frames {
+                        for packet in packets.iter() {
+                            let AdvertPacket::Multicast { frame } = packet else {
+                                unreachable!("the simulated routers are multicast instances");
+                            };
                             self.schedule(
                                 now + delay,
                                 Happening::Deliver {
                                     to,
                                     from: node,
-                                    frame: frame.clone(),
+                                    frame: frame.to_vec(),
                                 },
                             );
                         }
                     }
                 }
-                Action::AddAddresses { .. } => {
+                Action::AddAddresses => {
                     if std::mem::replace(&mut self.nodes[node].holds_vip, true) {
                         self.trace
                             .violations
                             .push(format!("{now:?}: node {node} added the VIP twice"));
                     }
                 }
-                Action::RemoveAddresses { .. } => {
+                Action::RemoveAddresses => {
                     if !std::mem::replace(&mut self.nodes[node].holds_vip, false) {
                         self.trace.violations.push(format!(
                             "{now:?}: node {node} removed a VIP it did not hold"
@@ -408,8 +411,10 @@ impl Sim {
                     self.trace.changes.push((now, node, to));
                 }
                 Action::Announce { .. }
+                | Action::CancelAnnouncements
                 | Action::MasterRxLowerPriority { .. }
-                | Action::PriorityChanged { .. } => {}
+                | Action::PriorityChanged { .. }
+                | Action::Anomaly(_) => {}
             }
         }
     }

@@ -1,12 +1,15 @@
 //! What goes into the engine (events) and what comes out (actions). Actions carry everything
-//! the IO shell needs, frames included, so the shell only performs them.
+//! the IO shell needs, frames included, so the shell only performs them; instances, trackers
+//! and interfaces are named by ids the daemon's resolve step hands out.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::config::VirtualAddress;
+use super::config::TrackerId;
 use crate::protocol::Priority;
 
 /// RFC 5798 section 6.4 states, plus keepalived's FAULT and a stopped instance.
@@ -52,13 +55,18 @@ pub enum Event {
     InterfaceDown,
     /// A tracked interface, file or process went up or down.
     Tracker {
-        name: String,
+        tracker: TrackerId,
         up: bool,
     },
     /// A tracked script finished.
     ScriptResult {
-        name: String,
+        tracker: TrackerId,
         success: bool,
+    },
+    /// The interface's address that adverts come from changed (`None`: it has none left).
+    /// Only for instances whose source is not configured.
+    SourceAddress {
+        addr: Option<IpAddr>,
     },
     /// The daemon is stopping (SIGTERM).
     Shutdown,
@@ -70,7 +78,7 @@ pub enum Event {
 pub enum Reason {
     /// Startup as address owner (priority 255) or into BACKUP.
     Startup,
-    /// No advert for Master_Down_Interval.
+    /// No advert for Master_Down_Interval (or Skew_Time after a priority-0 advert).
     MasterDown {
         #[serde(with = "super::serde_formats::millis")]
         silent_for: Duration,
@@ -81,9 +89,16 @@ pub enum Reason {
         priority: Priority,
     },
     InterfaceDown,
+    /// The interface has no address of the instance's family to send adverts from.
+    NoSourceAddress,
     /// A weight-0 tracker failed.
     TrackerFailed {
-        name: String,
+        tracker: TrackerId,
+    },
+    /// A weight-0 tracked script has not reported yet: keepalived holds the instance in FAULT
+    /// until its first result, without running notify scripts.
+    TrackerPending {
+        tracker: TrackerId,
     },
     /// The fault is over.
     Recovered,
@@ -94,52 +109,78 @@ pub enum Reason {
     Shutdown,
 }
 
-/// Something the IO shell must do.
+/// A state change, as [`super::Instance::handle`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub from: State,
+    pub to: State,
+    pub reason: Reason,
+}
+
+/// One advert packet ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdvertPacket {
+    /// A whole Ethernet frame to the multicast group, sent on the link as is.
+    Multicast { frame: Bytes },
+    /// An IP packet (header included) to one unicast peer: the kernel routes it and resolves
+    /// the peer's MAC address, as for any unicast packet.
+    Unicast { peer: IpAddr, packet: Bytes },
+}
+
+/// A gratuitous ARP or unsolicited NA and the interface it goes out of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnnounceFrame {
+    pub ifindex: u32,
+    pub frame: Bytes,
+}
+
+/// Something worth a log line that changes nothing (keepalived logs these too).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "anomaly", rename_all = "snake_case")]
+pub enum Anomaly {
+    /// A master heard an advert with its own priority from its own address: its own advert
+    /// echoed (its address in the peer list, a hairpin bridge) or an address conflict.
+    OwnAdvertEchoed { priority: Priority },
+    /// Two routers claim to own the addresses (priority 255); keepalived lowers its own
+    /// priority to 254 so that one of them yields.
+    OwnerConflict { other: IpAddr },
+}
+
+/// Something the IO shell must do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    /// Send these advert frames (one per destination: the multicast group or each unicast peer).
+    /// Send these adverts (the multicast group, or one per unicast peer).
     SendAdvert {
-        iface: String,
         priority: Priority,
-        #[serde(with = "super::serde_formats::hex_frames")]
-        frames: Vec<Vec<u8>>,
+        #[serde(serialize_with = "super::serde_formats::advert_packets")]
+        packets: Arc<[AdvertPacket]>,
     },
-    AddAddresses {
-        iface: String,
-        addresses: Vec<VirtualAddress>,
-    },
-    RemoveAddresses {
-        iface: String,
-        addresses: Vec<VirtualAddress>,
-    },
+    /// Add the instance's virtual addresses, routes and rules.
+    AddAddresses,
+    /// Remove them.
+    RemoveAddresses,
     /// Send gratuitous ARPs / unsolicited NAs: every frame `repeat` times, `interval` apart.
     Announce {
-        iface: String,
-        #[serde(with = "super::serde_formats::hex_frames")]
-        frames: Vec<Vec<u8>>,
+        #[serde(serialize_with = "super::serde_formats::announce_frames")]
+        frames: Arc<[AnnounceFrame]>,
         repeat: u32,
         #[serde(with = "super::serde_formats::millis")]
         interval: Duration,
     },
+    /// Stop any announcement burst still being sent: the instance is no longer master.
+    CancelAnnouncements,
     /// Log it and run the notify scripts / FIFO lines for `to`.
     StateChanged {
-        instance: String,
         from: State,
         to: State,
         priority: Priority,
         reason: Reason,
     },
     /// keepalived's `notify_master_rx_lower_pri`: a master heard a lower-priority master.
-    MasterRxLowerPriority {
-        instance: String,
-        from: IpAddr,
-        priority: Priority,
-    },
+    MasterRxLowerPriority { from: IpAddr, priority: Priority },
     /// The effective priority changed (FIFO `MASTER_PRIORITY` / `BACKUP_PRIORITY` lines).
-    PriorityChanged {
-        instance: String,
-        state: State,
-        priority: Priority,
-    },
+    PriorityChanged { state: State, priority: Priority },
+    /// Log it; nothing else to do.
+    Anomaly(Anomaly),
 }

@@ -2,25 +2,43 @@
 //! no clock (RFC 5798 section 6, keepalived's behaviour where it differs).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use vrrp_common::proto::{MCAST_GROUP_V4, MCAST_GROUP_V6};
+use bytes::Bytes;
 
-use super::config::InstanceConfig;
-use super::events::{Action, Event, Reason, State};
+use super::config::{Destination, InstanceConfig, TrackerId, check_source};
+use super::events::{
+    Action, AdvertPacket, AnnounceFrame, Anomaly, Event, Reason, State, Transition,
+};
 use super::time::Timestamp;
 use super::timers::{master_down_interval, skew_time};
 use super::tracking::{Tracker, effective_priority};
-use crate::protocol::{Advert, Auth, Family, FrameSpec, Priority, Version, announce, build_frame};
+use crate::protocol::{Advert, FrameSpec, Priority, Version, announce, build_frame};
+
+/// What the XDP program needs to know to tell a live master from noise (and what to wake the
+/// daemon for): the instance's state, its effective priority, and whether a lower-priority
+/// master is currently accepted (`nopreempt`, or a running `preempt_delay` window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceivePolicy {
+    pub state: State,
+    pub priority: Priority,
+    pub accept_lower: bool,
+}
 
 /// A running instance.
 #[derive(Debug)]
 pub struct Instance {
     config: InstanceConfig,
     state: State,
+    /// Configured priority; keepalived lowers it to 254 when another owner shows up.
+    base_priority: Priority,
+    /// Priority after tracking (what adverts carry and elections compare).
     priority: Priority,
     trackers: Vec<Tracker>,
     interface_up: bool,
+    /// The advert source now: configured, or the interface's address as the shell last saw it.
+    source: Option<IpAddr>,
     /// A member of this instance's sync group is in FAULT.
     group_fault: bool,
     /// In a sync group, the master-down timer only raises `wants_master`; the group promotes.
@@ -28,39 +46,65 @@ pub struct Instance {
     wants_master: bool,
     /// RFC 5798 section 6.1: the master's advertised interval (v3 adopts it; v2 keeps ours).
     master_adver_interval: Duration,
+    /// keepalived's `ms_down_timer`: the length the running master-down timer was set to.
+    down_timer: Duration,
     last_advert_heard: Option<Timestamp>,
     entered_backup: Timestamp,
     master_down_at: Option<Timestamp>,
     advert_at: Option<Timestamp>,
     second_garp_at: Option<Timestamp>,
+    lower_prio_garp_at: Option<Timestamp>,
+    /// Refreshes go out with the first periodic advert after this time (keepalived checks at
+    /// each advert it sends).
     garp_refresh_at: Option<Timestamp>,
-    /// End of the `preempt_delay` window, started by the first lower-priority advert.
+    /// End of the `preempt_delay` window, started by the first lower-priority advert. It stays
+    /// set after it passed (keepalived's `preempt_time`), so the window does not reopen until
+    /// an advert of our priority or higher clears it.
     preempt_until: Option<Timestamp>,
+    /// A wakeup when the window closes: the receive policy changes then.
+    preempt_window_closes_at: Option<Timestamp>,
+    /// Adverts for the current priority, built when the priority changes, not per advert.
+    adverts: (Priority, Arc<[AdvertPacket]>),
+    /// Gratuitous ARPs / unsolicited NAs for every virtual address.
+    announcements: Arc<[AnnounceFrame]>,
 }
 
 impl Instance {
     pub fn new(config: InstanceConfig) -> Self {
         let trackers: Vec<Tracker> = config.trackers.iter().cloned().map(Tracker::new).collect();
-        let priority = effective_priority(config.priority, &trackers);
+        let base_priority = config.priority;
+        let priority = effective_priority(base_priority, &trackers);
         let master_adver_interval = config.advert_interval;
-        Self {
+        let source = config.source;
+        let adverts = (priority, build_adverts(&config, source, priority));
+        let announcements = build_announcements(&config);
+        let mut instance = Self {
             config,
             state: State::Initialize,
+            base_priority,
             priority,
             trackers,
             interface_up: true,
+            source,
             group_fault: false,
             gated: false,
             wants_master: false,
             master_adver_interval,
+            down_timer: Duration::ZERO,
             last_advert_heard: None,
             entered_backup: Timestamp::ZERO,
             master_down_at: None,
             advert_at: None,
             second_garp_at: None,
+            lower_prio_garp_at: None,
             garp_refresh_at: None,
             preempt_until: None,
-        }
+            preempt_window_closes_at: None,
+            adverts,
+            announcements,
+        };
+        instance.down_timer = instance.master_down_interval();
+        instance
     }
 
     pub fn config(&self) -> &InstanceConfig {
@@ -68,7 +112,7 @@ impl Instance {
     }
 
     pub fn name(&self) -> &str {
-        &self.config.name
+        self.config.name()
     }
 
     pub fn state(&self) -> State {
@@ -80,48 +124,93 @@ impl Instance {
         self.priority
     }
 
+    /// The master's advertised interval as this instance currently uses it.
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// What the receive path should know about this instance now.
+    pub fn receive_policy(&self, now: Timestamp) -> ReceivePolicy {
+        let window_open = !self.config.preempt_delay.is_zero()
+            && self.preempt_until.is_none_or(|until| now < until);
+        ReceivePolicy {
+            state: self.state,
+            priority: self.priority,
+            accept_lower: !self.config.preempt || window_open,
+        }
+    }
+
     /// The earliest timer; the shell delivers [`Event::Timer`] then.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         [
             self.master_down_at,
             self.advert_at,
             self.second_garp_at,
-            self.garp_refresh_at,
+            self.lower_prio_garp_at,
+            self.preempt_window_closes_at,
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    pub fn handle(&mut self, now: Timestamp, event: Event) -> Vec<Action> {
-        let mut out = Vec::new();
+    /// Handles one event, appending what to do to `out`; returns the state change it caused.
+    pub fn handle(
+        &mut self,
+        now: Timestamp,
+        event: Event,
+        out: &mut Vec<Action>,
+    ) -> Option<Transition> {
+        let before = out.len();
         match event {
-            Event::Startup => self.startup(now, &mut out),
+            Event::Startup => self.startup(now, out),
             Event::Advert {
                 src,
                 priority,
                 interval,
-            } => self.advert(now, src, priority, interval, &mut out),
-            Event::Timer => self.timers(now, &mut out),
+            } => self.advert(now, src, priority, interval, out),
+            Event::Timer => self.timers(now, out),
             Event::InterfaceUp | Event::InterfaceDown => {
                 self.interface_up = event == Event::InterfaceUp;
-                self.reevaluate(now, &mut out);
+                self.reevaluate(now, out);
             }
-            Event::Tracker { name, up } => {
-                for tracker in self.trackers.iter_mut().filter(|t| t.name() == name) {
-                    tracker.set_up(up);
+            Event::Tracker { tracker, up } => {
+                for t in self.trackers.iter_mut().filter(|t| t.id() == tracker) {
+                    t.set_up(up);
                 }
-                self.reevaluate(now, &mut out);
+                self.reevaluate(now, out);
             }
-            Event::ScriptResult { name, success } => {
-                for tracker in self.trackers.iter_mut().filter(|t| t.name() == name) {
-                    tracker.script_result(success);
+            Event::ScriptResult { tracker, success } => {
+                for t in self.trackers.iter_mut().filter(|t| t.id() == tracker) {
+                    t.script_result(success);
                 }
-                self.reevaluate(now, &mut out);
+                self.reevaluate(now, out);
             }
-            Event::Shutdown => self.shutdown(&mut out),
+            Event::SourceAddress { addr } => {
+                // Only an address of the instance's family can be a source; the shell checks.
+                if addr != self.source
+                    && addr.is_none_or(|a| check_source(a, self.config.flavor).is_ok())
+                {
+                    self.source = addr;
+                    self.adverts = (
+                        self.priority,
+                        build_adverts(&self.config, addr, self.priority),
+                    );
+                }
+                self.reevaluate(now, out);
+            }
+            Event::Shutdown => self.shutdown(out),
         }
-        out
+        out[before..].iter().rev().find_map(|action| match action {
+            Action::StateChanged {
+                from, to, reason, ..
+            } => Some(Transition {
+                from: *from,
+                to: *to,
+                reason: reason.clone(),
+            }),
+            _ => None,
+        })
     }
 
     // RFC 5798 section 6.4.1: the owner becomes master at once, others wait as backup.
@@ -140,10 +229,18 @@ impl Instance {
 
     fn master_down_interval(&self) -> Duration {
         master_down_interval(
-            self.config.version,
+            self.config.version(),
             self.priority,
             self.master_adver_interval,
             self.config.down_timer_adverts,
+        )
+    }
+
+    fn skew_time(&self) -> Duration {
+        skew_time(
+            self.config.version(),
+            self.priority,
+            self.master_adver_interval,
         )
     }
 
@@ -162,36 +259,40 @@ impl Instance {
         }
     }
 
-    // RFC 5798 section 6.4.2.
+    /// Arms the master-down timer for `length` from `now` (keepalived's `ms_down_timer`).
+    fn arm_down_timer(&mut self, now: Timestamp, length: Duration) {
+        self.down_timer = length;
+        self.master_down_at = Some(now + length);
+    }
+
+    // RFC 5798 section 6.4.2, with keepalived's nopreempt and preempt_delay.
     fn backup_hears(&mut self, now: Timestamp, priority: Priority, interval: Duration) {
         if priority.0 == 0 {
             self.last_advert_heard = Some(now);
             // The master is leaving: take over after Skew_Time instead of the full interval.
             self.wants_master = false;
-            self.master_down_at = Some(
-                now + skew_time(
-                    self.config.version,
-                    self.priority,
-                    self.master_adver_interval,
-                ),
-            );
+            self.arm_down_timer(now, self.skew_time());
             return;
         }
         let lower = priority < self.priority;
         if lower && self.config.preempt && !self.preempt_window_open(now) {
-            // A lower-priority master while we may preempt: ignore it and take over when
-            // the down timer runs out.
+            // A lower-priority master while we may preempt: ignore it and take over when the
+            // running down timer ends. keepalived keeps the remaining time as its down timer.
+            if let Some(at) = self.master_down_at {
+                self.down_timer = at.since(now);
+            }
             return;
         }
         if !lower {
             self.preempt_until = None;
+            self.preempt_window_closes_at = None;
         }
         self.last_advert_heard = Some(now);
-        if self.config.version == Version::V3 {
+        if self.config.version() == Version::V3 {
             self.master_adver_interval = interval;
         }
         self.wants_master = false;
-        self.master_down_at = Some(now + self.master_down_interval());
+        self.arm_down_timer(now, self.master_down_interval());
     }
 
     /// keepalived's `preempt_delay`: the window opens with the first lower-priority advert.
@@ -199,13 +300,19 @@ impl Instance {
         if self.config.preempt_delay.is_zero() {
             return false;
         }
-        let until = *self
-            .preempt_until
-            .get_or_insert(now + self.config.preempt_delay);
+        let until = match self.preempt_until {
+            Some(until) => until,
+            None => {
+                let until = now + self.config.preempt_delay;
+                self.preempt_until = Some(until);
+                self.preempt_window_closes_at = Some(until);
+                until
+            }
+        };
         now < until
     }
 
-    // RFC 5798 section 6.4.3 with keepalived's additions.
+    // RFC 5798 section 6.4.3 in keepalived's order (vrrp_state_master_rx).
     fn master_hears(
         &mut self,
         now: Timestamp,
@@ -214,18 +321,34 @@ impl Instance {
         interval: Duration,
         out: &mut Vec<Action>,
     ) {
-        if priority.0 == 0 {
-            // Another master is leaving: advertise at once so backups do not take over.
-            self.send_advert(now, self.priority, out);
+        let Some(ours) = self.source else {
             return;
-        }
-        let higher = priority > self.priority
-            || (priority == self.priority && ip_greater(src, self.config.primary_address));
-        if higher {
-            if self.config.higher_prio_send_advert {
-                self.send_advert(now, self.priority, out);
+        };
+        let higher = |me: &Self| {
+            priority > me.priority || (priority == me.priority && ip_greater(src, ours))
+        };
+        if priority.0 == 0 || (self.config.higher_prio_send_advert && higher(self)) {
+            // Another master is leaving: advertise at once so backups do not take over.
+            self.send_advert(self.priority, out);
+            if priority.0 == 0 {
+                return;
             }
-            if self.config.version == Version::V3 {
+        }
+        if priority == self.priority {
+            if src == ours {
+                // Our own advert coming back: keepalived only logs it.
+                out.push(Action::Anomaly(Anomaly::OwnAdvertEchoed { priority }));
+                return;
+            }
+            if self.priority.0 == 255 {
+                // Two owners: keepalived steps its own priority down so one of them yields.
+                out.push(Action::Anomaly(Anomaly::OwnerConflict { other: src }));
+                self.base_priority = Priority(254);
+                self.priority = Priority(254);
+            }
+        }
+        if higher(self) {
+            if self.config.version() == Version::V3 {
                 self.master_adver_interval = interval;
             }
             self.last_advert_heard = Some(now);
@@ -240,18 +363,27 @@ impl Instance {
             return;
         }
         // A lower-priority master: keepalived answers with an advert (unless
-        // lower_prio_no_advert) so it backs off at once, and may repeat its announcements.
+        // lower_prio_no_advert) so it backs off at once, and refreshes the ARP caches.
         if !self.config.lower_prio_no_advert {
-            self.send_advert(now, self.priority, out);
+            self.send_advert(self.priority, out);
         }
-        if self.config.garp.lower_prio_repeat > 0 {
-            self.announce(self.config.garp.lower_prio_repeat, out);
-        }
+        self.lower_priority_announce(now, out);
         out.push(Action::MasterRxLowerPriority {
-            instance: self.config.name.clone(),
             from: src,
             priority,
         });
+    }
+
+    /// keepalived's `garp_lower_prio_repeat` burst now and another after
+    /// `garp_lower_prio_delay`; the sync group asks its other masters for the same.
+    pub(crate) fn lower_priority_announce(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        if self.state != State::Master || self.config.garp.lower_prio_repeat == 0 {
+            return;
+        }
+        self.announce(self.config.garp.lower_prio_repeat, out);
+        if let Some(delay) = self.config.garp.lower_prio_delay {
+            self.lower_prio_garp_at = Some(now + delay);
+        }
     }
 
     fn timers(&mut self, now: Timestamp, out: &mut Vec<Action>) {
@@ -266,17 +398,37 @@ impl Instance {
                 }
             }
         }
-        if self.advert_at.is_some_and(|at| at <= now) {
-            self.send_advert(now, self.priority, out);
+        if let Some(at) = self.advert_at.filter(|at| *at <= now) {
+            self.periodic_advert(now, at, out);
         }
         if self.second_garp_at.is_some_and(|at| at <= now) {
             self.second_garp_at = None;
             self.announce(self.config.garp.master_repeat, out);
         }
-        if let Some(at) = self.garp_refresh_at.filter(|at| *at <= now) {
-            let period = self.config.garp.master_refresh.unwrap_or(Duration::MAX);
-            self.garp_refresh_at = Some(at + period);
+        if self.lower_prio_garp_at.is_some_and(|at| at <= now) {
+            self.lower_prio_garp_at = None;
+            self.announce(self.config.garp.lower_prio_repeat, out);
+        }
+        if self.preempt_window_closes_at.is_some_and(|at| at <= now) {
+            // The preempt_delay window closed: lower masters no longer count as alive. Nothing
+            // to send; the caller reads the new receive policy.
+            self.preempt_window_closes_at = None;
+        }
+    }
+
+    /// The scheduled advert (RFC 5798 section 6.4.3): the next one is due one interval after
+    /// this deadline, not after `now`, so a late wakeup does not shift the schedule.
+    fn periodic_advert(&mut self, now: Timestamp, due: Timestamp, out: &mut Vec<Action>) {
+        self.send_advert(self.priority, out);
+        let interval = self.config.advert_interval;
+        let next = due + interval;
+        // After a stall longer than an interval, resume from now rather than catching up.
+        self.advert_at = Some(if next <= now { now + interval } else { next });
+        if let (Some(at), Some(period)) = (self.garp_refresh_at, self.config.garp.master_refresh)
+            && now > at
+        {
             self.announce(self.config.garp.master_refresh_repeat, out);
+            self.garp_refresh_at = Some(now + period);
         }
     }
 
@@ -285,9 +437,12 @@ impl Instance {
         if !self.interface_up {
             return Some(Reason::InterfaceDown);
         }
+        if self.source.is_none() {
+            return Some(Reason::NoSourceAddress);
+        }
         if let Some(tracker) = self.trackers.iter().find(|t| t.causes_fault()) {
             return Some(Reason::TrackerFailed {
-                name: tracker.name().to_owned(),
+                tracker: tracker.id(),
             });
         }
         if self.group_fault {
@@ -295,23 +450,39 @@ impl Instance {
                 group: String::new(),
             });
         }
+        if let Some(tracker) = self.trackers.iter().find(|t| t.pending()) {
+            return Some(Reason::TrackerPending {
+                tracker: tracker.id(),
+            });
+        }
         None
     }
 
     /// After anything that may change the fault condition or the priority.
     fn reevaluate(&mut self, now: Timestamp, out: &mut Vec<Action>) {
-        let priority = effective_priority(self.config.priority, &self.trackers);
+        let priority = effective_priority(self.base_priority, &self.trackers);
         if priority != self.priority {
             self.priority = priority;
-            if self.state == State::Backup {
-                // keepalived re-arms the down timer with the new skew.
-                self.master_down_at = Some(now + self.master_down_interval());
+            // keepalived recomputes the down timer with the new skew and moves the running
+            // deadline by the difference; it does not restart it (vrrp_set_effective_priority).
+            let old = self.down_timer;
+            self.down_timer = self.master_down_interval();
+            if self.state == State::Backup
+                && let Some(at) = self.master_down_at
+            {
+                self.master_down_at = Some(if self.down_timer >= old {
+                    at + (self.down_timer - old)
+                } else {
+                    Timestamp::from_nanos(
+                        at.as_nanos()
+                            .saturating_sub((old - self.down_timer).as_nanos() as u64),
+                    )
+                });
             }
             if self.config.notify_priority_changes
                 && matches!(self.state, State::Master | State::Backup)
             {
                 out.push(Action::PriorityChanged {
-                    instance: self.config.name.clone(),
                     state: self.state,
                     priority,
                 });
@@ -335,7 +506,6 @@ impl Instance {
     fn change_state(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
         let from = std::mem::replace(&mut self.state, to);
         out.push(Action::StateChanged {
-            instance: self.config.name.clone(),
             from,
             to,
             priority: self.priority,
@@ -347,8 +517,10 @@ impl Instance {
         self.master_down_at = None;
         self.advert_at = None;
         self.second_garp_at = None;
+        self.lower_prio_garp_at = None;
         self.garp_refresh_at = None;
         self.preempt_until = None;
+        self.preempt_window_closes_at = None;
         self.wants_master = false;
     }
 
@@ -357,7 +529,7 @@ impl Instance {
         self.master_adver_interval = self.config.advert_interval;
         self.entered_backup = now;
         self.last_advert_heard = None;
-        self.master_down_at = Some(now + self.master_down_interval());
+        self.arm_down_timer(now, self.master_down_interval());
         self.change_state(State::Backup, reason, out);
     }
 
@@ -365,11 +537,11 @@ impl Instance {
     // addresses, then announce them (keepalived's order).
     fn become_master(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
         self.clear_timers();
-        self.send_advert(now, self.priority, out);
-        out.push(Action::AddAddresses {
-            iface: self.config.iface.clone(),
-            addresses: self.config.virtual_addresses.clone(),
-        });
+        // RFC 5798 section 6.4.3: a master always sends at its own interval.
+        self.master_adver_interval = self.config.advert_interval;
+        self.send_advert(self.priority, out);
+        self.advert_at = Some(now + self.config.advert_interval);
+        out.push(Action::AddAddresses);
         self.announce(self.config.garp.master_repeat, out);
         self.second_garp_at = self.config.garp.master_delay.map(|delay| now + delay);
         self.garp_refresh_at = self.config.garp.master_refresh.map(|period| now + period);
@@ -379,12 +551,10 @@ impl Instance {
     /// MASTER -> BACKUP (a better master, or the sync group).
     fn leave_master(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
         self.clear_timers();
-        out.push(Action::RemoveAddresses {
-            iface: self.config.iface.clone(),
-            addresses: self.config.virtual_addresses.clone(),
-        });
+        out.push(Action::CancelAnnouncements);
+        out.push(Action::RemoveAddresses);
         self.entered_backup = now;
-        self.master_down_at = Some(now + self.master_down_interval());
+        self.arm_down_timer(now, self.master_down_interval());
         self.change_state(State::Backup, reason, out);
     }
 
@@ -398,11 +568,9 @@ impl Instance {
     // (RFC 5798 section 6.4.3), then gives the addresses up.
     fn release_master(&mut self, out: &mut Vec<Action>) {
         if self.state == State::Master {
-            out.push(self.advert_action(Priority(0)));
-            out.push(Action::RemoveAddresses {
-                iface: self.config.iface.clone(),
-                addresses: self.config.virtual_addresses.clone(),
-            });
+            self.send_advert(Priority(0), out);
+            out.push(Action::CancelAnnouncements);
+            out.push(Action::RemoveAddresses);
         }
     }
 
@@ -415,77 +583,23 @@ impl Instance {
         self.change_state(State::Stopped, Reason::Shutdown, out);
     }
 
-    fn send_advert(&mut self, now: Timestamp, priority: Priority, out: &mut Vec<Action>) {
-        out.push(self.advert_action(priority));
-        self.advert_at = Some(now + self.config.advert_interval);
-    }
-
-    /// The advert frames for `priority`: to the multicast group, or one per unicast peer.
-    fn advert_action(&self, priority: Priority) -> Action {
-        let config = &self.config;
-        let advert = Advert {
-            version: config.version,
-            vrid: config.vrid,
-            priority,
-            interval: config.advert_interval,
-            auth: if config.version == Version::V2 {
-                config.auth
-            } else {
-                Auth::None
-            },
-            addresses: config
-                .virtual_addresses
-                .iter()
-                .map(|v| v.addr)
-                .filter(|addr| Family::of(addr) == config.family)
-                .collect(),
-        };
-        let group = match config.family {
-            Family::Ipv4 => IpAddr::from(MCAST_GROUP_V4),
-            Family::Ipv6 => IpAddr::from(MCAST_GROUP_V6),
-        };
-        let destinations = if config.unicast_peers.is_empty() {
-            vec![group]
-        } else {
-            config.unicast_peers.clone()
-        };
-        let frames = destinations
-            .into_iter()
-            .filter_map(|dst| {
-                let mut spec = FrameSpec::multicast(config.primary_address, advert.clone());
-                spec.src_mac = config.source_mac();
-                spec.dst = dst;
-                spec.checksum = config.checksum;
-                build_frame(&spec).ok()
-            })
-            .collect();
-        Action::SendAdvert {
-            iface: config.iface.clone(),
-            priority,
-            frames,
+    fn send_advert(&mut self, priority: Priority, out: &mut Vec<Action>) {
+        if self.adverts.0 != priority {
+            self.adverts = (priority, build_adverts(&self.config, self.source, priority));
         }
+        out.push(Action::SendAdvert {
+            priority,
+            packets: Arc::clone(&self.adverts.1),
+        });
     }
 
     /// Gratuitous ARPs / unsolicited NAs for every virtual address, `repeat` times each.
     fn announce(&self, repeat: u32, out: &mut Vec<Action>) {
-        if repeat == 0 || self.config.virtual_addresses.is_empty() {
+        if repeat == 0 || self.announcements.is_empty() {
             return;
         }
-        let mac = self.config.source_mac();
-        let frames = self
-            .config
-            .virtual_addresses
-            .iter()
-            .map(|v| match v.addr {
-                IpAddr::V4(addr) => announce::gratuitous_arp(mac, addr),
-                IpAddr::V6(addr) => {
-                    announce::unsolicited_na(mac, addr, self.config.ipv6_forwarding)
-                }
-            })
-            .collect();
         out.push(Action::Announce {
-            iface: self.config.iface.clone(),
-            frames,
+            frames: Arc::clone(&self.announcements),
             repeat,
             interval: self.config.garp.interval,
         });
@@ -503,7 +617,13 @@ impl Instance {
 
     /// In FAULT for a reason of its own (not because of its group).
     pub(crate) fn own_fault(&self) -> bool {
-        !self.interface_up || self.trackers.iter().any(Tracker::causes_fault)
+        !self.interface_up
+            || self.source.is_none()
+            || self.trackers.iter().any(Tracker::causes_fault)
+    }
+
+    pub(crate) fn tracks(&self, tracker: TrackerId) -> bool {
+        self.trackers.iter().any(|t| t.id() == tracker)
     }
 
     pub(crate) fn promote(&mut self, now: Timestamp, group: &str, out: &mut Vec<Action>) {
@@ -529,7 +649,7 @@ impl Instance {
             ),
             State::Backup if self.wants_master => {
                 self.wants_master = false;
-                self.master_down_at = Some(now + self.master_down_interval());
+                self.arm_down_timer(now, self.master_down_interval());
             }
             _ => {}
         }
@@ -561,6 +681,67 @@ impl Instance {
     }
 }
 
+/// The advert packets for `priority` from `source`: one frame to the multicast group, or one
+/// IP packet per unicast peer. [`InstanceConfig::new`] checked that every address has the
+/// instance's family; without a source there is nothing to send (the instance is in FAULT).
+fn build_adverts(
+    config: &InstanceConfig,
+    source: Option<IpAddr>,
+    priority: Priority,
+) -> Arc<[AdvertPacket]> {
+    let Some(source) = source else {
+        return Arc::new([]);
+    };
+    let advert = Advert {
+        version: config.version(),
+        vrid: config.vrid,
+        priority,
+        interval: config.advert_interval,
+        auth: config.auth,
+        addresses: config.advertised.clone(),
+    };
+    let frame = |dst: IpAddr, ttl: u8| {
+        let mut spec = FrameSpec::multicast(source, advert.clone());
+        spec.src_mac = config.advert_mac.0;
+        spec.dst = dst;
+        spec.ttl = ttl;
+        spec.checksum = config.checksum;
+        build_frame(&spec).expect("InstanceConfig::new checked the address families")
+    };
+    match &config.destination {
+        Destination::Multicast { group } => [AdvertPacket::Multicast {
+            frame: Bytes::from(frame(*group, vrrp_common::proto::VRRP_TTL)),
+        }]
+        .into(),
+        Destination::Unicast { peers, ttl } => peers
+            .iter()
+            .map(|peer| {
+                let frame = Bytes::from(frame(*peer, *ttl));
+                AdvertPacket::Unicast {
+                    peer: *peer,
+                    packet: frame.slice(vrrp_common::proto::ETH_HEADER_LEN..),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn build_announcements(config: &InstanceConfig) -> Arc<[AnnounceFrame]> {
+    config
+        .announced
+        .iter()
+        .map(|announced| AnnounceFrame {
+            ifindex: announced.ifindex,
+            frame: Bytes::from(match announced.addr {
+                IpAddr::V4(addr) => announce::gratuitous_arp(announced.mac.0, addr),
+                IpAddr::V6(addr) => {
+                    announce::unsolicited_na(announced.mac.0, addr, config.ipv6_forwarding)
+                }
+            }),
+        })
+        .collect()
+}
+
 /// RFC 5798 section 6.4.3: on equal priority the higher primary address wins, compared as
 /// unsigned integers.
 fn ip_greater(a: IpAddr, b: IpAddr) -> bool {
@@ -568,5 +749,70 @@ fn ip_greater(a: IpAddr, b: IpAddr) -> bool {
         (IpAddr::V4(a), IpAddr::V4(b)) => u32::from(a) > u32::from(b),
         (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) > u128::from(b),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::{InstanceSettings, MacAddr};
+    use crate::protocol::Family;
+
+    #[test]
+    fn unicast_adverts_are_ip_packets_one_per_peer() {
+        let mut settings = InstanceSettings::new(
+            "VI_1",
+            51,
+            "192.0.2.1".parse().unwrap(),
+            MacAddr([2, 0, 0, 0, 0, 1]),
+        );
+        settings.destination = Destination::Unicast {
+            peers: vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()],
+            ttl: 255,
+        };
+        let config = InstanceConfig::new(settings).unwrap();
+        let packets = build_adverts(&config, config.source, Priority(100));
+        assert_eq!(packets.len(), 2);
+        for (packet, last) in packets.iter().zip([2u8, 3]) {
+            let AdvertPacket::Unicast { peer, packet } = packet else {
+                panic!("unicast instance built {packet:?}");
+            };
+            assert_eq!(*peer, IpAddr::from([192, 0, 2, last]));
+            assert_eq!(
+                packet[0] >> 4,
+                4,
+                "starts with the IPv4 header, no Ethernet"
+            );
+            assert_eq!(&packet[16..20], &[192, 0, 2, last]);
+        }
+    }
+
+    #[test]
+    fn a_family_mismatch_is_refused_once_at_construction() {
+        let mut settings = InstanceSettings::new(
+            "VI_1",
+            51,
+            "192.0.2.1".parse().unwrap(),
+            MacAddr([2, 0, 0, 0, 0, 1]),
+        );
+        settings.destination = Destination::Unicast {
+            peers: vec!["2001:db8::2".parse().unwrap()],
+            ttl: 255,
+        };
+        assert!(matches!(
+            InstanceConfig::new(settings),
+            Err(crate::engine::InstanceConfigError::MixedFamilies { .. })
+        ));
+    }
+
+    #[test]
+    fn family_of_the_source_decides_the_multicast_group() {
+        let settings = InstanceSettings::new(
+            "VI_6",
+            51,
+            "fe80::1".parse().unwrap(),
+            MacAddr([2, 0, 0, 0, 0, 1]),
+        );
+        assert_eq!(settings.flavor.family(), Family::Ipv6);
     }
 }

@@ -11,9 +11,12 @@ mod time;
 pub mod timers;
 mod tracking;
 
-pub use config::{GarpConfig, InstanceConfig, TrackerConfig, TrackerKind, VirtualAddress};
-pub use events::{Action, Event, Reason, State};
-pub use instance::Instance;
-pub use router::{InstanceId, Router, RouterError, SyncGroupConfig};
+pub use config::{
+    Announced, Destination, Flavor, GarpConfig, InstanceConfig, InstanceConfigError,
+    InstanceSettings, MacAddr, TrackerConfig, TrackerId, TrackerKind,
+};
+pub use events::{Action, AdvertPacket, AnnounceFrame, Anomaly, Event, Reason, State, Transition};
+pub use instance::{Instance, ReceivePolicy};
+pub use router::{InstanceId, RoutedAction, Router, RouterError, SyncGroupConfig};
 pub use time::Timestamp;
 pub use tracking::{Tracker, effective_priority};

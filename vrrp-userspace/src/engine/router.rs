@@ -2,26 +2,31 @@
 //! member in FAULT puts the whole group in FAULT, the group becomes MASTER only when every
 //! member wants to, and one member going BACKUP takes the others along.
 
-use super::config::InstanceConfig;
+use super::config::{InstanceConfig, TrackerId};
 use super::events::{Action, Event, State};
 use super::instance::Instance;
 use super::time::Timestamp;
 
-/// Index of an instance in a [`Router`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Index of an instance in a [`Router`], in the order the configurations were given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct InstanceId(pub usize);
 
-/// A sync group by instance names.
+/// A sync group: its name (for logs and notify scripts) and its members.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncGroupConfig {
     pub name: String,
-    pub members: Vec<String>,
+    pub members: Vec<InstanceId>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RouterError {
-    #[error("sync group {group} names instance {instance}, which is not configured")]
-    UnknownMember { group: String, instance: String },
+    #[error("sync group {group} names instance #{}, but there are only {count} instances", instance.0)]
+    UnknownMember {
+        group: String,
+        instance: InstanceId,
+        count: usize,
+    },
     #[error(
         "instance {instance} is in sync groups {first} and {second}; an instance may be in one group only"
     )]
@@ -31,6 +36,9 @@ pub enum RouterError {
         second: String,
     },
 }
+
+/// An action and the instance it belongs to.
+pub type RoutedAction = (InstanceId, Action);
 
 struct Group {
     name: String,
@@ -50,28 +58,28 @@ impl Router {
     ) -> Result<Self, RouterError> {
         let mut instances: Vec<Instance> = configs.into_iter().map(Instance::new).collect();
         let mut group_of = vec![None; instances.len()];
-        let mut groups = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         for (index, group) in sync_groups.into_iter().enumerate() {
             let mut members = Vec::new();
-            for name in &group.members {
-                let member = instances
-                    .iter()
-                    .position(|i| i.name() == name)
-                    .ok_or_else(|| RouterError::UnknownMember {
+            for id in &group.members {
+                if id.0 >= instances.len() {
+                    return Err(RouterError::UnknownMember {
                         group: group.name.clone(),
-                        instance: name.clone(),
-                    })?;
-                if let Some(first) = group_of[member] {
+                        instance: *id,
+                        count: instances.len(),
+                    });
+                }
+                if let Some(first) = group_of[id.0] {
                     let first: &Group = &groups[first];
                     return Err(RouterError::TwoGroups {
-                        instance: name.clone(),
+                        instance: instances[id.0].name().to_owned(),
                         first: first.name.clone(),
                         second: group.name.clone(),
                     });
                 }
-                group_of[member] = Some(index);
-                instances[member].set_gated(true);
-                members.push(member);
+                group_of[id.0] = Some(index);
+                instances[id.0].set_gated(true);
+                members.push(id.0);
             }
             groups.push(Group {
                 name: group.name,
@@ -96,6 +104,14 @@ impl Router {
         &self.instances[id.0]
     }
 
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
     pub fn find(&self, name: &str) -> Option<InstanceId> {
         self.instances
             .iter()
@@ -111,53 +127,112 @@ impl Router {
     }
 
     /// One event for one instance, then whatever its sync group does about it.
-    pub fn handle(&mut self, now: Timestamp, id: InstanceId, event: Event) -> Vec<Action> {
-        let mut out = self.instances[id.0].handle(now, event);
-        self.coordinate(now, id.0, &mut out);
+    pub fn handle(&mut self, now: Timestamp, id: InstanceId, event: Event) -> Vec<RoutedAction> {
+        let mut out = Vec::new();
+        self.handle_into(now, id, event, &mut out);
         out
     }
 
-    /// An event for every instance (startup, shutdown, tracker and script results).
-    pub fn broadcast(&mut self, now: Timestamp, event: &Event) -> Vec<Action> {
+    fn handle_into(
+        &mut self,
+        now: Timestamp,
+        id: InstanceId,
+        event: Event,
+        out: &mut Vec<RoutedAction>,
+    ) {
+        let mut actions = Vec::new();
+        let transition = self.instances[id.0].handle(now, event, &mut actions);
+        let heard_lower = actions
+            .iter()
+            .any(|a| matches!(a, Action::MasterRxLowerPriority { .. }));
+        out.extend(actions.into_iter().map(|action| (id, action)));
+        let left_master = transition
+            .as_ref()
+            .is_some_and(|t| t.from == State::Master && t.to == State::Backup);
+        self.coordinate(now, id.0, left_master, heard_lower, out);
+    }
+
+    /// An event for every instance (startup, shutdown).
+    pub fn broadcast(&mut self, now: Timestamp, event: &Event) -> Vec<RoutedAction> {
         let mut out = Vec::new();
         for index in 0..self.instances.len() {
-            out.extend(self.handle(now, InstanceId(index), event.clone()));
+            self.handle_into(now, InstanceId(index), event.clone(), &mut out);
         }
         out
     }
 
+    /// A tracker's report for every instance that tracks it.
+    pub fn tracker_event(&mut self, now: Timestamp, event: &Event) -> Vec<RoutedAction> {
+        let tracker = match event {
+            Event::Tracker { tracker, .. } | Event::ScriptResult { tracker, .. } => *tracker,
+            _ => return self.broadcast(now, event),
+        };
+        let mut out = Vec::new();
+        for index in 0..self.instances.len() {
+            if self.instances[index].tracks(tracker) {
+                self.handle_into(now, InstanceId(index), event.clone(), &mut out);
+            }
+        }
+        out
+    }
+
+    /// Instances that track `tracker`.
+    pub fn trackers_of(&self, tracker: TrackerId) -> impl Iterator<Item = InstanceId> + '_ {
+        self.instances()
+            .filter(move |(_, i)| i.tracks(tracker))
+            .map(|(id, _)| id)
+    }
+
     /// [`Event::Timer`] for every instance whose deadline has come.
-    pub fn handle_timers(&mut self, now: Timestamp) -> Vec<Action> {
+    pub fn handle_timers(&mut self, now: Timestamp) -> Vec<RoutedAction> {
         let mut out = Vec::new();
         for index in 0..self.instances.len() {
             if self.instances[index]
                 .next_deadline()
                 .is_some_and(|at| at <= now)
             {
-                out.extend(self.handle(now, InstanceId(index), Event::Timer));
+                self.handle_into(now, InstanceId(index), Event::Timer, &mut out);
             }
         }
         out
     }
 
-    fn coordinate(&mut self, now: Timestamp, changed: usize, out: &mut Vec<Action>) {
+    fn coordinate(
+        &mut self,
+        now: Timestamp,
+        changed: usize,
+        left_master: bool,
+        heard_lower: bool,
+        out: &mut Vec<RoutedAction>,
+    ) {
         let Some(group) = self.group_of[changed] else {
             return;
         };
         let Group { name, members } = &self.groups[group];
+        let mut actions = Vec::new();
+        let mut flush = |member: usize, actions: &mut Vec<Action>| {
+            out.extend(actions.drain(..).map(|a| (InstanceId(member), a)));
+        };
 
         let group_fault = members.iter().any(|&m| self.instances[m].own_fault());
         for &member in members {
-            self.instances[member].set_group_fault(now, group_fault, name, out);
+            self.instances[member].set_group_fault(now, group_fault, name, &mut actions);
+            flush(member, &mut actions);
         }
 
-        let left_master = out.iter().any(|action| {
-            matches!(action, Action::StateChanged { instance, from: State::Master, to: State::Backup, .. }
-                if instance == self.instances[changed].name())
-        });
         if left_master {
             for &member in members.iter().filter(|&&m| m != changed) {
-                self.instances[member].demote(now, name, out);
+                self.instances[member].demote(now, name, &mut actions);
+                flush(member, &mut actions);
+            }
+        }
+
+        // keepalived (vrrp_state_master_rx): a master hearing a lower priority also has the
+        // group's other masters refresh their addresses.
+        if heard_lower {
+            for &member in members.iter().filter(|&&m| m != changed) {
+                self.instances[member].lower_priority_announce(now, &mut actions);
+                flush(member, &mut actions);
             }
         }
 
@@ -167,7 +242,8 @@ impl Router {
         });
         if all_want && members.iter().any(|&m| self.instances[m].wants_master()) {
             for &member in members {
-                self.instances[member].promote(now, name, out);
+                self.instances[member].promote(now, name, &mut actions);
+                flush(member, &mut actions);
             }
         }
     }

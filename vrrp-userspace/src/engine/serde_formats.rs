@@ -44,32 +44,31 @@ pub mod millis_option {
     }
 }
 
-/// Frames as hex strings.
-pub mod hex_frames {
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
+/// Announcements as hex strings (with `@ifindex` when not 0, the goldens' interface).
+pub fn announce_frames<S: serde::Serializer>(
+    frames: &[super::events::AnnounceFrame],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(frames.iter().map(|f| match f.ifindex {
+        0 => hex(&f.frame),
+        ifindex => format!("{}@{ifindex}", hex(&f.frame)),
+    }))
+}
 
-    pub fn serialize<S: Serializer>(frames: &[Vec<u8>], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            frames
-                .iter()
-                .map(|frame| frame.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        )
-    }
+/// Advert packets: a multicast frame as a hex string, a unicast packet as `{"to", "ip"}`.
+pub fn advert_packets<S: serde::Serializer>(
+    packets: &[super::events::AdvertPacket],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use super::events::AdvertPacket;
+    serializer.collect_seq(packets.iter().map(|packet| match packet {
+        AdvertPacket::Multicast { frame } => serde_json::Value::String(hex(frame)),
+        AdvertPacket::Unicast { peer, packet } => {
+            serde_json::json!({ "to": peer, "ip": hex(packet) })
+        }
+    }))
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<Vec<u8>>, D::Error> {
-        let texts = Vec::<String>::deserialize(deserializer)?;
-        texts
-            .iter()
-            .map(|text| {
-                (0..text.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("?"), 16))
-                    .collect::<Result<Vec<u8>, _>>()
-                    .map_err(D::Error::custom)
-            })
-            .collect()
-    }
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -3,12 +3,12 @@
 
 use crate::protocol::Priority;
 
-use super::config::{TrackerConfig, TrackerKind};
+use super::config::{TrackerConfig, TrackerId, TrackerKind};
 
 /// What a tracker currently says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {
-    /// No result yet: neither adds its weight nor causes a fault.
+    /// No result yet: adds no weight; a weight-0 script holds its instance in FAULT.
     Unknown,
     Up,
     Down,
@@ -39,8 +39,8 @@ impl Tracker {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.config.name
+    pub fn id(&self) -> TrackerId {
+        self.config.id
     }
 
     /// An up/down report (interfaces, files, processes); returns whether the status changed.
@@ -79,26 +79,37 @@ impl Tracker {
         std::mem::replace(&mut self.status, next) != next
     }
 
-    /// Whether the tracked thing counts as failed, after `reverse`.
-    fn failed(&self) -> Option<bool> {
-        let down = match self.status {
-            Status::Unknown => return None,
-            Status::Up => false,
-            Status::Down => true,
-        };
-        Some(down != self.config.reverse)
+    /// keepalived's weight multiplier: `reverse` negates the weight (vrrp_track.c).
+    fn multiplier(&self) -> i32 {
+        if self.config.reverse { -1 } else { 1 }
     }
 
-    /// Weight 0 trackers put the instance in FAULT while failed.
+    /// Weight 0 puts the instance in FAULT while the tracked object is down (with `reverse`:
+    /// while it is up).
     pub fn causes_fault(&self) -> bool {
-        self.config.weight == 0 && self.failed() == Some(true)
+        self.config.weight == 0
+            && match self.status {
+                Status::Unknown => false,
+                Status::Up => self.config.reverse,
+                Status::Down => !self.config.reverse,
+            }
     }
 
-    /// A positive weight is added while OK, a negative one while failed.
+    /// A weight-0 script that has not reported yet (keepalived's `num_script_init`).
+    pub fn pending(&self) -> bool {
+        self.config.weight == 0
+            && self.status == Status::Unknown
+            && matches!(self.config.kind, TrackerKind::Script { .. })
+    }
+
+    /// keepalived's arithmetic: a positive weight (times the multiplier) is added while up, a
+    /// negative one while down; nothing before the first report. So `weight 10 reverse` takes
+    /// 10 off while up and nothing while down.
     pub fn adjustment(&self) -> i32 {
-        match (self.failed(), self.config.weight) {
-            (Some(false), weight) if weight > 0 => weight,
-            (Some(true), weight) if weight < 0 => weight,
+        let weight = self.config.weight;
+        match self.status {
+            Status::Up if weight > 0 => weight * self.multiplier(),
+            Status::Down if weight < 0 => weight * self.multiplier(),
             _ => 0,
         }
     }
@@ -120,7 +131,7 @@ mod tests {
 
     fn tracker(kind: TrackerKind, weight: i32, reverse: bool) -> Tracker {
         Tracker::new(TrackerConfig {
-            name: "t".into(),
+            id: TrackerId(0),
             kind,
             weight,
             reverse,
@@ -162,17 +173,47 @@ mod tests {
     }
 
     #[test]
-    fn reverse_flips_the_condition() {
-        let mut reversed = tracker(TrackerKind::File, -50, true);
-        reversed.set_up(true);
+    fn reverse_negates_the_weight() {
+        // keepalived: weight +10 reverse takes 10 off while up, nothing while down.
+        let mut plus = tracker(TrackerKind::File, 10, true);
+        plus.set_up(true);
         assert_eq!(
-            effective_priority(Priority(100), &[reversed.clone()]),
-            Priority(50)
+            effective_priority(Priority(100), &[plus.clone()]),
+            Priority(90)
         );
-        reversed.set_up(false);
+        plus.set_up(false);
+        assert_eq!(effective_priority(Priority(100), &[plus]), Priority(100));
+        // weight -50 reverse adds 50 while down, nothing while up.
+        let mut minus = tracker(TrackerKind::File, -50, true);
+        minus.set_up(true);
         assert_eq!(
-            effective_priority(Priority(100), &[reversed]),
+            effective_priority(Priority(100), &[minus.clone()]),
             Priority(100)
+        );
+        minus.set_up(false);
+        assert_eq!(effective_priority(Priority(100), &[minus]), Priority(150));
+    }
+
+    #[test]
+    fn reverse_with_weight_zero_faults_while_up() {
+        let mut link = tracker(TrackerKind::Interface, 0, true);
+        link.set_up(false);
+        assert!(!link.causes_fault());
+        link.set_up(true);
+        assert!(link.causes_fault());
+    }
+
+    #[test]
+    fn weight_zero_script_is_pending_until_its_first_result() {
+        let mut check = script(1, 1, false, 0);
+        assert!(check.pending());
+        assert!(!check.causes_fault());
+        check.script_result(true);
+        assert!(!check.pending());
+        let interface = tracker(TrackerKind::Interface, 0, false);
+        assert!(
+            !interface.pending(),
+            "only scripts hold an instance until they report"
         );
     }
 

@@ -1,0 +1,704 @@
+//! The one step from a configuration to everything the running daemon needs: config model +
+//! host facts -> engine instance configs (checked once), the receive path's expectations,
+//! the addresses to manage, and id tables (instances, trackers, interfaces). Pure: the daemon
+//! gathers [`HostFacts`] first, tests make them up.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::host::{HostFacts, HostInterface};
+use crate::config::model::{self, Authentication, Broadcast, Config, VrrpInstance};
+use crate::config::values::IpPrefix;
+use crate::engine::{
+    Announced, Destination, Flavor, GarpConfig, InstanceConfig, InstanceConfigError, InstanceId,
+    InstanceSettings, MacAddr, SyncGroupConfig, TrackerConfig, TrackerId, TrackerKind,
+};
+use crate::protocol::{Auth, ChecksumMode, Family, Version, Vrid};
+
+/// Why a configuration cannot run on this host. Each names the instance and what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("nothing to run: the configuration has no valid vrrp_instance")]
+    NothingToRun,
+    #[error(
+        "{instance}: interface {iface} does not exist in this network namespace (keepalived refuses to start too: \"Non-existent interface specified in configuration\")"
+    )]
+    UnknownInterface { instance: String, iface: String },
+    #[error("{instance}: no interface; set `interface` (or `default_interface` in global_defs)")]
+    NoInterface { instance: String },
+    #[error("{instance}: {iface} is a loopback interface, which cannot carry VRRP")]
+    Loopback { instance: String, iface: String },
+    #[error("{instance}: {what} is not supported by xvrrpd; {hint}")]
+    Unsupported {
+        instance: String,
+        what: &'static str,
+        hint: &'static str,
+    },
+    #[error(
+        "{instance}: the VMAC interface {iface} was not created; it must exist before resolving"
+    )]
+    MissingVmac { instance: String, iface: String },
+    #[error("{instance}: {source}")]
+    Engine {
+        instance: String,
+        #[source]
+        source: InstanceConfigError,
+    },
+    #[error("{instance}: {kind} {name} is not defined")]
+    UnknownTracker {
+        instance: String,
+        kind: &'static str,
+        name: String,
+    },
+    #[error("sync group {group}: member {member} is not a configured instance")]
+    UnknownMember { group: String, member: String },
+}
+
+/// An interface by name and index.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LinkRef {
+    pub name: String,
+    pub ifindex: u32,
+}
+
+/// Where adverts come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceRule {
+    /// `unicast_src_ip` / `mcast_src_ip`.
+    Configured(IpAddr),
+    /// The interface's primary IPv4 or link-local IPv6 address, followed as it changes.
+    Interface,
+}
+
+/// A unicast peer and the TTL window its adverts must arrive with (keepalived's per-peer
+/// `min_ttl`/`max_ttl`, 0..=255 by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerWindow {
+    pub addr: IpAddr,
+    pub min_ttl: u8,
+    pub max_ttl: u8,
+}
+
+/// How adverts for an instance arrive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiveMode {
+    /// To this group on the instance's interface.
+    Multicast { group: IpAddr },
+    /// To our own unicast address (the advert source), from these peers.
+    Unicast {
+        peers: Vec<PeerWindow>,
+        /// `check_unicast_src` / `vrrp_check_unicast_src`: drop adverts from other sources.
+        check_source: bool,
+    },
+}
+
+/// What the receive path must check adverts for this instance against (keepalived's
+/// `vrrp_check_packet`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiveSpec {
+    pub ifindex: u32,
+    pub family: Family,
+    pub vrid: Vrid,
+    pub version: Version,
+    pub mode: ReceiveMode,
+    pub auth: Auth,
+    /// v2 adverts must carry exactly this interval.
+    pub advert_interval: Duration,
+    pub checksum: ChecksumMode,
+    /// The addresses a valid advert carries (checked unless `skip_check_adv_addr` and the
+    /// advert comes from the current master).
+    pub vips: Vec<IpAddr>,
+    pub skip_check_adv_addr: bool,
+}
+
+/// One address the instance adds while master, with its `ip addr` options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedAddress {
+    pub prefix: IpPrefix,
+    pub link: LinkRef,
+    pub broadcast: Option<IpAddr>,
+    /// `RT_SCOPE_*` number (0 universe, 200 site, 253 link, 254 host).
+    pub scope: u8,
+    pub label: Option<String>,
+    pub peer: Option<IpPrefix>,
+    pub home: bool,
+    pub nodad: bool,
+    pub mngtmpaddr: bool,
+    pub noprefixroute: bool,
+    pub autojoin: bool,
+    /// Seconds; `None` = forever.
+    pub preferred_lft: Option<u32>,
+    /// From `virtual_ipaddress_excluded`: managed and announced, not advertised.
+    pub excluded: bool,
+}
+
+/// The macvlan keepalived's `use_vmac` creates: the virtual router MAC on top of the
+/// instance's interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmacPlan {
+    pub name: String,
+    pub base: LinkRef,
+    pub mac: MacAddr,
+    /// `vmac_xmit_base`: adverts leave from the base interface and its MAC.
+    pub xmit_base: bool,
+}
+
+/// Everything about one instance.
+#[derive(Clone, Debug)]
+pub struct ResolvedInstance {
+    pub name: String,
+    pub engine: InstanceConfig,
+    /// The instance's own interface: adverts go out and come in here.
+    pub link: LinkRef,
+    pub source: SourceRule,
+    pub receive: ReceiveSpec,
+    pub addresses: Vec<PlannedAddress>,
+    pub routes: Vec<model::Route>,
+    pub rules: Vec<model::Rule>,
+    pub vmac: Option<VmacPlan>,
+    /// FAULT while the interface is down (keepalived's default; `dont_track_primary` turns it
+    /// off).
+    pub track_link: bool,
+}
+
+/// Something an instance tracks, shared by every instance tracking it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrackedObject {
+    Interface(LinkRef),
+    Script(String),
+    File(String),
+    Process(String),
+}
+
+/// The running configuration: indexes are [`InstanceId`]s and [`TrackerId`]s.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub instances: Vec<ResolvedInstance>,
+    pub sync_groups: Vec<SyncGroupConfig>,
+    pub trackers: Vec<TrackedObject>,
+    /// Problems that do not stop the daemon, to log at startup.
+    pub warnings: Vec<String>,
+}
+
+impl Resolved {
+    /// Every interface carrying an instance (where the XDP program goes), each once.
+    pub fn links(&self) -> Vec<LinkRef> {
+        let mut links: Vec<LinkRef> = self.instances.iter().map(|i| i.link.clone()).collect();
+        links.sort();
+        links.dedup();
+        links
+    }
+
+    pub fn instance(&self, id: InstanceId) -> &ResolvedInstance {
+        &self.instances[id.0]
+    }
+
+    /// The name of a tracked object, for logs.
+    pub fn tracker_name(&self, id: TrackerId) -> &str {
+        match &self.trackers[id.0 as usize] {
+            TrackedObject::Interface(link) => &link.name,
+            TrackedObject::Script(name)
+            | TrackedObject::File(name)
+            | TrackedObject::Process(name) => name,
+        }
+    }
+}
+
+/// The name keepalived gives the macvlan of `use_vmac` without a name: `vrrp.<VRID>`.
+pub fn vmac_name(instance: &VrrpInstance) -> Option<String> {
+    let vmac = instance.vmac.as_ref()?;
+    Some(match &vmac.interface {
+        Some(name) => name.as_str().to_owned(),
+        None => format!("vrrp.{}", instance.vrid.0),
+    })
+}
+
+/// Resolves every instance of `config` against `host`.
+pub fn resolve(config: &Config, host: &HostFacts) -> Result<Resolved, ResolveError> {
+    if config.instances.is_empty() {
+        return Err(ResolveError::NothingToRun);
+    }
+    let mut trackers = TrackerTable::default();
+    let mut warnings = Vec::new();
+    let instances = config
+        .instances
+        .iter()
+        .map(|instance| resolve_instance(config, host, instance, &mut trackers, &mut warnings))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sync_groups = config
+        .sync_groups
+        .iter()
+        .map(|group| {
+            let members = group
+                .members
+                .iter()
+                .map(|member| {
+                    instances
+                        .iter()
+                        .position(|i| i.name == member.name)
+                        .map(InstanceId)
+                        .ok_or_else(|| ResolveError::UnknownMember {
+                            group: group.name.clone(),
+                            member: member.name.clone(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SyncGroupConfig {
+                name: group.name.clone(),
+                members,
+            })
+        })
+        .collect::<Result<Vec<_>, ResolveError>>()?;
+    Ok(Resolved {
+        instances,
+        sync_groups,
+        trackers: trackers.objects,
+        warnings,
+    })
+}
+
+/// Hands out one [`TrackerId`] per tracked object.
+#[derive(Default)]
+struct TrackerTable {
+    objects: Vec<TrackedObject>,
+    ids: BTreeMap<(u8, String), TrackerId>,
+}
+
+impl TrackerTable {
+    fn id(&mut self, object: TrackedObject) -> TrackerId {
+        let key = match &object {
+            TrackedObject::Interface(link) => (0, link.name.clone()),
+            TrackedObject::Script(name) => (1, name.clone()),
+            TrackedObject::File(name) => (2, name.clone()),
+            TrackedObject::Process(name) => (3, name.clone()),
+        };
+        *self.ids.entry(key).or_insert_with(|| {
+            self.objects.push(object);
+            TrackerId(self.objects.len() as u32 - 1)
+        })
+    }
+}
+
+fn resolve_instance(
+    config: &Config,
+    host: &HostFacts,
+    instance: &VrrpInstance,
+    trackers: &mut TrackerTable,
+    warnings: &mut Vec<String>,
+) -> Result<ResolvedInstance, ResolveError> {
+    let name = instance.name.clone();
+    let iface_name = instance
+        .interface
+        .as_ref()
+        .or(config.global.default_interface.as_ref())
+        .ok_or_else(|| ResolveError::NoInterface {
+            instance: name.clone(),
+        })?;
+    let iface = host_interface(host, &name, iface_name.as_str())?;
+    let link = LinkRef {
+        name: iface.name.clone(),
+        ifindex: iface.ifindex,
+    };
+    let family = instance.family;
+    let flavor = Flavor::new(instance.version, family).unwrap_or(Flavor::V3Ipv6);
+    let ipv6 = family == Family::Ipv6;
+
+    let auth = match (&instance.authentication, flavor.version()) {
+        (Some(Authentication::Ah), _) => {
+            return Err(ResolveError::Unsupported {
+                instance: name,
+                what: "auth_type AH (IPsec Authentication Header)",
+                hint: "use auth_type PASS or no authentication (RFC 5798 removed both)",
+            });
+        }
+        (Some(Authentication::Pass(password)), Version::V2) => Auth::pass(password),
+        (Some(_), Version::V3) => {
+            warnings.push(format!(
+                "{name}: VRRPv3 has no authentication; the authentication block is ignored"
+            ));
+            Auth::None
+        }
+        (None, _) => Auth::None,
+    };
+
+    let configured_source = instance.unicast.src_ip.or(instance.mcast_src_ip);
+    let source = match configured_source {
+        Some(addr) => SourceRule::Configured(addr),
+        None => SourceRule::Interface,
+    };
+    let source_now = configured_source.or_else(|| iface.source_address(ipv6));
+    if source_now.is_none() {
+        warnings.push(format!(
+            "{name}: {} has no {} address to send adverts from; FAULT until it gets one",
+            iface.name,
+            if ipv6 { "link-local IPv6" } else { "IPv4" }
+        ));
+    }
+
+    let unicast = !instance.unicast.peers.is_empty();
+    let destination = if unicast {
+        Destination::Unicast {
+            peers: instance.unicast.peers.iter().map(|p| p.address).collect(),
+            ttl: instance.unicast.ttl.unwrap_or(255),
+        }
+    } else {
+        let group = instance.mcast_dst_ip.unwrap_or(if ipv6 {
+            IpAddr::V6(config.global.vrrp_mcast_group6)
+        } else {
+            IpAddr::V4(config.global.vrrp_mcast_group4)
+        });
+        Destination::Multicast { group }
+    };
+
+    let vmac = match &instance.vmac {
+        Some(settings) => {
+            let vmac_iface = vmac_name(instance).expect("use_vmac is set");
+            let Some(created) = host.interface(&vmac_iface) else {
+                return Err(ResolveError::MissingVmac {
+                    instance: name,
+                    iface: vmac_iface,
+                });
+            };
+            Some((
+                VmacPlan {
+                    name: vmac_iface,
+                    base: link.clone(),
+                    mac: MacAddr::virtual_router(family, instance.vrid),
+                    xmit_base: settings.xmit_base,
+                },
+                created,
+            ))
+        }
+        None => None,
+    };
+    let advert_mac = match &vmac {
+        Some((plan, _)) if !plan.xmit_base => plan.mac,
+        _ => iface.mac,
+    };
+
+    let addresses = plan_addresses(
+        host,
+        instance,
+        iface,
+        vmac.as_ref().map(|(_, i)| *i),
+        warnings,
+    );
+    let advertised: Vec<IpAddr> = addresses
+        .iter()
+        .filter(|a| !a.excluded && Family::of(&a.prefix.addr) == family)
+        .map(|a| a.prefix.addr)
+        .collect();
+    let announced = addresses
+        .iter()
+        .filter_map(|a| {
+            let on = host.by_index(a.link.ifindex)?;
+            let mac = match &vmac {
+                Some((plan, created)) if created.ifindex == on.ifindex => plan.mac,
+                _ => on.mac,
+            };
+            Some(Announced {
+                addr: a.prefix.addr,
+                ifindex: on.ifindex,
+                mac,
+            })
+        })
+        .collect();
+
+    let checksum = if flavor == Flavor::V3Ipv4 && config.global.v3_checksum_as_v2 {
+        ChecksumMode::AsV2
+    } else {
+        ChecksumMode::Rfc
+    };
+    let strict = instance.strict_mode;
+    let mut garp = garp_config(&instance.garp, ipv6);
+    let mut lower_prio_no_advert = instance.lower_prio_no_advert;
+    if strict {
+        // keepalived's strict mode: no repeated announcements, no answer to a lower master.
+        garp.lower_prio_repeat = 0;
+        garp.lower_prio_delay = None;
+        lower_prio_no_advert = true;
+    }
+
+    let tracker_configs = resolve_trackers(config, host, instance, trackers)?;
+
+    let settings = InstanceSettings {
+        name: name.clone(),
+        vrid: instance.vrid,
+        flavor,
+        priority: instance.priority,
+        advert_interval: instance.advert_int,
+        preempt: instance.preempt,
+        preempt_delay: instance.preempt_delay,
+        advertised: advertised.clone(),
+        announced,
+        source: source_now,
+        destination,
+        advert_mac,
+        auth,
+        checksum,
+        down_timer_adverts: instance.down_timer_adverts,
+        lower_prio_no_advert,
+        higher_prio_send_advert: instance.higher_prio_send_advert,
+        ipv6_forwarding: iface.ipv6_forwarding,
+        garp,
+        trackers: tracker_configs,
+        notify_priority_changes: instance.notify_priority_changes,
+    };
+    let engine = InstanceConfig::new(settings).map_err(|source| ResolveError::Engine {
+        instance: name.clone(),
+        source,
+    })?;
+
+    let mode = if unicast {
+        ReceiveMode::Unicast {
+            peers: instance
+                .unicast
+                .peers
+                .iter()
+                .map(|p| PeerWindow {
+                    addr: p.address,
+                    min_ttl: p.min_ttl.unwrap_or(0),
+                    max_ttl: p.max_ttl.unwrap_or(255),
+                })
+                .collect(),
+            check_source: instance.unicast.check_unicast_src
+                || config.global.vrrp_check_unicast_src,
+        }
+    } else {
+        let Destination::Multicast { group } = engine.destination else {
+            unreachable!("multicast destination set above")
+        };
+        ReceiveMode::Multicast { group }
+    };
+    let receive = ReceiveSpec {
+        ifindex: link.ifindex,
+        family,
+        vrid: instance.vrid,
+        version: flavor.version(),
+        mode,
+        auth,
+        advert_interval: instance.advert_int,
+        checksum,
+        vips: advertised,
+        skip_check_adv_addr: instance.skip_check_adv_addr || config.global.vrrp_skip_check_adv_addr,
+    };
+
+    Ok(ResolvedInstance {
+        name,
+        engine,
+        link,
+        source,
+        receive,
+        addresses,
+        routes: instance.virtual_routes.clone(),
+        rules: instance.virtual_rules.clone(),
+        vmac: vmac.map(|(plan, _)| plan),
+        track_link: !instance.dont_track_primary,
+    })
+}
+
+fn host_interface<'h>(
+    host: &'h HostFacts,
+    instance: &str,
+    name: &str,
+) -> Result<&'h HostInterface, ResolveError> {
+    let iface = host
+        .interface(name)
+        .ok_or_else(|| ResolveError::UnknownInterface {
+            instance: instance.to_owned(),
+            iface: name.to_owned(),
+        })?;
+    if iface.loopback {
+        return Err(ResolveError::Loopback {
+            instance: instance.to_owned(),
+            iface: name.to_owned(),
+        });
+    }
+    Ok(iface)
+}
+
+/// keepalived's GARP settings as the engine takes them: zero means "off" for the delays and
+/// the refresh, the lower-priority burst defaults to the master burst.
+fn garp_config(settings: &model::GarpSettings, ipv6: bool) -> GarpConfig {
+    let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+    let master_delay = nonzero(settings.master_delay);
+    GarpConfig {
+        master_repeat: settings.master_repeat,
+        master_delay,
+        master_refresh: nonzero(settings.master_refresh),
+        master_refresh_repeat: settings.master_refresh_repeat,
+        lower_prio_repeat: settings.lower_prio_repeat.unwrap_or(settings.master_repeat),
+        lower_prio_delay: match settings.lower_prio_delay {
+            Some(delay) => nonzero(delay),
+            None => master_delay,
+        },
+        interval: if ipv6 {
+            settings.gna_interval
+        } else {
+            settings.garp_interval
+        },
+    }
+}
+
+/// The addresses an instance manages, on the interfaces keepalived would put them on: `dev`
+/// if given, else the VMAC interface (same family) or the instance's interface.
+fn plan_addresses(
+    host: &HostFacts,
+    instance: &VrrpInstance,
+    iface: &HostInterface,
+    vmac: Option<&HostInterface>,
+    warnings: &mut Vec<String>,
+) -> Vec<PlannedAddress> {
+    let lists = [
+        (&instance.virtual_ipaddress, false),
+        (&instance.virtual_ipaddress_excluded, true),
+    ];
+    let mut planned = Vec::new();
+    for (list, excluded) in lists {
+        for address in list {
+            let on = match &address.dev {
+                Some(dev) if dev.as_str() != iface.name => match host.interface(dev.as_str()) {
+                    Some(on) => on,
+                    None => {
+                        // keepalived: "no interface for vip - removing".
+                        warnings.push(format!(
+                            "{}: interface {dev} of virtual address {} does not exist; the address is left out",
+                            instance.name, address.address
+                        ));
+                        continue;
+                    }
+                },
+                _ => match vmac {
+                    Some(vmac) if Family::of(&address.address.addr) == instance.family => vmac,
+                    _ => iface,
+                },
+            };
+            planned.push(PlannedAddress {
+                prefix: address.address,
+                link: LinkRef {
+                    name: on.name.clone(),
+                    ifindex: on.ifindex,
+                },
+                broadcast: broadcast_of(address),
+                scope: address.scope.as_deref().map_or(0, scope_number),
+                label: address.label.clone(),
+                peer: address.peer,
+                home: address.home,
+                nodad: address.nodad,
+                mngtmpaddr: address.mngtmpaddr,
+                noprefixroute: address.noprefixroute,
+                autojoin: address.autojoin,
+                preferred_lft: address.preferred_lft,
+                excluded,
+            });
+        }
+    }
+    planned
+}
+
+fn broadcast_of(address: &model::VirtualAddress) -> Option<IpAddr> {
+    match (&address.broadcast, address.address.addr) {
+        (Some(Broadcast::Address(addr)), _) => Some(*addr),
+        (Some(Broadcast::Derived), IpAddr::V4(addr)) => {
+            let host_bits = 32 - u32::from(address.address.prefix_len);
+            let mask = if host_bits >= 32 {
+                u32::MAX
+            } else {
+                (1u32 << host_bits) - 1
+            };
+            Some(IpAddr::V4((u32::from(addr) | mask).into()))
+        }
+        _ => None,
+    }
+}
+
+/// `ip addr`'s scope names (iproute2's rt_scopes).
+pub fn scope_number(scope: &str) -> u8 {
+    match scope {
+        "global" | "universe" => 0,
+        "site" => 200,
+        "link" => 253,
+        "host" => 254,
+        "nowhere" => 255,
+        number => number.parse().unwrap_or(0),
+    }
+}
+
+fn resolve_trackers(
+    config: &Config,
+    host: &HostFacts,
+    instance: &VrrpInstance,
+    trackers: &mut TrackerTable,
+) -> Result<Vec<TrackerConfig>, ResolveError> {
+    let unknown = |kind: &'static str, name: &str| ResolveError::UnknownTracker {
+        instance: instance.name.clone(),
+        kind,
+        name: name.to_owned(),
+    };
+    let mut out = Vec::new();
+    for track in &instance.track.interfaces {
+        let on = host_interface(host, &instance.name, &track.name)?;
+        let id = trackers.id(TrackedObject::Interface(LinkRef {
+            name: on.name.clone(),
+            ifindex: on.ifindex,
+        }));
+        out.push(TrackerConfig {
+            id,
+            kind: TrackerKind::Interface,
+            weight: track.weight.unwrap_or(0),
+            reverse: track.reverse,
+        });
+    }
+    for track in &instance.track.scripts {
+        let script = config
+            .scripts
+            .iter()
+            .find(|s| s.name == track.name)
+            .ok_or_else(|| unknown("vrrp_script", &track.name))?;
+        let id = trackers.id(TrackedObject::Script(script.name.clone()));
+        let (weight, reverse) = match track.weight {
+            Some(weight) => (weight, track.reverse),
+            None => (script.weight, script.reverse),
+        };
+        out.push(TrackerConfig {
+            id,
+            kind: TrackerKind::Script {
+                rise: script.rise,
+                fall: script.fall,
+                init_fail: script.init_fail,
+            },
+            weight,
+            reverse,
+        });
+    }
+    for track in &instance.track.files {
+        let file = config
+            .track_files
+            .iter()
+            .find(|f| f.name == track.name)
+            .ok_or_else(|| unknown("track_file", &track.name))?;
+        let id = trackers.id(TrackedObject::File(file.name.clone()));
+        out.push(TrackerConfig {
+            id,
+            kind: TrackerKind::File,
+            weight: track.weight.unwrap_or(file.weight),
+            reverse: track.reverse || file.reverse,
+        });
+    }
+    for track in &instance.track.processes {
+        let process = config
+            .track_processes
+            .iter()
+            .find(|p| p.name == track.name)
+            .ok_or_else(|| unknown("vrrp_track_process", &track.name))?;
+        let id = trackers.id(TrackedObject::Process(process.name.clone()));
+        out.push(TrackerConfig {
+            id,
+            kind: TrackerKind::Process,
+            weight: track.weight.unwrap_or(process.weight),
+            reverse: track.reverse || process.reverse,
+        });
+    }
+    Ok(out)
+}
