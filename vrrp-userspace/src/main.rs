@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use xvrrpd::config::{self, DEFAULT_CONFIG_FILE};
+use xvrrpd::daemon;
 use xvrrpd::dataplane::DEFAULT_PIN_DIR;
 use xvrrpd::monitor::{self, LiveOptions};
 
@@ -62,9 +63,14 @@ struct KeepalivedArgs {
     /// Only run the VRRP subsystem (the only one xvrrpd has).
     #[arg(short = 'P', long = "vrrp")]
     vrrp_only: bool,
-    /// Pid file.
+    /// Pid file, locked while the daemon runs (default: /run/xvrrpd.pid, or one per network
+    /// namespace outside the host's).
     #[arg(short = 'p', long = "pid", value_name = "FILE")]
     pid_file: Option<PathBuf>,
+    /// bpffs directory for the receive path's pinned maps and links (default: one per network
+    /// namespace under /sys/fs/bpf/xvrrpd).
+    #[arg(long, value_name = "DIR")]
+    bpffs: Option<PathBuf>,
     /// VRRP child pid file (xvrrpd has no child; accepted for keepalived compatibility).
     #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
     vrrp_pid_file: Option<PathBuf>,
@@ -109,20 +115,29 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // -D (keepalived's detailed log) shows the daemon's debug lines too.
+    let default_level = if cli.keepalived.log_detail {
+        "info,xvrrpd=debug"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         Some(Command::Monitor(args)) => monitor_command(args),
-        None => keepalived_command(&cli.keepalived),
+        None if cli.keepalived.config_test.is_some() || cli.keepalived.dump_conf => {
+            keepalived_command(&cli.keepalived)
+        }
+        None => daemon_command(&cli.keepalived),
     }
 }
 
-/// `-t`, `-d` and (later) the daemon itself.
+/// `-t`, `-d` and the daemon itself.
 fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
     let options = config::LoadOptions {
         config_id: args
@@ -132,12 +147,10 @@ fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
         all_config: args.all_config,
     };
     let mut loaded = config::load_file(&args.config_file, &options);
-    if args.config_test.is_some() || args.dump_conf {
-        loaded.diagnostics.extend(config::check_host_interfaces(
-            &loaded.config,
-            &host_interfaces(),
-        ));
-    }
+    loaded.diagnostics.extend(config::check_host_interfaces(
+        &loaded.config,
+        &host_interfaces(),
+    ));
     let report = config_report(&args.config_file, &loaded);
     match &args.config_test {
         Some(Some(log_file)) => std::fs::write(log_file, &report)
@@ -156,13 +169,25 @@ fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
             println!();
         }
     }
-    if args.config_test.is_some() || args.dump_conf {
-        std::process::exit(code);
-    }
-    anyhow::bail!(
-        "the VRRP daemon itself is not part of this build yet; use -t to check {} or -d to print it",
-        args.config_file.display()
-    )
+    std::process::exit(code);
+}
+
+/// The daemon: keepalived's `-n -l -D -P` are accepted (it never forks and logs to stderr).
+fn daemon_command(args: &KeepalivedArgs) -> ! {
+    let options = daemon::DaemonOptions {
+        config_file: args.config_file.clone(),
+        load: config::LoadOptions {
+            config_id: args
+                .config_id
+                .clone()
+                .unwrap_or_else(config::default_config_id),
+            all_config: args.all_config,
+        },
+        strict_config: args.strict_config,
+        pid_file: args.pid_file.clone(),
+        pin_dir: args.bpffs.clone(),
+    };
+    std::process::exit(daemon::run(&options))
 }
 
 /// Every diagnostic, then one summary line.

@@ -1,5 +1,230 @@
-//! The daemon: the IO shell around the pure engine. One file per edge; [`resolve`] turns the
-//! configuration and the host into what the runtime needs.
+//! The daemon: the IO shell around the pure engine, and the only place that knows every other
+//! module. One file per edge (netlink, send sockets, precise timers, kernel events, scripts,
+//! the process); [`resolve`] turns the configuration and the host into what the runtime
+//! needs; [`runtime`] moves events in and actions out.
 
 pub mod host;
+pub mod netlink;
+pub mod process;
+pub mod receive;
 pub mod resolve;
+mod runtime;
+mod scripts;
+pub mod sockets;
+pub mod timer;
+
+use std::path::PathBuf;
+
+use tracing::{error, info, warn};
+
+use crate::config::{self, Severity};
+
+/// keepalived's exit codes (lib/scheduler.h), which service managers already know.
+pub mod exit_code {
+    pub const CLEAN: i32 = 0;
+    /// Anything that stopped the daemon at run time, or another daemon holding the pid file.
+    pub const FATAL: i32 = 1;
+    /// The configuration cannot run on this host (or has errors, with `--strict-config`).
+    pub const CONFIG: i32 = 2;
+    /// Not root, or capabilities missing.
+    pub const MISSING_PERMISSION: i32 = 4;
+    /// The configuration file cannot be read, or holds no instance to run.
+    pub const NO_CONFIG: i32 = 6;
+}
+
+/// The daemon's command line, keepalived's flags where they make sense.
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    pub config_file: PathBuf,
+    pub load: config::LoadOptions,
+    pub strict_config: bool,
+    /// Default: [`process::default_pid_file`].
+    pub pid_file: Option<PathBuf>,
+    /// Default: a directory per network namespace under /sys/fs/bpf/xvrrpd.
+    pub pin_dir: Option<PathBuf>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
+pub fn run(options: &DaemonOptions) -> i32 {
+    if let Err(e) = process::check_capabilities() {
+        error!("{e}");
+        return exit_code::MISSING_PERMISSION;
+    }
+    let loaded = config::load_file(&options.config_file, &options.load);
+    for diagnostic in &loaded.diagnostics {
+        match diagnostic.severity {
+            Severity::Warning => warn!("{diagnostic}"),
+            _ => error!("{diagnostic}"),
+        }
+    }
+    if loaded
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Fatal)
+    {
+        error!(file = %options.config_file.display(), "cannot read the configuration");
+        return exit_code::NO_CONFIG;
+    }
+    if options.strict_config && loaded.exit_code(true) != config::exit_code::CLEAN {
+        error!("--strict-config: the configuration has errors or warnings; not starting");
+        return exit_code::CONFIG;
+    }
+    let pid_path = options
+        .pid_file
+        .clone()
+        .unwrap_or_else(process::default_pid_file);
+    let pid_file = match process::PidFile::acquire(&pid_path) {
+        Ok(pid_file) => pid_file,
+        Err(e) => {
+            error!("{e}");
+            return exit_code::FATAL;
+        }
+    };
+    process::minimize_timer_slack();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            pid_file.remove();
+            return exit_code::FATAL;
+        }
+    };
+    let code = runtime.block_on(start_and_run(&loaded.config, options));
+    pid_file.remove();
+    code
+}
+
+async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 {
+    let netlink = match netlink::Netlink::connect() {
+        Ok(netlink) => netlink,
+        Err(e) => {
+            error!("{e}");
+            return exit_code::FATAL;
+        }
+    };
+    let host = match prepare_host(config, &netlink).await {
+        Ok(host) => host,
+        Err(e) => {
+            error!("{e:#}");
+            return exit_code::FATAL;
+        }
+    };
+    let resolved = match resolve::resolve(config, &host) {
+        Ok(resolved) => resolved,
+        Err(e @ resolve::ResolveError::NothingToRun) => {
+            error!("{e}");
+            return exit_code::NO_CONFIG;
+        }
+        Err(e) => {
+            error!("{e}");
+            return exit_code::CONFIG;
+        }
+    };
+    for warning in &resolved.warnings {
+        warn!("{warning}");
+    }
+    remove_stale_addresses(&resolved, &host, &netlink).await;
+    let foreign = sockets::foreign_vrrp_sockets();
+    if !foreign.is_empty() {
+        warn!(
+            sockets = foreign.len(),
+            "another process on this host has a VRRP socket open (keepalived?); adverts for VRIDs xvrrpd does not run are dropped in the kernel on its interfaces"
+        );
+    }
+    let pin_dir = options
+        .pin_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::dataplane::DEFAULT_PIN_DIR));
+    let receive = match receive::Receive::start(&resolved, &pin_dir) {
+        Ok(receive) => receive,
+        Err(e) => {
+            error!("{:#}", anyhow::Error::from(e));
+            return exit_code::FATAL;
+        }
+    };
+    info!(
+        instances = resolved.instances.len(),
+        pins = %pin_dir.display(),
+        "xvrrpd running"
+    );
+    let runtime = match runtime::Runtime::new(resolved, host, netlink, receive) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("{e:#}");
+            return exit_code::FATAL;
+        }
+    };
+    match runtime.run().await {
+        Ok(()) => {
+            info!("stopped");
+            exit_code::CLEAN
+        }
+        Err(e) => {
+            error!("{e:#}");
+            exit_code::FATAL
+        }
+    }
+}
+
+/// Reads the host and creates the VMAC interfaces `use_vmac` asks for, then reads it again.
+async fn prepare_host(
+    config: &config::Config,
+    netlink: &netlink::Netlink,
+) -> anyhow::Result<host::HostFacts> {
+    let mut host = netlink.host_facts().await?;
+    let mut created = false;
+    for instance in &config.instances {
+        let (Some(name), Some(base_name)) = (resolve::vmac_name(instance), &instance.interface)
+        else {
+            continue;
+        };
+        if host.interface(&name).is_some() {
+            continue;
+        }
+        let Some(base) = host.interface(base_name.as_str()) else {
+            continue;
+        };
+        let plan = resolve::VmacPlan {
+            name,
+            base: resolve::LinkRef {
+                name: base.name.clone(),
+                ifindex: base.ifindex,
+            },
+            mac: crate::engine::MacAddr::virtual_router(instance.family, instance.vrid),
+            xmit_base: instance.vmac.as_ref().is_some_and(|v| v.xmit_base),
+        };
+        netlink.create_vmac(&plan).await?;
+        info!(iface = %plan.name, base = %plan.base.name, mac = %plan.mac, "VMAC interface created");
+        created = true;
+    }
+    if created {
+        host = netlink.host_facts().await?;
+    }
+    Ok(host)
+}
+
+/// A configured virtual address already on the host at startup was left by a predecessor
+/// (kill -9): it belongs to its instance, which starts as BACKUP, so it goes.
+async fn remove_stale_addresses(
+    resolved: &resolve::Resolved,
+    host: &host::HostFacts,
+    netlink: &netlink::Netlink,
+) {
+    for instance in &resolved.instances {
+        for address in &instance.addresses {
+            let present = host
+                .by_index(address.link.ifindex)
+                .is_some_and(|i| i.has_address(address.prefix.addr));
+            if !present {
+                continue;
+            }
+            warn!(instance = %instance.name, address = %address.prefix, iface = %address.link.name, "virtual address already present at startup (left by an earlier run?); removing it until the instance is master");
+            if let Err(e) = netlink.remove_address(address).await {
+                warn!(instance = %instance.name, error = %e, "cannot remove the stale address");
+            }
+        }
+    }
+}

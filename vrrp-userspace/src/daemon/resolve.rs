@@ -162,11 +162,20 @@ pub struct ResolvedInstance {
     pub track_link: bool,
 }
 
+/// A `vrrp_script` to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptSpec {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
 /// Something an instance tracks, shared by every instance tracking it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrackedObject {
     Interface(LinkRef),
-    Script(String),
+    Script(ScriptSpec),
     File(String),
     Process(String),
 }
@@ -198,9 +207,8 @@ impl Resolved {
     pub fn tracker_name(&self, id: TrackerId) -> &str {
         match &self.trackers[id.0 as usize] {
             TrackedObject::Interface(link) => &link.name,
-            TrackedObject::Script(name)
-            | TrackedObject::File(name)
-            | TrackedObject::Process(name) => name,
+            TrackedObject::Script(script) => &script.name,
+            TrackedObject::File(name) | TrackedObject::Process(name) => name,
         }
     }
 }
@@ -269,7 +277,7 @@ impl TrackerTable {
     fn id(&mut self, object: TrackedObject) -> TrackerId {
         let key = match &object {
             TrackedObject::Interface(link) => (0, link.name.clone()),
-            TrackedObject::Script(name) => (1, name.clone()),
+            TrackedObject::Script(script) => (1, script.name.clone()),
             TrackedObject::File(name) => (2, name.clone()),
             TrackedObject::Process(name) => (3, name.clone()),
         };
@@ -656,7 +664,12 @@ fn resolve_trackers(
             .iter()
             .find(|s| s.name == track.name)
             .ok_or_else(|| unknown("vrrp_script", &track.name))?;
-        let id = trackers.id(TrackedObject::Script(script.name.clone()));
+        let id = trackers.id(TrackedObject::Script(ScriptSpec {
+            name: script.name.clone(),
+            argv: script.script.argv.clone(),
+            interval: script.interval,
+            timeout: script.timeout,
+        }));
         let (weight, reverse) = match track.weight {
             Some(weight) => (weight, track.reverse),
             None => (script.weight, script.reverse),
