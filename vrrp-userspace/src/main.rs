@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use xvrrpd::config::{self, DEFAULT_CONFIG_FILE};
-use xvrrpd::dataplane::DEFAULT_PIN_DIR;
+use xvrrpd::dataplane::{DEFAULT_BPFFS_ROOT, Role, pin_dir_for};
 use xvrrpd::monitor::{self, LiveOptions};
 
 #[derive(Parser)]
@@ -94,8 +94,9 @@ struct MonitorArgs {
     /// Stop after this many seconds (decimals allowed).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     duration: Option<Duration>,
-    /// bpffs directory for the pinned maps and links.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_DIR)]
+    /// bpffs directory under which each network namespace gets its own pin directory
+    /// (`monitor-net-<inode>`; a daemon's is `daemon-net-<inode>`).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_BPFFS_ROOT)]
     bpffs: PathBuf,
 }
 
@@ -219,7 +220,7 @@ fn monitor_command(args: MonitorArgs) -> anyhow::Result<()> {
         json: args.json,
         once: args.once,
         duration: args.duration,
-        pin_dir: args.bpffs,
+        pin_dir: pin_dir_for(&args.bpffs, Role::Monitor)?,
     };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
