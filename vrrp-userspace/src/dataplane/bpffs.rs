@@ -138,14 +138,11 @@ fn ensure_bpffs_mounted() -> Result<(), DataplaneError> {
 
 /// The last mount on `target` in `/proc/self/mounts`: (source, fstype).
 fn mount_of<'a>(mounts: &'a str, target: &str) -> Option<(&'a str, &'a str)> {
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let source = fields.next()?;
-            (fields.next()? == target).then_some((source, fields.next()?))
-        })
-        .last()
+    mounts.lines().rev().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let source = fields.next()?;
+        (fields.next()? == target).then_some((source, fields.next()?))
+    })
 }
 
 /// `ip netns exec NAME` remounts /sys as a sysfs whose source is NAME (iproute2's
