@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+mod packet;
+pub use packet::PacketSocket;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other lab object of any running process has: `{tag}{pid}x{n}`, cut to `max` chars
