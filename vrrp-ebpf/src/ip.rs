@@ -134,8 +134,14 @@ pub fn check(ctx: &XdpContext, ifindex: u32, vrrp: Vrrp) -> Result<IpInfo, u32> 
             if ip.version_ihl >> 4 != 4 || header_len < IPV4_MIN_HEADER_LEN {
                 return drop(DROP_IP_HEADER);
             }
-            let Some(sum) = checksum::sum_packet(ctx, offset, header_len, 0) else {
-                return drop(DROP_TRUNCATED);
+            // The usual 20 bytes are already bounds-checked: sum them in place.
+            let sum = if header_len == IPV4_MIN_HEADER_LEN {
+                checksum::sum_words(unsafe { &*(ip as *const Ipv4Header).cast::<[u8; 20]>() })
+            } else {
+                match checksum::sum_packet(ctx, offset, header_len, 0) {
+                    Some(sum) => sum,
+                    None => return drop(DROP_TRUNCATED),
+                }
             };
             if !checksum::is_valid(sum) {
                 return drop(DROP_IP_CHECKSUM);
