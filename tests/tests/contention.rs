@@ -73,8 +73,7 @@ fn attached(netns: &Netns) -> bool {
 }
 
 #[test]
-fn alternating_masters_make_bounded_events_and_priority_zero_gets_through() -> anyhow::Result<()>
-{
+fn alternating_masters_make_bounded_events_and_priority_zero_gets_through() -> anyhow::Result<()> {
     let sender = Netns::new("cts")?;
     let recorder = Netns::new("ctr")?;
     veth(&sender, "eth0", &recorder, "eth0")?;
@@ -106,7 +105,10 @@ fn alternating_masters_make_bounded_events_and_priority_zero_gets_through() -> a
         events_for(&lines, 52)
     );
     let events = events_for(&lines, 52);
-    eprintln!("2,000 alternating adverts through veth: {} events", events.len());
+    eprintln!(
+        "2,000 alternating adverts through veth: {} events",
+        events.len()
+    );
     assert!(events.len() <= 12, "{} events: {events:#?}", events.len());
     assert!(events.iter().any(|e| has(e, "contended")), "{events:#?}");
 
@@ -133,7 +135,10 @@ fn alternating_masters_make_bounded_events_and_priority_zero_gets_through() -> a
         wait_until(Duration::from_secs(10), || ring_full() > 0),
         "ring_full never showed"
     );
-    eprintln!("ring_full after 4,000 new routers with the reader stopped: {}", ring_full());
+    eprintln!(
+        "ring_full after 4,000 new routers with the reader stopped: {}",
+        ring_full()
+    );
     let out = monitor.stop()?;
     assert!(out.status.success());
     Ok(())
