@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use netlab::{Netns, PacketSocket, PinDir, Process, veth, wait_until, xvrrpd_bin};
+use netlab::{Netns, PacketSocket, PinDir, Process, TempDir, veth, wait_until, xvrrpd_bin};
 use serde_json::Value;
 use xvrrpd::protocol::{Advert, Auth, FrameSpec, Priority, Version, Vrid, build_frame};
 
@@ -78,14 +78,18 @@ fn alternating_masters_make_bounded_events_and_priority_zero_gets_through() -> a
     let recorder = Netns::new("ctr")?;
     veth(&sender, "eth0", &recorder, "eth0")?;
     let root = PinDir::new("contention");
+    let scratch = TempDir::new("contention")?;
+    let stderr_path = scratch.path().join("monitor.stderr");
     let mut monitor = Process::spawn(
         "xvrrpd monitor",
         recorder
             .enter(xvrrpd_bin())
             .args(["monitor", "-i", "eth0", "--json", "--bpffs"])
             .arg(root.path())
+            // The program's own diagnostics (aya-log) are debug records of its crate.
+            .env("RUST_LOG", "info,vrrp_ebpf=debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
+            .stderr(std::fs::File::create(&stderr_path)?),
     )?;
     let lines = collect(&mut monitor);
     assert!(wait_until(Duration::from_secs(10), || attached(&recorder)));

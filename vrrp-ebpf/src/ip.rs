@@ -3,6 +3,7 @@
 //! so it is counted against the interface, not an instance.
 
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
+use aya_log_ebpf::debug;
 use vrrp_common::{
     DROP_FRAGMENT, DROP_IP_CHECKSUM, DROP_IP_HEADER, DROP_IPV6_EXT_PASSED, DROP_SHORT,
     DROP_TRUNCATED, FAMILY_IPV4, FAMILY_IPV6,
@@ -196,6 +197,12 @@ pub fn check(ctx: &XdpContext, ifindex: u32, vrrp: Vrrp) -> Result<IpInfo, u32> 
             }
             if behind == Behind::Unsupported {
                 count_iface(ifindex, DROP_IPV6_EXT_PASSED);
+                debug!(
+                    ctx,
+                    "VRRP behind an IPv6 extension header other than hop-by-hop or destination \
+                     options on interface {}: passed unvalidated",
+                    ifindex
+                );
                 return Err(xdp_action::XDP_PASS);
             }
             if payload_end < vrrp_offset {

@@ -10,10 +10,14 @@
 //! [`EVENT_SPACING_NS`] on average; what is held back stays pending and rides on the next
 //! event. Priority 0 passes the limit unless a priority-0 event was sent within the spacing.
 
-use aya_ebpf::helpers::{
-    bpf_ktime_get_ns,
-    generated::{bpf_spin_lock, bpf_spin_unlock},
+use aya_ebpf::{
+    helpers::{
+        bpf_ktime_get_ns,
+        generated::{bpf_spin_lock, bpf_spin_unlock},
+    },
+    programs::XdpContext,
 };
+use aya_log_ebpf::debug;
 use vrrp_common::{
     CONTENTION_FLIPS, EVENT_AFTER_SILENCE, EVENT_BURST, EVENT_CONTENDED, EVENT_CONTENTION_OVER,
     EVENT_HIGHER, EVENT_INTERVAL_CHANGE, EVENT_LOWER, EVENT_MASTER_KINDS, EVENT_NEW_MASTER,
@@ -49,7 +53,7 @@ fn lock_of(state: *mut InstanceState) -> *mut aya_ebpf::bindings::bpf_spin_lock 
 
 /// Records a valid advert and sends the event the rule asks for.
 #[inline(always)]
-pub fn record(key: &InstanceKey, heard: &Heard, policy: Option<&ReceivePolicy>) {
+pub fn record(ctx: &XdpContext, key: &InstanceKey, heard: &Heard, policy: Option<&ReceivePolicy>) {
     let Some(state) = state_entry(key) else {
         return;
     };
@@ -73,6 +77,12 @@ pub fn record(key: &InstanceKey, heard: &Heard, policy: Option<&ReceivePolicy>) 
             // A full ring loses the event, never its news: the kinds go back to pending (and a
             // priority 0 may pass again at once), the reader sees ring_full and re-reads.
             count_global(GLOBAL_RING_FULL);
+            debug!(
+                ctx,
+                "event ring buffer full: VRID {} on interface {} kept pending",
+                key.vrid,
+                key.ifindex
+            );
             unsafe { bpf_spin_lock(lock) };
             let state = unsafe { &mut *state };
             state.pending_kinds |= event.kinds;

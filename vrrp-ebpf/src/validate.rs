@@ -78,6 +78,7 @@ pub fn advert(ctx: &XdpContext, ifindex: u32, iface: Option<&IfaceConfig>, ip: &
         count(RX_PRIORITY_ZERO);
     }
     record::record(
+        ctx,
         &key,
         &Heard {
             src: ip.src,

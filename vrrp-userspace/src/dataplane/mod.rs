@@ -72,7 +72,12 @@ pub struct Dataplane {
     ifaces: HashMap<MapData, u32, IfaceConfig>,
     global: PerCpuArray<MapData, GlobalStats>,
     events: Option<RingBuf<MapData>>,
+    logger: Option<ProgramLog>,
 }
+
+/// The program's rare diagnostics (aya-log, debug level: ring full, unexpected frames). Poll
+/// its descriptor and call `flush`: records go to the `log` crate, which tracing receives.
+pub type ProgramLog = aya_log::EbpfLogger<&'static dyn log::Log>;
 
 impl Dataplane {
     /// Loads the program and pins its maps under `options.pin_dir`, replacing map pins that a
@@ -111,7 +116,11 @@ impl Dataplane {
                 source: Box::new(e),
             })?;
         }
+        let logger = aya_log::EbpfLogger::init(&mut ebpf)
+            .inspect_err(|e| warn!(error = %e, "the XDP program's diagnostics will not be shown"))
+            .ok();
         Ok(Self {
+            logger,
             config: take_map(&mut ebpf, map_names::CONFIG)?,
             vips: take_map(&mut ebpf, map_names::VIPS)?,
             policy: take_map(&mut ebpf, map_names::POLICY)?,
@@ -161,6 +170,11 @@ impl Dataplane {
     /// [`parse_event`].
     pub fn take_events(&mut self) -> Option<RingBuf<MapData>> {
         self.events.take()
+    }
+
+    /// The program's diagnostics, once: the caller polls and flushes it.
+    pub fn take_logger(&mut self) -> Option<ProgramLog> {
+        self.logger.take()
     }
 }
 

@@ -17,7 +17,9 @@ use vrrp_common::{
 };
 
 use super::{Snapshot, interface_row, render_json, render_table, router_row};
-use crate::dataplane::{Dataplane, LoadOptions, Mode, ifindex, monotonic_now_ns, parse_event};
+use crate::dataplane::{
+    Dataplane, LoadOptions, Mode, ProgramLog, ifindex, monotonic_now_ns, parse_event,
+};
 use crate::protocol::Family;
 
 /// How often the live table refreshes.
@@ -64,6 +66,14 @@ async fn watch(
     // registration before the descriptor closes.
     let mut events = unsafe { AsyncFd::register(ring) }
         .map_err(|e| anyhow::anyhow!("polling the event ring buffer: {}", e))?;
+    let mut program_log = match dataplane.take_logger() {
+        // SAFETY: as for the ring buffer above.
+        Some(logger) => Some(
+            unsafe { AsyncFd::register(logger) }
+                .map_err(|e| anyhow::anyhow!("polling the program's log: {}", e))?,
+        ),
+        None => None,
+    };
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
 
@@ -91,6 +101,11 @@ async fn watch(
                 }
                 guard.clear_ready();
             }
+            guard = readable(&mut program_log) => {
+                let mut guard = guard?;
+                guard.get_inner_mut().flush();
+                guard.clear_ready();
+            }
             _ = refresh.tick(), if !options.once => {
                 reader.check_ring(dataplane);
                 print(&snapshot(dataplane, &options.iface, ifindex), options.json, true)?;
@@ -105,6 +120,16 @@ async fn watch(
         )?;
     }
     Ok(())
+}
+
+/// Waits until the program's log has records (forever when there is no log).
+async fn readable(
+    log: &mut Option<AsyncFd<ProgramLog>>,
+) -> std::io::Result<tokio::io::unix::AsyncFdReadyMutGuard<'_, ProgramLog>> {
+    match log {
+        Some(log) => log.readable_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
