@@ -84,6 +84,18 @@ impl Dataplane {
     /// killed earlier run left behind (its links are adopted by [`Dataplane::attach`]).
     pub fn load(options: &LoadOptions) -> Result<Self, DataplaneError> {
         let pins = PinDir::acquire(&options.pin_dir)?;
+        let path = pins.path().to_owned();
+        Self::load_with(pins, options).inspect_err(|_| {
+            // Nothing of a failed load stays behind: map pins made so far, then the directory.
+            for name in map_names::ALL {
+                let _ = std::fs::remove_file(path.join(name));
+            }
+            let _ = std::fs::remove_dir(path.join("links"));
+            let _ = std::fs::remove_dir(&path);
+        })
+    }
+
+    fn load_with(pins: PinDir, options: &LoadOptions) -> Result<Self, DataplaneError> {
         let observe_all: u8 = match options.mode {
             Mode::Observe => vrrp_common::OBSERVE_ALL,
             Mode::Enforce => 0,
