@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+mod packet;
+pub use packet::PacketSocket;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other lab object of any running process has: `{tag}{pid}x{n}`, cut to `max` chars
@@ -286,6 +289,36 @@ impl Keepalived {
                 .stderr(log),
         )?;
         Ok(Self { process, dir })
+    }
+
+    /// keepalived with a /tmp of its own (a private mount namespace with its directory bound
+    /// over /tmp): SIGUSR2 makes it write the fixed path /tmp/keepalived.stats, which two tests
+    /// must not share. The configuration is read from the same private /tmp.
+    pub fn start_private_tmp(netns: &Netns, config: &str) -> anyhow::Result<Self> {
+        let dir = TempDir::new("keepalived")?;
+        dir.write("keepalived.conf", config);
+        let log = std::fs::File::create(dir.path().join("keepalived.log"))?;
+        let script = format!(
+            "mount --bind {} /tmp && exec keepalived --dont-fork --log-console --log-detail \
+             --vrrp --use-file /tmp/keepalived.conf --pid /tmp/keepalived.pid \
+             --vrrp_pid /tmp/vrrp.pid",
+            dir.path().display()
+        );
+        let process = Process::spawn(
+            "keepalived",
+            netns
+                .exec("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log),
+        )?;
+        Ok(Self { process, dir })
+    }
+
+    /// Where a keepalived started with [`Keepalived::start_private_tmp`] writes its stats.
+    pub fn stats_file(&self) -> PathBuf {
+        self.dir.path().join("keepalived.stats")
     }
 
     pub fn log(&self) -> String {

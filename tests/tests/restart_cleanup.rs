@@ -30,11 +30,17 @@ fn attached_programs(netns: &Netns) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-fn pinned_state_map_id(pins: &PinDir) -> Option<u64> {
+/// The monitor's own pin directory under the test's `--bpffs` root.
+fn monitor_dir(pins: &PinDir, netns: &Netns) -> std::path::PathBuf {
+    let inode = netns.inode().expect("namespace inode");
+    pins.path().join(format!("monitor-net-{inode}"))
+}
+
+fn pinned_state_map_id(pins: &PinDir, netns: &Netns) -> Option<u64> {
     json(
         Command::new("bpftool")
             .args(["-j", "map", "show", "pinned"])
-            .arg(pins.path().join("vrrp_state")),
+            .arg(monitor_dir(pins, netns).join("vrrp_state")),
     )["id"]
         .as_u64()
 }
@@ -71,11 +77,11 @@ fn kill_9_then_restart_replaces_the_program_and_the_pins() -> anyhow::Result<()>
     assert!(
         wait_until(Duration::from_secs(10), || attached_programs(&host).len()
             == 1
-            && pinned_state_map_id(&pins).is_some()),
+            && pinned_state_map_id(&pins, &host).is_some()),
         "the first run never attached"
     );
     let first_program = attached_programs(&host)[0];
-    let first_map = pinned_state_map_id(&pins).expect("checked above");
+    let first_map = pinned_state_map_id(&pins, &host).expect("checked above");
 
     first.signal(libc::SIGKILL);
     first.wait_timeout(Duration::from_secs(5))?;
@@ -92,13 +98,13 @@ fn kill_9_then_restart_replaces_the_program_and_the_pins() -> anyhow::Result<()>
             let programs = attached_programs(&host);
             programs.len() == 1
                 && programs[0] != first_program
-                && pinned_state_map_id(&pins) != Some(first_map)
+                && pinned_state_map_id(&pins, &host) != Some(first_map)
         }),
         "the restart did not swap in its program and maps: programs {:?}",
         attached_programs(&host)
     );
     let second_program = attached_programs(&host)[0];
-    let second_map = pinned_state_map_id(&pins).expect("checked above");
+    let second_map = pinned_state_map_id(&pins, &host).expect("checked above");
     assert!(
         program_map_ids(second_program).contains(&second_map),
         "the pinned state map must be the one the attached program writes"
@@ -107,6 +113,9 @@ fn kill_9_then_restart_replaces_the_program_and_the_pins() -> anyhow::Result<()>
     let output = second.stop()?;
     assert!(output.status.success(), "a clean stop exits 0");
     assert!(attached_programs(&host).is_empty(), "a clean stop detaches");
-    assert!(!pins.path().exists(), "a clean stop removes the pins");
+    assert!(
+        !monitor_dir(&pins, &host).exists(),
+        "a clean stop removes the pins"
+    );
     Ok(())
 }

@@ -28,8 +28,8 @@ pub const MCAST_GROUP_V6: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 pub const VRRP_HEADER_LEN: usize = 8;
 /// v2 authentication data that follows the addresses (RFC 3768 section 5.3.10).
 pub const VRRP_V2_AUTH_LEN: usize = 8;
-/// Largest VRRP message the parsers accept: what fits a 1500-byte IPv4 MTU.
-pub const VRRP_MAX_LEN: usize = 1480;
+/// Largest VRRP message the parsers accept: 255 IPv6 addresses (4,088 bytes), rounded up.
+pub const VRRP_MAX_LEN: usize = 4096;
 /// Type 1 is the only VRRP packet type (RFC 5798 section 5.2.2).
 pub const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
 
@@ -40,3 +40,16 @@ pub const AUTH_AH: u8 = 2;
 
 /// v3 carries the interval in 12 bits of centiseconds (RFC 5798 section 5.2.7).
 pub const V3_INTERVAL_MASK: u16 = 0x0fff;
+
+/// IPv6 extension headers (RFC 8200 section 4): the program walks hop-by-hop and destination
+/// options to reach an advert behind them; the others only to count such adverts.
+pub const IPV6_HOP_BY_HOP: u8 = 0;
+pub const IPV6_ROUTING: u8 = 43;
+pub const IPV6_FRAGMENT: u8 = 44;
+pub const IPV6_AH: u8 = 51;
+pub const IPV6_DEST_OPTS: u8 = 60;
+pub const IPV6_MOBILITY: u8 = 135;
+pub const IPV6_HIP: u8 = 139;
+pub const IPV6_SHIM6: u8 = 140;
+/// How many extension headers the program walks before giving up (and passing the packet).
+pub const IPV6_MAX_EXT_HEADERS: usize = 4;

@@ -12,12 +12,6 @@ pub struct EthHeader {
 }
 
 #[repr(C)]
-pub struct VlanTag {
-    pub tci: [u8; 2],
-    pub ethertype: [u8; 2],
-}
-
-#[repr(C)]
 pub struct Ipv4Header {
     pub version_ihl: u8,
     pub tos: u8,
@@ -70,4 +64,21 @@ pub fn header_at<T>(ctx: &XdpContext, offset: usize) -> Option<*const T> {
 #[inline(always)]
 pub fn be16(bytes: [u8; 2]) -> u16 {
     u16::from_be_bytes(bytes)
+}
+
+/// The first two bytes shared by hop-by-hop, routing, destination options and AH headers.
+#[repr(C)]
+pub struct Ipv6ExtHeader {
+    pub next_header: u8,
+    /// Length in 8-byte units not counting the first 8 (in 4-byte units minus 2 for AH).
+    pub len: u8,
+}
+
+/// RFC 8200 section 4.5.
+#[repr(C)]
+pub struct Ipv6FragmentHeader {
+    pub next_header: u8,
+    pub reserved: u8,
+    pub offset_flags: [u8; 2],
+    pub id: [u8; 4],
 }

@@ -1,251 +1,319 @@
-//! Advert validation (RFC 5798 section 7.1, RFC 3768 section 7.1, keepalived's receive checks)
-//! and the state update that follows a valid advert.
+//! keepalived's receive checks (`vrrp.c: vrrp_check_packet`), in its order and with its
+//! counters, then the hand-over to the state update. RFC 5798 section 7.1 and RFC 3768
+//! section 7.1 ask for the same checks; where keepalived differs (the order, what it counts)
+//! keepalived wins, because users compare our counters with its stats file.
 
-use aya_ebpf::{bindings::xdp_action, helpers::bpf_ktime_get_ns, programs::XdpContext};
+use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use vrrp_common::{
-    CONFIG_UNICAST, CONFIG_V3_CHECKSUM_AS_V2, ERR_ADVERT_INTERVAL, ERR_AUTH_FAILURE,
-    ERR_AUTH_INVALID_TYPE, ERR_AUTH_TYPE_MISMATCH, ERR_CHECKSUM, ERR_INVALID_TYPE, ERR_LENGTH,
-    ERR_MODE_MISMATCH, ERR_TTL, ERR_UNKNOWN_VRID, ERR_VERSION, EVENT_AFTER_SILENCE,
-    EVENT_INTERVAL_CHANGE, EVENT_NEW_MASTER, EVENT_PRIORITY_CHANGE, EVENT_PRIORITY_ZERO,
-    FAMILY_IPV4, InstanceConfig, InstanceKey, RxErrorKind, SILENCE_ADVERTS, VrrpEvent,
+    CONFIG_CHECK_UNICAST_SRC, CONFIG_OLD_UNICAST_CHECKSUM, CONFIG_SKIP_CHECK_ADV_ADDR,
+    CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, DROP_FOREIGN_PASSED,
+    DROP_NO_INSTANCE, FAMILY_IPV4, IFACE_FOREIGN_PASS, IfaceConfig, InstanceConfig, InstanceKey,
+    POLICY_BACKUP, POLICY_MASTER, RX_ADDRESS_LIST, RX_AUTH_FAILURE, RX_AUTH_INVALID_TYPE,
+    RX_AUTH_TYPE_MISMATCH, RX_CHECKSUM, RX_IGNORED_DOWN, RX_INTERVAL_MISMATCH, RX_INVALID_TYPE,
+    RX_LENGTH, RX_NOT_A_PEER, RX_PRIORITY_ZERO, RX_RECEIVED, RX_TTL, RX_VERSION, ReceivePolicy,
+    RxKey, STATE_OLD_UNICAST_CHECKSUM,
     proto::{
-        AUTH_AH, AUTH_PASS, V3_INTERVAL_MASK, VRRP_HEADER_LEN, VRRP_MAX_LEN, VRRP_TTL,
+        AUTH_AH, AUTH_PASS, MCAST_GROUP_V4, V3_INTERVAL_MASK, VRRP_HEADER_LEN, VRRP_TTL,
         VRRP_TYPE_ADVERTISEMENT, VRRP_V2_AUTH_LEN,
     },
 };
 
 use crate::{
-    IpInfo, checksum, config, count_iface, emit,
+    checksum::{self, is_valid},
+    config, count_instance, drop_before_instance, drop_verdict,
     headers::{VrrpHeader, header_at},
-    observe_all, state_entry,
+    ip::IpInfo,
+    observe_all, policy,
+    record::{self, Heard},
+    vips,
 };
 
 /// Validates the VRRP message `ip` points at and returns the XDP verdict.
 #[inline(always)]
-pub fn advert(ctx: &XdpContext, ifindex: u32, ip: &IpInfo) -> u32 {
+pub fn advert(ctx: &XdpContext, ifindex: u32, iface: Option<&IfaceConfig>, ip: &IpInfo) -> u32 {
     let observe = observe_all();
-    let header = match header_at::<VrrpHeader>(ctx, ip.vrrp_offset) {
-        Some(header) if ip.vrrp_len >= VRRP_HEADER_LEN => unsafe { &*header },
-        _ => return reject(ifindex, None, ERR_LENGTH, observe),
+    // ip::check made sure the frame holds at least the VRRP header.
+    let Some(header) = header_at::<VrrpHeader>(ctx, ip.vrrp_offset) else {
+        return xdp_action::XDP_PASS;
     };
-    let key = InstanceKey::new(ifindex, ip.family, header.vrid);
-    let config = if observe {
-        observer_config(header)
+    let header = unsafe { &*header };
+    let key = InstanceKey::new(ifindex, ip.family, header.vrid, ip.dst);
+    let (config, from_peer) = if observe {
+        (observer_config(header, ip), false)
     } else {
-        match config(&key) {
-            Some(config) => config,
-            None => return reject(ifindex, None, ERR_UNKNOWN_VRID, observe),
+        match lookup(&key, ip) {
+            Some(found) => found,
+            None => return unknown_instance(ifindex, iface),
         }
     };
-    match check(ctx, ip, header, &config, observe) {
-        Ok(interval_cs) => {
-            record(&key, ip, header, interval_cs);
-            xdp_action::XDP_PASS
+    let policy = if observe { None } else { policy(&key) };
+    // keepalived reads no adverts in INIT or FAULT (`vrrp_dispatcher_read`): its counters stay
+    // still, so ours do too; the state map is still kept.
+    let counting = policy.is_none_or(|p| p.state == POLICY_BACKUP || p.state == POLICY_MASTER);
+    let count = |kind| {
+        if counting {
+            count_instance(&key, kind);
         }
-        Err(kind) => reject(ifindex, Some(&key), kind, observe),
+    };
+    if !counting {
+        count_instance(&key, RX_IGNORED_DOWN);
     }
+    let checked = match packet_checks(ctx, ip, header, &config, &key, policy.as_ref(), observe) {
+        Ok(checked) => checked,
+        Err(kind) => {
+            count(kind);
+            return drop_verdict();
+        }
+    };
+    // "Correct type, version, and length. Count as VRRP advertisement": before the address
+    // list, the unicast source and the peer's TTL window are checked.
+    count(RX_RECEIVED);
+    if checked.check_addresses
+        && let Err(kind) = address_checks(ctx, ip, header, &config, &key, from_peer)
+    {
+        count(kind);
+        return drop_verdict();
+    }
+    if header.priority == 0 {
+        count(RX_PRIORITY_ZERO);
+    }
+    record::record(
+        ctx,
+        &key,
+        &Heard {
+            src: ip.src,
+            priority: header.priority,
+            version: header.version_type >> 4,
+            addr_count: header.addr_count,
+            interval_cs: checked.interval_cs,
+            learned_old_checksum: checked.learned_old_checksum,
+        },
+        policy.as_ref(),
+    );
+    xdp_action::XDP_PASS
+}
+
+/// The entry for this source (unicast peers with `check_unicast_src`), else the any-source
+/// entry; the flag says which matched. Multicast instances only have the latter.
+#[inline(always)]
+fn lookup(key: &InstanceKey, ip: &IpInfo) -> Option<(InstanceConfig, bool)> {
+    if !ip.multicast
+        && let Some(config) = config(&RxKey::peer(*key, ip.src))
+    {
+        return Some((config, true));
+    }
+    config(&RxKey::any_source(*key)).map(|config| (config, false))
+}
+
+/// No instance for this VRID and destination: another speaker's, or nobody's.
+#[inline(always)]
+fn unknown_instance(ifindex: u32, iface: Option<&IfaceConfig>) -> u32 {
+    if iface.is_some_and(|iface| iface.flags & IFACE_FOREIGN_PASS != 0) {
+        crate::count_iface(ifindex, DROP_FOREIGN_PASSED);
+        return xdp_action::XDP_PASS;
+    }
+    drop_before_instance(ifindex, DROP_NO_INSTANCE)
 }
 
 /// What `xvrrpd monitor` checks an advert against when nothing is configured: the version it
-/// claims, no authentication or interval expectations, multicast TTL rules.
+/// claims (2 only over IPv4), any authentication, any interval, TTL 255 when multicast.
 #[inline(always)]
-fn observer_config(header: &VrrpHeader) -> InstanceConfig {
+fn observer_config(header: &VrrpHeader, ip: &IpInfo) -> InstanceConfig {
+    let version = header.version_type >> 4;
+    let valid_version = version == 3 || (version == 2 && ip.family == FAMILY_IPV4);
     InstanceConfig {
-        version: header.version_type >> 4,
-        min_ttl: 0,
-        max_ttl: VRRP_TTL,
+        version: if valid_version { version } else { 0 },
+        flags: if ip.multicast { 0 } else { CONFIG_UNICAST },
         ..InstanceConfig::default()
     }
 }
 
-#[inline(always)]
-fn reject(ifindex: u32, key: Option<&InstanceKey>, kind: RxErrorKind, observe: bool) -> u32 {
-    count_iface(ifindex, kind);
-    if let Some(state) = key.and_then(state_entry) {
-        unsafe { (*state).errors.count(kind) };
-    }
-    if observe {
-        xdp_action::XDP_PASS
-    } else {
-        xdp_action::XDP_DROP
-    }
+struct Checked {
+    interval_cs: u16,
+    check_addresses: bool,
+    learned_old_checksum: bool,
 }
 
-/// The receive checks in keepalived's order; returns the advertised interval in centiseconds.
+/// Everything keepalived checks before it counts an advert as received, in its order.
 #[inline(always)]
-fn check(
+fn packet_checks(
     ctx: &XdpContext,
     ip: &IpInfo,
     header: &VrrpHeader,
     config: &InstanceConfig,
+    key: &InstanceKey,
+    policy: Option<&ReceivePolicy>,
     observe: bool,
-) -> Result<u16, RxErrorKind> {
-    let version = header.version_type >> 4;
+) -> Result<Checked, usize> {
     let v4 = ip.family == FAMILY_IPV4;
-    // RFC 3768 defines v2 for IPv4 only.
-    if version != config.version || !(version == 3 || (version == 2 && v4)) {
-        return Err(ERR_VERSION);
+    let version = header.version_type >> 4;
+    // The kernel checks IPv6 checksums before the socket sees the packet (keepalived sets
+    // IPV6_CHECKSUM), over whatever length the packet has.
+    let sum = checksum::sum_packet(ctx, ip.vrrp_offset, ip.vrrp_len, 0).ok_or(RX_LENGTH)?;
+    if !v4 && !is_valid(sum + ip.pseudo_base + ip.dst_sum) {
+        return Err(RX_CHECKSUM);
     }
 
-    // RFC 5798 section 7.1: the packet must hold the fixed fields and every address.
+    // The whole message and nothing more: header, addresses, v2 authentication (by the
+    // version the packet claims, as keepalived's expected_vrrp_pkt_len does).
     let addr_len = if v4 { 4 } else { 16 };
-    let addrs_end = VRRP_HEADER_LEN + header.addr_count as usize * addr_len;
-    let expected_len = if version == 2 {
-        addrs_end + VRRP_V2_AUTH_LEN
-    } else {
-        addrs_end
-    };
-    // Every VRRP message is a multiple of four bytes long; other lengths cannot be one.
-    if ip.vrrp_len < expected_len || ip.vrrp_len > VRRP_MAX_LEN || ip.vrrp_len % 4 != 0 {
-        return Err(ERR_LENGTH);
+    let mut expected = VRRP_HEADER_LEN + header.addr_count as usize * addr_len;
+    if v4 && version == 2 {
+        expected += VRRP_V2_AUTH_LEN;
+    }
+    if ip.vrrp_len != expected {
+        return Err(RX_LENGTH);
     }
 
-    // RFC 5798 section 7.1: multicast adverts must arrive with TTL / hop limit 255, proof that
-    // they were not forwarded. Unicast peers may sit behind routers: keepalived's min/max_ttl.
-    let ttl_ok = if ip.multicast {
-        ip.ttl == VRRP_TTL
-    } else {
-        ip.ttl >= config.min_ttl && ip.ttl <= config.max_ttl
-    };
-    if !ttl_ok {
-        return Err(ERR_TTL);
+    // RFC 5798 section 7.1: multicast adverts must arrive with TTL / hop limit 255. Unicast
+    // instances check their peer's window later, and only with check_unicast_src.
+    if config.flags & CONFIG_UNICAST == 0 && ip.ttl != VRRP_TTL {
+        return Err(RX_TTL);
     }
-
-    if header.version_type & 0x0f != VRRP_TYPE_ADVERTISEMENT {
-        return Err(ERR_INVALID_TYPE);
+    if version != config.version {
+        return Err(RX_VERSION);
     }
 
     let interval_cs = if version == 2 {
-        check_v2_auth(ctx, ip, header, config, observe, addrs_end)?;
+        let auth_type = header.word1_hi;
+        if auth_type > AUTH_AH {
+            return Err(RX_AUTH_INVALID_TYPE);
+        }
+        if !observe {
+            if auth_type != config.auth_type {
+                return Err(RX_AUTH_TYPE_MISMATCH);
+            }
+            if auth_type == AUTH_PASS {
+                let at = ip.vrrp_offset + expected - VRRP_V2_AUTH_LEN;
+                let received =
+                    u64::from_ne_bytes(checksum::load::<8>(ctx.ctx, at).ok_or(RX_LENGTH)?);
+                if received != u64::from_ne_bytes(config.auth_pass) {
+                    return Err(RX_AUTH_FAILURE);
+                }
+            }
+        }
         let interval_cs = header.word1_lo as u16 * 100;
-        // RFC 3768 section 7.1: a v2 advert with another interval is discarded.
+        // RFC 3768 section 7.1; keepalived drops it without counting (VRRP_PACKET_DROP).
         if !observe && interval_cs != config.advert_interval_cs {
-            return Err(ERR_ADVERT_INTERVAL);
+            return Err(RX_INTERVAL_MISMATCH);
         }
         interval_cs
     } else {
         u16::from_be_bytes([header.word1_hi, header.word1_lo]) & V3_INTERVAL_MASK
     };
-    // An interval of zero would make every timer derived from it zero.
-    if interval_cs == 0 {
-        return Err(ERR_ADVERT_INTERVAL);
+
+    if header.version_type & 0x0f != VRRP_TYPE_ADVERTISEMENT {
+        return Err(RX_INVALID_TYPE);
     }
 
-    let sum = checksum::sum_packet(ctx, ip.vrrp_offset, ip.vrrp_len, 0).ok_or(ERR_LENGTH)?;
-    // v2 sums the VRRP message alone; v3 adds the pseudo-header (RFC 5798 section 5.2.8)
-    // unless keepalived's v3_checksum_as_v2 says the peers leave it out for IPv4.
-    let as_v2 = version == 2 || (v4 && config.flags & CONFIG_V3_CHECKSUM_AS_V2 != 0);
-    let valid = if as_v2 {
-        checksum::is_valid(sum)
-    } else {
-        // The observer cannot know a peer's setting, so it accepts either form for v3 IPv4.
-        checksum::is_valid(sum + ip.pseudo_header_sum) || (observe && v4 && checksum::is_valid(sum))
-    };
-    if !valid {
-        return Err(ERR_CHECKSUM);
+    let check_addresses = !observe && !skips_address_check(config, key, policy, &ip.src);
+    if check_addresses && header.addr_count != config.vip_count {
+        return Err(RX_ADDRESS_LIST);
     }
 
-    if !observe && (config.flags & CONFIG_UNICAST != 0) == ip.multicast {
-        return Err(ERR_MODE_MISMATCH);
+    let mut learned_old_checksum = false;
+    if v4
+        && !ipv4_checksum_ok(
+            sum,
+            ip,
+            config,
+            key,
+            version,
+            observe,
+            &mut learned_old_checksum,
+        )
+    {
+        return Err(RX_CHECKSUM);
     }
-    Ok(interval_cs)
+    Ok(Checked {
+        interval_cs,
+        check_addresses,
+        learned_old_checksum,
+    })
 }
 
-/// RFC 3768 section 5.3.6 and 7.1: the type must be one we know and match ours; a simple text
-/// password must match the eight bytes after the addresses.
+/// keepalived's `skip_check_adv_addr`: in BACKUP, an advert from the master it last accepted
+/// skips the address checks (`vrrp_state_backup`); a master always checks.
 #[inline(always)]
-fn check_v2_auth(
+fn skips_address_check(
+    config: &InstanceConfig,
+    key: &InstanceKey,
+    policy: Option<&ReceivePolicy>,
+    src: &[u8; 16],
+) -> bool {
+    if config.flags & CONFIG_SKIP_CHECK_ADV_ADDR == 0
+        || policy.is_some_and(|p| p.state == POLICY_MASTER)
+    {
+        return false;
+    }
+    record::skip_check_src(key).is_some_and(|master| record::same_addr(&master, src))
+}
+
+/// v2 sums the message alone; v3 adds the pseudo-header (RFC 5798 section 5.2.8), unless
+/// `v3_checksum_as_v2`; unicast v3 may use keepalived's old form with the multicast group as
+/// destination (`old_unicast_checksum`, or learnt automatically by default).
+#[inline(always)]
+fn ipv4_checksum_ok(
+    sum: u32,
+    ip: &IpInfo,
+    config: &InstanceConfig,
+    key: &InstanceKey,
+    version: u8,
+    observe: bool,
+    learned_old: &mut bool,
+) -> bool {
+    if version == 2 || config.flags & CONFIG_V3_CHECKSUM_AS_V2 != 0 {
+        return is_valid(sum);
+    }
+    let real = is_valid(sum + ip.pseudo_base + ip.dst_sum);
+    let group = if observe {
+        MCAST_GROUP_V4
+    } else {
+        config.mcast_group4
+    };
+    let old = is_valid(sum + ip.pseudo_base + checksum::sum_words(&group));
+    if observe {
+        // The observer cannot know a peer's setting: any form keepalived could send passes.
+        return real || old || is_valid(sum);
+    }
+    if config.flags & CONFIG_OLD_UNICAST_CHECKSUM != 0 {
+        return old;
+    }
+    if config.flags & CONFIG_UNICAST_CHECKSUM_AUTO == 0 {
+        return real;
+    }
+    // Once switched, keepalived accepts only the old form (CHKSUM_COMPATIBILITY_AUTO).
+    if record::state_flags(key) & STATE_OLD_UNICAST_CHECKSUM != 0 {
+        return old;
+    }
+    if real {
+        return true;
+    }
+    *learned_old = old;
+    old
+}
+
+/// keepalived's address checks, done after counting the advert as received: every configured
+/// VIP present, the source a peer, the TTL inside that peer's window.
+#[inline(always)]
+fn address_checks(
     ctx: &XdpContext,
     ip: &IpInfo,
     header: &VrrpHeader,
     config: &InstanceConfig,
-    observe: bool,
-    addrs_end: usize,
-) -> Result<(), RxErrorKind> {
-    let auth_type = header.word1_hi;
-    if auth_type > AUTH_AH {
-        return Err(ERR_AUTH_INVALID_TYPE);
+    key: &InstanceKey,
+    from_peer: bool,
+) -> Result<(), usize> {
+    if !vips::all_present(ctx, ip, header.addr_count, key) {
+        return Err(RX_ADDRESS_LIST);
     }
-    if observe {
-        return Ok(());
-    }
-    if auth_type != config.auth_type {
-        return Err(ERR_AUTH_TYPE_MISMATCH);
-    }
-    if auth_type == AUTH_PASS {
-        let password = header_at::<[u8; 8]>(ctx, ip.vrrp_offset + addrs_end).ok_or(ERR_LENGTH)?;
-        let received = u64::from_ne_bytes(unsafe { *password });
-        if received != u64::from_ne_bytes(config.auth_pass) {
-            return Err(ERR_AUTH_FAILURE);
+    if config.flags & CONFIG_UNICAST != 0 && config.flags & CONFIG_CHECK_UNICAST_SRC != 0 {
+        if !from_peer {
+            return Err(RX_NOT_A_PEER);
+        }
+        if ip.ttl < config.min_ttl || ip.ttl > config.max_ttl {
+            return Err(RX_TTL);
         }
     }
     Ok(())
-}
-
-/// Records a valid advert and emits an event when it tells userspace something new.
-#[inline(always)]
-fn record(key: &InstanceKey, ip: &IpInfo, header: &VrrpHeader, interval_cs: u16) {
-    let Some(state) = state_entry(key) else {
-        return;
-    };
-    let state = unsafe { &mut *state };
-    let now = unsafe { bpf_ktime_get_ns() };
-    let priority = header.priority;
-
-    let mut kinds = 0;
-    if state.last_seen_ns == 0 {
-        kinds |= EVENT_AFTER_SILENCE | EVENT_NEW_MASTER;
-    } else {
-        let silence_ns = SILENCE_ADVERTS * state.advert_interval_cs as u64 * 10_000_000;
-        if now.saturating_sub(state.last_seen_ns) > silence_ns {
-            kinds |= EVENT_AFTER_SILENCE;
-        }
-        if addr_words(&state.master_addr) != addr_words(&ip.src) {
-            kinds |= EVENT_NEW_MASTER;
-        }
-        if state.master_priority != priority {
-            kinds |= EVENT_PRIORITY_CHANGE;
-        }
-        if state.advert_interval_cs != interval_cs {
-            kinds |= EVENT_INTERVAL_CHANGE;
-        }
-    }
-    if priority == 0 {
-        // RFC 5798 section 6.4.2: the master is leaving; backups act on it at once.
-        kinds |= EVENT_PRIORITY_ZERO;
-        state.priority_zero_received += 1;
-    }
-
-    let previous_priority = state.master_priority;
-    state.last_seen_ns = now;
-    state.received += 1;
-    state.master_addr = ip.src;
-    state.master_priority = priority;
-    state.version = header.version_type >> 4;
-    state.advert_interval_cs = interval_cs;
-    state.addr_count = header.addr_count;
-
-    if kinds != 0 {
-        emit(&VrrpEvent {
-            key: *key,
-            kinds,
-            priority,
-            previous_priority,
-            advert_interval_cs: interval_cs,
-            timestamp_ns: now,
-            master_addr: ip.src,
-        });
-    }
-}
-
-/// An address as two words, so comparing it does not need `memcmp` (which BPF lacks).
-#[inline(always)]
-fn addr_words(addr: &[u8; 16]) -> (u64, u64) {
-    let ptr = addr.as_ptr();
-    unsafe {
-        (
-            core::ptr::read_unaligned(ptr.cast::<u64>()),
-            core::ptr::read_unaligned(ptr.add(8).cast::<u64>()),
-        )
-    }
 }

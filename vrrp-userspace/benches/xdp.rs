@@ -5,9 +5,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use vrrp_common::proto::AUTH_PASS;
-use vrrp_common::{FAMILY_IPV4, InstanceConfig, InstanceKey};
-use xvrrpd::dataplane::{Dataplane, LoadOptions, test_run};
+use vrrp_common::proto::{AUTH_PASS, MCAST_GROUP_V4};
+use vrrp_common::{FAMILY_IPV4, InstanceConfig, InstanceKey, RxKey};
+use xvrrpd::dataplane::{Dataplane, LoadOptions, Mode, test_run};
 use xvrrpd::protocol::{Advert, Auth, FrameSpec, Priority, Version, Vrid, build_frame};
 
 const IFINDEX: u32 = 1;
@@ -18,22 +18,29 @@ const NON_VRRP_TARGET_NS: u32 = 50;
 fn main() -> anyhow::Result<()> {
     let pin_dir = format!("/sys/fs/bpf/xvrrpd-bench-{}", std::process::id()).into();
     let mut dataplane = Dataplane::load(&LoadOptions {
-        observe_all: false,
+        mode: Mode::Enforce,
         pin_dir,
+        foreign_pass: false,
     })?;
     let mut password = [0u8; 8];
     password[..6].copy_from_slice(b"secret");
-    dataplane.set_config(
-        InstanceKey::new(IFINDEX, FAMILY_IPV4, 51),
-        InstanceConfig {
+    let mut group = [0u8; 16];
+    group[..4].copy_from_slice(&MCAST_GROUP_V4);
+    let instance = InstanceKey::new(IFINDEX, FAMILY_IPV4, 51, group);
+    dataplane.insert_config(
+        &RxKey::any_source(instance),
+        &InstanceConfig {
             version: 2,
             auth_type: AUTH_PASS,
             auth_pass: password,
             advert_interval_cs: 100,
+            vip_count: 1,
             max_ttl: 255,
+            mcast_group4: MCAST_GROUP_V4,
             ..Default::default()
         },
     )?;
+    dataplane.set_vips(&instance, &[IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))])?;
 
     let master = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
     let advert = Advert {

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use xvrrpd::config::{self, DEFAULT_CONFIG_FILE};
 use xvrrpd::daemon;
-use xvrrpd::dataplane::DEFAULT_PIN_DIR;
+use xvrrpd::dataplane::{DEFAULT_BPFFS_ROOT, Role, pin_dir_for};
 use xvrrpd::monitor::{self, LiveOptions};
 
 #[derive(Parser)]
@@ -71,6 +71,11 @@ struct KeepalivedArgs {
     /// namespace under /sys/fs/bpf/xvrrpd).
     #[arg(long, value_name = "DIR")]
     bpffs: Option<PathBuf>,
+    /// Adverts for VRIDs this daemon does not run: `drop` them in the kernel (xvrrpd owns VRRP
+    /// on its interfaces) or `pass` them to the stack (another VRRP speaker, such as a
+    /// keepalived kept for other VRIDs, runs on this host).
+    #[arg(long, value_name = "POLICY", default_value = "drop", value_parser = ["drop", "pass"])]
+    foreign_adverts: String,
     /// VRRP child pid file (xvrrpd has no child; accepted for keepalived compatibility).
     #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
     vrrp_pid_file: Option<PathBuf>,
@@ -100,8 +105,9 @@ struct MonitorArgs {
     /// Stop after this many seconds (decimals allowed).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     duration: Option<Duration>,
-    /// bpffs directory for the pinned maps and links.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_DIR)]
+    /// bpffs directory under which each network namespace gets its own pin directory
+    /// (`monitor-net-<inode>`; a daemon's is `daemon-net-<inode>`).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_BPFFS_ROOT)]
     bpffs: PathBuf,
 }
 
@@ -186,6 +192,7 @@ fn daemon_command(args: &KeepalivedArgs) -> ! {
         strict_config: args.strict_config,
         pid_file: args.pid_file.clone(),
         pin_dir: args.bpffs.clone(),
+        foreign_pass: args.foreign_adverts == "pass",
     };
     std::process::exit(daemon::run(&options))
 }
@@ -244,7 +251,7 @@ fn monitor_command(args: MonitorArgs) -> anyhow::Result<()> {
         json: args.json,
         once: args.once,
         duration: args.duration,
-        pin_dir: args.bpffs,
+        pin_dir: pin_dir_for(&args.bpffs, Role::Monitor)?,
     };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use xvrrpd::config;
 use xvrrpd::daemon::host::{HostFacts, HostInterface};
 use xvrrpd::daemon::resolve::{
-    ReceiveMode, ResolveError, Resolved, SourceRule, TrackedObject, resolve,
+    ReceiveMode, ResolveError, Resolved, SourceRule, TrackedObject, UnicastChecksum, resolve,
 };
 use xvrrpd::engine::{Destination, Flavor, MacAddr, TrackerKind};
 use xvrrpd::protocol::{Auth, Priority};
@@ -111,11 +111,13 @@ fn unicast_instance_uses_its_peers_their_ttl_windows_and_the_configured_source()
     let ReceiveMode::Unicast {
         peers,
         check_source,
+        checksum,
     } = &i.receive.mode
     else {
         panic!("unicast instance resolved as {:?}", i.receive.mode);
     };
     assert!(*check_source);
+    assert_eq!(*checksum, UnicastChecksum::Auto, "keepalived's default");
     assert_eq!((peers[0].min_ttl, peers[0].max_ttl), (250, 255));
     assert_eq!((peers[1].min_ttl, peers[1].max_ttl), (0, 255));
 }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use tracing::{error, info, warn};
 
 use crate::config::{self, Severity};
+use crate::dataplane;
 
 /// keepalived's exit codes (lib/scheduler.h), which service managers already know.
 pub mod exit_code {
@@ -42,6 +43,9 @@ pub struct DaemonOptions {
     pub pid_file: Option<PathBuf>,
     /// Default: a directory per network namespace under /sys/fs/bpf/xvrrpd.
     pub pin_dir: Option<PathBuf>,
+    /// Adverts for VRIDs this daemon does not run pass to the stack (another VRRP speaker on
+    /// this host owns them) instead of being dropped in the kernel.
+    pub foreign_pass: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
@@ -128,17 +132,26 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
     }
     remove_stale_addresses(&resolved, &host, &netlink).await;
     let foreign = sockets::foreign_vrrp_sockets();
-    if !foreign.is_empty() {
+    if !foreign.is_empty() && !options.foreign_pass {
         warn!(
             sockets = foreign.len(),
-            "another process on this host has a VRRP socket open (keepalived?); adverts for VRIDs xvrrpd does not run are dropped in the kernel on its interfaces"
+            "another process in this network namespace has a VRRP socket open (keepalived?); adverts for VRIDs xvrrpd does not run are dropped in the kernel on xvrrpd's interfaces: start xvrrpd with --foreign-adverts pass to let them through"
         );
     }
-    let pin_dir = options
-        .pin_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(crate::dataplane::DEFAULT_PIN_DIR));
-    let receive = match receive::Receive::start(&resolved, &pin_dir) {
+    let pin_dir = match &options.pin_dir {
+        Some(dir) => dir.clone(),
+        None => match dataplane::pin_dir_for(
+            std::path::Path::new(dataplane::DEFAULT_BPFFS_ROOT),
+            dataplane::Role::Daemon,
+        ) {
+            Ok(dir) => dir,
+            Err(e) => {
+                error!("{e}");
+                return exit_code::FATAL;
+            }
+        },
+    };
+    let receive = match receive::Receive::start(&resolved, &pin_dir, options.foreign_pass) {
         Ok(receive) => receive,
         Err(e) => {
             error!("{:#}", anyhow::Error::from(e));

@@ -1,7 +1,8 @@
 //! Kernel events: what the XDP program tells the daemon. The receive path is configured from
 //! the resolved instances, adverts reach the engine from the ring buffer (changes only) and
-//! from the state map (read when a master-down deadline is due), and the engine's receive
-//! policy goes back into the kernel. `dataplane` stays the only code that touches BPF.
+//! from the state map (read when a master-down deadline is due, or after the ring overflowed),
+//! and the engine's receive policy goes back into the kernel. `dataplane` stays the only code
+//! that touches BPF.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,12 +11,17 @@ use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
 use tokio::io::unix::AsyncFd;
-use tracing::info;
-use vrrp_common::{CONFIG_UNICAST, CONFIG_V3_CHECKSUM_AS_V2, InstanceKey};
+use tracing::{debug, info, warn};
+use vrrp_common::{
+    CONFIG_CHECK_UNICAST_SRC, CONFIG_OLD_UNICAST_CHECKSUM, CONFIG_SKIP_CHECK_ADV_ADDR,
+    CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, InstanceKey,
+    InstanceState, POLICY_ACCEPT_LOWER, POLICY_BACKUP, POLICY_FAULT, POLICY_INIT, POLICY_MASTER,
+    RxKey, VrrpEvent,
+};
 
-use super::resolve::{LinkRef, ReceiveMode, ReceiveSpec, Resolved};
-use crate::dataplane::{Dataplane, DataplaneError, LoadOptions, parse_event};
-use crate::engine::{Event, InstanceId, ReceivePolicy, Timestamp};
+use super::resolve::{LinkRef, ReceiveMode, ReceiveSpec, Resolved, UnicastChecksum};
+use crate::dataplane::{Dataplane, DataplaneError, LoadOptions, Mode, ProgramLog, parse_event};
+use crate::engine::{Event, InstanceId, ReceivePolicy, State, Timestamp};
 use crate::protocol::{Auth, ChecksumMode, Family, Priority};
 
 /// An advert the engine should hear, at the time the kernel stamped it.
@@ -26,198 +32,383 @@ pub struct Heard {
     pub event: Event,
 }
 
+/// One instance as the receive path knows it.
+struct Entry {
+    spec: ReceiveSpec,
+    /// Where adverts for it are addressed; `None` for a unicast instance without a source
+    /// address yet (nothing can reach it).
+    key: Option<InstanceKey>,
+    policy: Option<vrrp_common::ReceivePolicy>,
+    /// The newest advert time handed to the engine: nothing older follows it.
+    delivered: Timestamp,
+    /// The newest state-map sequence number seen in an event.
+    seq: u64,
+}
+
 /// The receive path of the running daemon.
 pub struct Receive {
     dataplane: Dataplane,
     events: AsyncFd<RingBuf<MapData>>,
-    specs: Vec<ReceiveSpec>,
+    log: Option<AsyncFd<ProgramLog>>,
+    entries: Vec<Entry>,
     ids: HashMap<InstanceKey, InstanceId>,
-    policies: Vec<Option<ReceivePolicy>>,
-    /// The newest advert time handed to the engine per instance: nothing older follows it.
-    delivered: Vec<Timestamp>,
+    /// The program's count of events lost to a full ring, when last read.
+    ring_full: u64,
 }
 
 impl Receive {
-    /// Loads the XDP program (enforcing: unknown and invalid adverts are dropped in the
-    /// kernel), attaches it to every interface carrying an instance and fills its maps.
-    pub fn start(resolved: &Resolved, pin_dir: &Path) -> Result<Self, DataplaneError> {
+    /// Loads the XDP program in enforcing mode (invalid adverts and adverts for instances we do
+    /// not run are dropped in the kernel, unless `foreign_pass`), attaches it to every
+    /// interface carrying an instance (detaching it from interfaces an earlier run used and
+    /// this configuration does not) and fills its maps.
+    pub fn start(
+        resolved: &Resolved,
+        pin_dir: &Path,
+        foreign_pass: bool,
+    ) -> Result<Self, DataplaneError> {
         let mut dataplane = Dataplane::load(&LoadOptions {
-            observe_all: false,
+            mode: Mode::Enforce,
             pin_dir: pin_dir.to_owned(),
+            foreign_pass,
         })?;
-        for link in resolved.links() {
-            let mode = dataplane.attach(&link.name)?;
-            info!(iface = %link.name, ?mode, "receive path attached");
-        }
-        let specs: Vec<ReceiveSpec> = resolved
-            .instances
-            .iter()
-            .map(|i| i.receive.clone())
-            .collect();
-        let mut ids = HashMap::new();
-        for (index, spec) in specs.iter().enumerate() {
-            let key = key_of(spec);
-            dataplane.set_config(key, config_of(spec))?;
-            ids.insert(key, InstanceId(index));
+        let links: Vec<u32> = resolved.links().iter().map(|l| l.ifindex).collect();
+        for attached in dataplane.set_interfaces(&links)? {
+            info!(ifindex = attached.ifindex, mode = ?attached.mode, "receive path attached");
         }
         let ring = dataplane
             .take_events()
             .expect("a fresh dataplane has its ring buffer");
-        // SAFETY: the ring buffer owns its descriptor and moves into the AsyncFd, which drops
-        // its registration before the descriptor closes.
-        let events = unsafe { AsyncFd::register(ring) }.map_err(|e| DataplaneError::PinDir {
-            path: pin_dir.to_owned(),
+        // SAFETY: the ring buffer and the logger own their descriptors and move into the
+        // AsyncFds, which drop their registrations before the descriptors close.
+        let events = unsafe { AsyncFd::register(ring) }.map_err(|e| DataplaneError::Io {
+            what: "polling the event ring buffer",
             source: e.into(),
         })?;
-        let count = specs.len();
-        Ok(Self {
+        let log = dataplane
+            .take_logger()
+            .and_then(|logger| unsafe { AsyncFd::register(logger) }.ok());
+        let mut receive = Self {
             dataplane,
             events,
-            specs,
-            ids,
-            policies: vec![None; count],
-            delivered: vec![Timestamp::ZERO; count],
-        })
-    }
-
-    /// The adverts the kernel reported since the last call (waits for at least one batch).
-    pub async fn next(&mut self) -> std::io::Result<Vec<Heard>> {
-        let mut guard = self.events.readable_mut().await?;
-        let mut raw = Vec::new();
-        while let Some(item) = guard.get_inner_mut().next() {
-            raw.extend(parse_event(&item));
-        }
-        guard.clear_ready();
-        drop(guard);
-        let mut heard = Vec::new();
-        for event in raw {
-            let Some(&id) = self.ids.get(&event.key) else {
-                continue;
-            };
-            let Some(family) = Family::from_map_value(event.key.family) else {
-                continue;
-            };
-            let at = Timestamp::from_nanos(event.timestamp_ns);
-            if at < self.delivered[id.0] {
-                continue;
-            }
-            self.delivered[id.0] = at;
-            heard.push(Heard {
-                id,
-                at,
-                event: Event::Advert {
-                    src: family.addr_from(&event.master_addr),
-                    priority: Priority(event.priority),
-                    interval: Duration::from_millis(u64::from(event.advert_interval_cs) * 10),
-                },
+            log,
+            entries: Vec::new(),
+            ids: HashMap::new(),
+            ring_full: 0,
+        };
+        for (index, instance) in resolved.instances.iter().enumerate() {
+            receive.entries.push(Entry {
+                spec: instance.receive.clone(),
+                key: None,
+                policy: None,
+                delivered: Timestamp::ZERO,
+                seq: 0,
             });
+            receive.install(InstanceId(index), instance.engine.source)?;
         }
-        Ok(heard)
+        receive.ring_full = receive.dataplane.global_stats().ring_full;
+        Ok(receive)
     }
 
-    /// The last advert that keeps the instance's master alive, if the engine has not heard
-    /// it yet: read from the state map when the master-down deadline is due.
-    pub fn alive(&mut self, id: InstanceId) -> Option<Heard> {
-        let key = key_of(&self.specs[id.0]);
-        let state = self
-            .dataplane
-            .states()
-            .into_iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, state)| state)?;
-        let at = Timestamp::from_nanos(state.last_seen_ns);
-        if state.last_seen_ns == 0 || at <= self.delivered[id.0] {
+    /// Puts an instance's entries in the kernel for adverts addressed to `source` (unicast)
+    /// or to its group (multicast), replacing what it had.
+    fn install(&mut self, id: InstanceId, source: Option<IpAddr>) -> Result<(), DataplaneError> {
+        let entry = &mut self.entries[id.0];
+        if let Some(old) = entry.key.take() {
+            self.ids.remove(&old);
+            self.dataplane.remove_instance(&old)?;
+        }
+        let spec = &entry.spec;
+        let dst = match &spec.mode {
+            ReceiveMode::Multicast { group } => Some(*group),
+            ReceiveMode::Unicast { .. } => source,
+        };
+        let Some(dst) = dst else {
+            return Ok(());
+        };
+        let key = InstanceKey::new(
+            spec.ifindex,
+            spec.family.map_value(),
+            spec.vrid.0,
+            Family::map_bytes(&dst),
+        );
+        for (rx_key, config) in config_entries(spec, key) {
+            self.dataplane.insert_config(&rx_key, &config)?;
+        }
+        self.dataplane.set_vips(&key, &spec.vips)?;
+        if let Some(policy) = &entry.policy {
+            self.dataplane.set_policy(&key, policy)?;
+        }
+        entry.key = Some(key);
+        self.ids.insert(key, id);
+        Ok(())
+    }
+
+    /// The adverts the kernel reported since the last call (waits for at least one).
+    pub async fn next(&mut self) -> std::io::Result<Vec<Heard>> {
+        loop {
+            tokio::select! {
+                guard = self.events.readable_mut() => {
+                    let mut guard = guard?;
+                    let mut events = Vec::new();
+                    while let Some(item) = guard.get_inner_mut().next() {
+                        events.extend(parse_event(&item));
+                    }
+                    guard.clear_ready();
+                    drop(guard);
+                    let mut heard: Vec<Heard> = events.iter().filter_map(|e| self.heard(e)).collect();
+                    heard.extend(self.after_overflow());
+                    if !heard.is_empty() {
+                        return Ok(heard);
+                    }
+                }
+                guard = readable(&mut self.log) => {
+                    let mut guard = guard?;
+                    guard.get_inner_mut().flush();
+                    guard.clear_ready();
+                }
+            }
+        }
+    }
+
+    /// An event as the engine's advert, unless it is older than what the engine heard.
+    fn heard(&mut self, event: &VrrpEvent) -> Option<Heard> {
+        let id = *self.ids.get(&event.key)?;
+        let entry = &mut self.entries[id.0];
+        if event.seq <= entry.seq {
             return None;
         }
-        let policy = self.policies[id.0]?;
-        let accepted = state.master_priority != 0
-            && (state.master_priority >= policy.priority.0 || policy.accept_lower);
-        if !accepted {
+        entry.seq = event.seq;
+        let at = Timestamp::from_nanos(event.timestamp_ns);
+        if at < entry.delivered {
             return None;
         }
-        let family = Family::from_map_value(key.family)?;
-        self.delivered[id.0] = at;
+        entry.delivered = at;
+        let family = Family::from_map_value(event.key.family)?;
         Some(Heard {
             id,
             at,
             event: Event::Advert {
-                src: family.addr_from(&state.master_addr),
-                priority: Priority(state.master_priority),
-                interval: Duration::from_millis(u64::from(state.advert_interval_cs) * 10),
+                src: family.addr_from(&event.master_addr),
+                priority: Priority(event.priority),
+                interval: centiseconds(event.advert_interval_cs),
             },
         })
     }
 
-    /// Tells the kernel what the engine now accepts as a live master.
-    pub fn set_policy(&mut self, id: InstanceId, policy: &ReceivePolicy) {
-        if self.policies[id.0].as_ref() != Some(policy) {
-            self.policies[id.0] = Some(*policy);
+    /// When the ring was full the program kept the state map right but lost events: read the
+    /// state of every instance whose sequence number moved.
+    fn after_overflow(&mut self) -> Vec<Heard> {
+        let ring_full = self.dataplane.global_stats().ring_full;
+        if ring_full == self.ring_full {
+            return Vec::new();
+        }
+        warn!(
+            lost = ring_full - self.ring_full,
+            "the event ring buffer was full; reading the state map instead"
+        );
+        self.ring_full = ring_full;
+        let mut heard = Vec::new();
+        for index in 0..self.entries.len() {
+            let Some(key) = self.entries[index].key else {
+                continue;
+            };
+            let Ok(Some(state)) = self.dataplane.state(&key) else {
+                continue;
+            };
+            let entry = &mut self.entries[index];
+            if state.seq <= entry.seq || state.last_seen_ns == 0 {
+                continue;
+            }
+            entry.seq = state.seq;
+            let at = Timestamp::from_nanos(state.last_seen_ns);
+            if at < entry.delivered {
+                continue;
+            }
+            entry.delivered = at;
+            heard.push(Heard {
+                id: InstanceId(index),
+                at,
+                event: Event::Advert {
+                    src: entry.spec.family.addr_from(&state.master_addr),
+                    priority: Priority(state.master_priority),
+                    interval: centiseconds(state.master_interval_cs),
+                },
+            });
+        }
+        heard
+    }
+
+    /// The last advert that kept the instance's master alive, if the engine has not heard it
+    /// yet: read from the state map when the master-down deadline is due.
+    pub fn alive(&mut self, id: InstanceId) -> Option<Heard> {
+        let entry = &self.entries[id.0];
+        let state: InstanceState = self.dataplane.state(&entry.key?).ok()??;
+        let at = Timestamp::from_nanos(state.last_alive_ns);
+        if state.last_alive_ns == 0 || at <= entry.delivered {
+            return None;
+        }
+        let entry = &mut self.entries[id.0];
+        entry.delivered = at;
+        debug!(
+            instance = id.0,
+            ms_ago = (super::timer::now() - at).as_secs_f64() * 1e3,
+            "master still alive"
+        );
+        Some(Heard {
+            id,
+            at,
+            event: Event::Advert {
+                src: entry.spec.family.addr_from(&state.alive_addr),
+                priority: Priority(state.alive_priority),
+                interval: centiseconds(state.alive_interval_cs),
+            },
+        })
+    }
+
+    /// Tells the kernel what the engine now accepts as a live master (and what to wake us
+    /// for).
+    pub fn set_policy(&mut self, id: InstanceId, policy: &ReceivePolicy, source: Option<IpAddr>) {
+        let kernel = vrrp_common::ReceivePolicy {
+            state: match policy.state {
+                State::Initialize | State::Stopped => POLICY_INIT,
+                State::Backup => POLICY_BACKUP,
+                State::Master => POLICY_MASTER,
+                State::Fault => POLICY_FAULT,
+            },
+            priority: policy.priority.0,
+            flags: if policy.accept_lower {
+                POLICY_ACCEPT_LOWER
+            } else {
+                0
+            },
+            _pad: 0,
+            local_addr: source.map_or([0; 16], |s| Family::map_bytes(&s)),
+        };
+        let entry = &mut self.entries[id.0];
+        if entry.policy == Some(kernel) {
+            return;
+        }
+        entry.policy = Some(kernel);
+        if let Some(key) = entry.key
+            && let Err(e) = self.dataplane.set_policy(&key, &kernel)
+        {
+            warn!(instance = id.0, error = %e, "cannot update the receive policy");
         }
     }
 
     /// The instance's advert source changed: unicast adverts are addressed to it.
     pub fn set_source(&mut self, id: InstanceId, source: Option<IpAddr>) {
-        let _ = (id, source);
+        if !matches!(self.entries[id.0].spec.mode, ReceiveMode::Unicast { .. }) {
+            return;
+        }
+        if let Err(e) = self.install(id, source) {
+            warn!(instance = id.0, error = %e, "cannot re-key the unicast instance");
+        }
     }
 
     /// An interface was re-created under the same name with another index.
     pub fn relink(&mut self, old: &LinkRef, new: &LinkRef) -> Result<(), DataplaneError> {
-        self.dataplane.attach(&new.name)?;
-        let mut moved = Vec::new();
-        for (index, spec) in self.specs.iter_mut().enumerate() {
-            if spec.ifindex == old.ifindex {
-                self.ids.remove(&key_of(spec));
-                spec.ifindex = new.ifindex;
-                moved.push(index);
+        self.dataplane.attach_index(new.ifindex)?;
+        for index in 0..self.entries.len() {
+            if self.entries[index].spec.ifindex != old.ifindex {
+                continue;
             }
+            self.entries[index].spec.ifindex = new.ifindex;
+            let source = self.entries[index]
+                .key
+                .map(|k| self.entries[index].spec.family.addr_from(&k.dst));
+            let unicast = matches!(self.entries[index].spec.mode, ReceiveMode::Unicast { .. });
+            self.install(InstanceId(index), if unicast { source } else { None })?;
         }
-        for index in moved {
-            let spec = &self.specs[index];
-            self.dataplane.set_config(key_of(spec), config_of(spec))?;
-            self.ids.insert(key_of(spec), InstanceId(index));
-        }
+        let links: Vec<u32> = {
+            let mut links: Vec<u32> = self.entries.iter().map(|e| e.spec.ifindex).collect();
+            links.sort_unstable();
+            links.dedup();
+            links
+        };
+        self.dataplane.set_interfaces(&links)?;
         Ok(())
     }
 
     /// Detaches from every interface and removes the pins.
     pub fn shutdown(self) {
         drop(self.events);
+        drop(self.log);
         self.dataplane.shutdown();
     }
 }
 
-fn key_of(spec: &ReceiveSpec) -> InstanceKey {
-    InstanceKey::new(spec.ifindex, spec.family.map_value(), spec.vrid.0)
+async fn readable(
+    log: &mut Option<AsyncFd<ProgramLog>>,
+) -> std::io::Result<tokio::io::unix::AsyncFdReadyMutGuard<'_, ProgramLog>> {
+    match log {
+        Some(log) => log.readable_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
-fn config_of(spec: &ReceiveSpec) -> vrrp_common::InstanceConfig {
+fn centiseconds(cs: u16) -> Duration {
+    Duration::from_millis(u64::from(cs) * 10)
+}
+
+/// The `vrrp_config` entries of an instance: one for any source, plus one per peer with its
+/// TTL window when unicast sources are checked (keepalived's `check_unicast_src`).
+fn config_entries(
+    spec: &ReceiveSpec,
+    key: InstanceKey,
+) -> Vec<(RxKey, vrrp_common::InstanceConfig)> {
     let mut flags = 0;
     if spec.checksum == ChecksumMode::AsV2 {
         flags |= CONFIG_V3_CHECKSUM_AS_V2;
     }
-    let (min_ttl, max_ttl) = match &spec.mode {
-        ReceiveMode::Multicast { .. } => (255, 255),
-        ReceiveMode::Unicast { peers, .. } => {
-            flags |= CONFIG_UNICAST;
-            (
-                peers.iter().map(|p| p.min_ttl).min().unwrap_or(0),
-                peers.iter().map(|p| p.max_ttl).max().unwrap_or(255),
-            )
-        }
-    };
+    if spec.skip_check_adv_addr {
+        flags |= CONFIG_SKIP_CHECK_ADV_ADDR;
+    }
     let (auth_type, auth_pass) = match spec.auth {
         Auth::None => (vrrp_common::proto::AUTH_NONE, [0; 8]),
         Auth::Pass(pass) => (vrrp_common::proto::AUTH_PASS, pass),
         Auth::Ah => (vrrp_common::proto::AUTH_AH, [0; 8]),
     };
-    vrrp_common::InstanceConfig {
+    let base = vrrp_common::InstanceConfig {
         version: spec.version.number(),
-        flags,
         auth_type,
-        min_ttl,
-        max_ttl,
-        _pad: [0],
+        flags,
+        vip_count: spec.vips.len().min(255) as u8,
+        min_ttl: 0,
+        max_ttl: 255,
+        _pad: 0,
         advert_interval_cs: (spec.advert_interval.as_millis() / 10) as u16,
+        _pad2: [0; 2],
         auth_pass,
+        mcast_group4: spec.mcast_group4.octets(),
+    };
+    match &spec.mode {
+        ReceiveMode::Multicast { .. } => vec![(RxKey::any_source(key), base)],
+        ReceiveMode::Unicast {
+            peers,
+            check_source,
+            checksum,
+        } => {
+            let mut config = base;
+            config.flags |= CONFIG_UNICAST;
+            config.flags |= match checksum {
+                UnicastChecksum::Auto => CONFIG_UNICAST_CHECKSUM_AUTO,
+                UnicastChecksum::Old => CONFIG_OLD_UNICAST_CHECKSUM,
+                UnicastChecksum::Never => 0,
+            };
+            if *check_source {
+                config.flags |= CONFIG_CHECK_UNICAST_SRC;
+            }
+            let mut entries = vec![(RxKey::any_source(key), config)];
+            if *check_source {
+                entries.extend(peers.iter().map(|peer| {
+                    let mut config = config;
+                    config.min_ttl = peer.min_ttl;
+                    config.max_ttl = peer.max_ttl;
+                    (RxKey::peer(key, Family::map_bytes(&peer.addr)), config)
+                }));
+            }
+            entries
+        }
     }
 }

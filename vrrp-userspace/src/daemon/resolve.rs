@@ -90,7 +90,20 @@ pub enum ReceiveMode {
         peers: Vec<PeerWindow>,
         /// `check_unicast_src` / `vrrp_check_unicast_src`: drop adverts from other sources.
         check_source: bool,
+        checksum: UnicastChecksum,
     },
+}
+
+/// Which VRRPv3 IPv4 checksum unicast peers may use (keepalived's `old_unicast_checksum`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnicastChecksum {
+    /// keepalived's default: the RFC form, or the pre-1.3.6 form (the multicast group in the
+    /// pseudo-header) once a peer is heard using it.
+    Auto,
+    /// `old_unicast_checksum`: the pre-1.3.6 form.
+    Old,
+    /// `old_unicast_checksum never`: the RFC form only.
+    Never,
 }
 
 /// What the receive path must check adverts for this instance against (keepalived's
@@ -110,6 +123,9 @@ pub struct ReceiveSpec {
     /// advert comes from the current master).
     pub vips: Vec<IpAddr>,
     pub skip_check_adv_addr: bool,
+    /// The global `vrrp_mcast_group4`, which the pre-1.3.6 unicast checksum puts in the
+    /// pseudo-header.
+    pub mcast_group4: std::net::Ipv4Addr,
 }
 
 /// One address the instance adds while master, with its `ip addr` options.
@@ -472,6 +488,11 @@ fn resolve_instance(
                 .collect(),
             check_source: instance.unicast.check_unicast_src
                 || config.global.vrrp_check_unicast_src,
+            checksum: match instance.unicast.old_checksum {
+                None => UnicastChecksum::Auto,
+                Some(true) => UnicastChecksum::Old,
+                Some(false) => UnicastChecksum::Never,
+            },
         }
     } else {
         let Destination::Multicast { group } = engine.destination else {
@@ -490,6 +511,7 @@ fn resolve_instance(
         checksum,
         vips: advertised,
         skip_check_adv_addr: instance.skip_check_adv_addr || config.global.vrrp_skip_check_adv_addr,
+        mcast_group4: config.global.vrrp_mcast_group4,
     };
 
     Ok(ResolvedInstance {

@@ -361,7 +361,8 @@ impl Runtime {
         let now = timer::now();
         for id in touched {
             let policy = self.router.instance(id).receive_policy(now);
-            self.receive.set_policy(id, &policy);
+            let source = self.link_view[id.0].1;
+            self.receive.set_policy(id, &policy, source);
         }
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -11,12 +11,15 @@ use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 use vrrp_common::{
-    EVENT_AFTER_SILENCE, EVENT_INTERVAL_CHANGE, EVENT_NEW_MASTER, EVENT_PRIORITY_CHANGE,
-    EVENT_PRIORITY_ZERO, InstanceKey, VrrpEvent,
+    EVENT_AFTER_SILENCE, EVENT_CONTENDED, EVENT_CONTENTION_OVER, EVENT_HIGHER,
+    EVENT_INTERVAL_CHANGE, EVENT_LOWER, EVENT_NEW_MASTER, EVENT_OLD_CHECKSUM,
+    EVENT_PRIORITY_CHANGE, EVENT_PRIORITY_ZERO, InstanceKey, InstanceState, VrrpEvent,
 };
 
 use super::{Snapshot, interface_row, render_json, render_table, router_row};
-use crate::dataplane::{Dataplane, LoadOptions, ifindex, monotonic_now_ns, parse_event};
+use crate::dataplane::{
+    Dataplane, LoadOptions, Mode, ProgramLog, ifindex, monotonic_now_ns, parse_event,
+};
 use crate::protocol::Family;
 
 /// How often the live table refreshes.
@@ -39,8 +42,9 @@ pub struct LiveOptions {
 pub async fn run_live(options: LiveOptions) -> anyhow::Result<()> {
     let ifindex = ifindex(&options.iface)?;
     let mut dataplane = Dataplane::load(&LoadOptions {
-        observe_all: true,
+        mode: Mode::Observe,
         pin_dir: options.pin_dir.clone(),
+        foreign_pass: false,
     })?;
     let result = watch(&mut dataplane, ifindex, &options).await;
     dataplane.shutdown();
@@ -52,8 +56,9 @@ async fn watch(
     ifindex: u32,
     options: &LiveOptions,
 ) -> anyhow::Result<()> {
-    let mode = dataplane.attach(&options.iface)?;
-    info!(iface = %options.iface, ?mode, pins = %dataplane.pin_dir().display(), "monitoring VRRP adverts");
+    // Exactly this interface: links a killed monitor left on others in this namespace go.
+    let attached = dataplane.set_interfaces(&[ifindex])?;
+    info!(iface = %options.iface, mode = ?attached.first().map(|a| a.mode), pins = %dataplane.pin_dir().display(), "monitoring VRRP adverts");
     let ring = dataplane
         .take_events()
         .context("event ring buffer already taken")?;
@@ -61,10 +66,17 @@ async fn watch(
     // registration before the descriptor closes.
     let mut events = unsafe { AsyncFd::register(ring) }
         .map_err(|e| anyhow::anyhow!("polling the event ring buffer: {}", e))?;
+    let mut program_log = match dataplane.take_logger() {
+        // SAFETY: as for the ring buffer above.
+        Some(logger) => Some(
+            unsafe { AsyncFd::register(logger) }
+                .map_err(|e| anyhow::anyhow!("polling the program's log: {}", e))?,
+        ),
+        None => None,
+    };
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
 
-    let started = Instant::now();
     let window = if options.once {
         Some(options.duration.unwrap_or(ONCE_DEFAULT_WINDOW))
     } else {
@@ -72,7 +84,7 @@ async fn watch(
     };
     let deadline = window.map(|w| tokio::time::Instant::now() + w);
     let mut refresh = tokio::time::interval(REFRESH);
-    let mut previous = Rates::default();
+    let mut reader = EventReader::default();
     loop {
         tokio::select! {
             _ = sigterm.recv() => break,
@@ -81,23 +93,43 @@ async fn watch(
             guard = events.readable_mut() => {
                 let mut guard = guard?;
                 while let Some(item) = guard.get_inner_mut().next() {
-                    if let Some(event) = parse_event(&item) {
+                    if let Some(event) = parse_event(&item)
+                        && reader.fresh(&event)
+                    {
                         report_event(&options.iface, &event, options.json && !options.once);
                     }
                 }
                 guard.clear_ready();
             }
+            guard = readable(&mut program_log) => {
+                let mut guard = guard?;
+                guard.get_inner_mut().flush();
+                guard.clear_ready();
+            }
             _ = refresh.tick(), if !options.once => {
-                let snapshot = previous.snapshot(dataplane, &options.iface, ifindex);
-                print(&snapshot, options.json, true)?;
+                reader.check_ring(dataplane);
+                print(&snapshot(dataplane, &options.iface, ifindex), options.json, true)?;
             }
         }
     }
     if options.once {
-        let snapshot = Rates::since_start(started).snapshot(dataplane, &options.iface, ifindex);
-        print(&snapshot, options.json, false)?;
+        print(
+            &snapshot(dataplane, &options.iface, ifindex),
+            options.json,
+            false,
+        )?;
     }
     Ok(())
+}
+
+/// Waits until the program's log has records (forever when there is no log).
+async fn readable(
+    log: &mut Option<AsyncFd<ProgramLog>>,
+) -> std::io::Result<tokio::io::unix::AsyncFdReadyMutGuard<'_, ProgramLog>> {
+    match log {
+        Some(log) => log.readable_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -107,46 +139,58 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Advert counts at the previous refresh, to turn totals into adverts per second.
+/// Orders events by their `seq` and notices lost ones: an event older than what was already
+/// seen for its instance is stale (two CPUs may write the ring out of order); a grown
+/// `ring_full` means events were lost, and the state map (re-read every refresh) is the truth.
 #[derive(Default)]
-struct Rates {
-    at: Option<Instant>,
-    received: BTreeMap<InstanceKey, u64>,
+struct EventReader {
+    seq: BTreeMap<InstanceKey, u64>,
+    ring_full: u64,
 }
 
-impl Rates {
-    /// For `--once`: rates over the whole listening window.
-    fn since_start(started: Instant) -> Self {
-        Self {
-            at: Some(started),
-            received: BTreeMap::new(),
+impl EventReader {
+    fn fresh(&mut self, event: &VrrpEvent) -> bool {
+        let seen = self.seq.entry(event.key).or_default();
+        if event.seq < *seen {
+            return false;
         }
+        *seen = event.seq;
+        true
     }
 
-    fn snapshot(&mut self, dataplane: &Dataplane, iface: &str, ifindex: u32) -> Snapshot {
-        let now = Instant::now();
-        let window = self.at.map_or(Duration::ZERO, |at| now - at);
-        let now_ns = monotonic_now_ns();
-        let mut routers = Vec::new();
-        let mut received = BTreeMap::new();
-        for (key, state) in dataplane
-            .states()
-            .into_iter()
-            .filter(|(key, _)| key.ifindex == ifindex)
-        {
-            let before = self.received.get(&key).copied().unwrap_or(0);
-            let delta = state.received.saturating_sub(before);
-            routers.extend(router_row(iface, &key, &state, now_ns, delta, window));
-            received.insert(key, state.received);
+    fn check_ring(&mut self, dataplane: &Dataplane) {
+        let ring_full = dataplane.global_stats().ring_full;
+        if ring_full > self.ring_full {
+            warn!(
+                lost = ring_full - self.ring_full,
+                "event ring buffer was full: events lost, their changes are pending in the state map"
+            );
+            self.ring_full = ring_full;
         }
-        *self = Self {
-            at: Some(now),
-            received,
-        };
-        Snapshot {
-            routers,
-            interfaces: vec![interface_row(iface, &dataplane.iface_errors(ifindex))],
-        }
+    }
+}
+
+fn snapshot(dataplane: &Dataplane, iface: &str, ifindex: u32) -> Snapshot {
+    let now_ns = monotonic_now_ns();
+    let counters = dataplane.all_counters();
+    let mut routers = Vec::new();
+    let mut keys: Vec<InstanceKey> = counters.keys().copied().collect();
+    let states: BTreeMap<InstanceKey, InstanceState> = dataplane.states().into_iter().collect();
+    keys.extend(states.keys().copied());
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys.into_iter().filter(|key| key.ifindex == ifindex) {
+        let state = states.get(&key).copied().unwrap_or_default();
+        let counters = counters.get(&key).copied().unwrap_or_default();
+        routers.extend(router_row(iface, &key, &state, &counters, now_ns));
+    }
+    Snapshot {
+        routers,
+        interfaces: vec![interface_row(
+            iface,
+            &dataplane.iface_drops(ifindex),
+            &dataplane.global_stats(),
+        )],
     }
 }
 
@@ -175,6 +219,11 @@ fn event_names(kinds: u32) -> Vec<&'static str> {
         (EVENT_PRIORITY_ZERO, "priority_zero"),
         (EVENT_INTERVAL_CHANGE, "interval_change"),
         (EVENT_AFTER_SILENCE, "after_silence"),
+        (EVENT_CONTENDED, "contended"),
+        (EVENT_CONTENTION_OVER, "contention_over"),
+        (EVENT_HIGHER, "higher"),
+        (EVENT_LOWER, "lower"),
+        (EVENT_OLD_CHECKSUM, "old_checksum"),
     ]
     .into_iter()
     .filter(|(bit, _)| kinds & bit != 0)
@@ -198,6 +247,10 @@ fn report_event(iface: &str, event: &VrrpEvent, as_json: bool) {
             "iface": iface,
             "vrid": event.key.vrid,
             "family": family,
+            "dst": family.addr_from(&event.key.dst),
+            "seq": event.seq,
+            "suppressed": event.suppressed,
+            "contended_changes": event.contended_changes,
             "events": names,
             "master": master,
             "priority": event.priority,

@@ -43,11 +43,12 @@ pub fn render_table(snapshot: &Snapshot) -> String {
     let mut out = String::new();
     writeln!(
         out,
-        "{:<12} {:>4} {:>3} {:<6} {:<28} {:>4} {:>9} {:>7} {:>10} {:>9}  ERRORS",
+        "{:<12} {:>4} {:>3} {:<6} {:<16} {:<28} {:>4} {:>9} {:>7} {:>10} {:>9}  ERRORS",
         "IFACE",
         "VRID",
         "VER",
         "FAMILY",
+        "DST",
         "MASTER",
         "PRIO",
         "INTERVAL",
@@ -59,15 +60,20 @@ pub fn render_table(snapshot: &Snapshot) -> String {
     for r in &snapshot.routers {
         writeln!(
             out,
-            "{:<12} {:>4} {:>3} {:<6} {:<28} {:>4} {:>9} {:>7.2} {:>10} {:>9}  {}",
+            "{:<12} {:>4} {:>3} {:<6} {:<16} {:<28} {:>4} {:>9} {:>7} {:>10} {:>9}  {}",
             r.iface,
             r.vrid,
             or_dash(r.version),
             r.family.name(),
-            or_dash(r.master),
+            r.dst,
+            or_dash(r.master.map(|m| if r.contended {
+                format!("{m} (contended)")
+            } else {
+                m.to_string()
+            })),
             or_dash(r.priority),
             or_dash(r.advert_interval_ms.map(|ms| format!("{ms}ms"))),
-            r.adverts_per_sec,
+            or_dash(r.adverts_per_sec.map(|rate| format!("{rate:.2}"))),
             or_dash(
                 r.last_seen_ms
                     .map(|ms| format!("{:.1}s ago", ms as f64 / 1000.0))
@@ -80,14 +86,19 @@ pub fn render_table(snapshot: &Snapshot) -> String {
     if snapshot.routers.is_empty() {
         writeln!(out, "(no VRRP adverts heard yet)").expect("writing to a String");
     }
-    for iface in snapshot.interfaces.iter().filter(|i| !i.errors.is_empty()) {
-        writeln!(
-            out,
-            "{}: dropped {}",
-            iface.iface,
-            errors_cell(&iface.errors)
-        )
-        .expect("writing to a String");
+    for iface in &snapshot.interfaces {
+        if !iface.drops.is_empty() {
+            writeln!(out, "{}: {}", iface.iface, errors_cell(&iface.drops))
+                .expect("writing to a String");
+        }
+        if !iface.program.is_empty() {
+            writeln!(out, "program: {}", errors_cell(&iface.program)).expect("writing to a String");
+        }
     }
+    writeln!(
+        out,
+        "ADV/S: adverts per second from the current master, over its own first-to-last span"
+    )
+    .expect("writing to a String");
     out
 }

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 
 use vrrp_common::proto::{
     ETH_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, IPPROTO_VRRP,
-    IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, MAX_VLAN_TAGS, VLAN_TAG_LEN, VRRP_TTL,
+    IPV4_MIN_HEADER_LEN, IPV6_DEST_OPTS, IPV6_HEADER_LEN, IPV6_HOP_BY_HOP, IPV6_MAX_EXT_HEADERS,
+    MAX_VLAN_TAGS, VLAN_TAG_LEN, VRRP_TTL,
 };
 
 use super::{Advert, ChecksumMode, DecodeError, Family, IpContext, Vrid, checksum};
@@ -23,13 +24,13 @@ pub struct ReceivedAdvert {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
     NotVrrp,
-    /// IPv6 with an extension header: not parsed, counted (as the XDP program does).
-    Ipv6ExtensionHeader,
     Advert(ReceivedAdvert),
-    /// VRRP that failed validation; `vrid` is known when the fixed header was present.
+    /// VRRP that failed validation; `vrid` is known when the fixed header was present, `dst`
+    /// when the IP header was.
     Rejected {
         family: Family,
         vrid: Option<Vrid>,
+        dst: Option<IpAddr>,
         error: DecodeError,
     },
 }
@@ -80,6 +81,7 @@ fn decode_ipv4(packet: &[u8]) -> Frame {
         return Frame::Rejected {
             family: Family::Ipv4,
             vrid: None,
+            dst: None,
             error,
         };
     }
@@ -96,13 +98,22 @@ fn decode_ipv6(packet: &[u8]) -> Frame {
     if packet.len() < IPV6_HEADER_LEN {
         return Frame::NotVrrp;
     }
-    let next_header = packet[6];
-    if next_header != IPPROTO_VRRP {
-        return if matches!(next_header, 0 | 43 | 44 | 50 | 51 | 60 | 135 | 139 | 140) {
-            Frame::Ipv6ExtensionHeader
-        } else {
-            Frame::NotVrrp
+    // Hop-by-hop and destination options may stand before the advert (RFC 8200 section 4),
+    // as the XDP program parses them; other extension headers are not followed.
+    let mut next_header = packet[6];
+    let mut offset = IPV6_HEADER_LEN;
+    for _ in 0..IPV6_MAX_EXT_HEADERS {
+        if next_header != IPV6_HOP_BY_HOP && next_header != IPV6_DEST_OPTS {
+            break;
+        }
+        let (Some(&next), Some(&len)) = (packet.get(offset), packet.get(offset + 1)) else {
+            return Frame::NotVrrp;
         };
+        next_header = next;
+        offset += (len as usize + 1) * 8;
+    }
+    if next_header != IPPROTO_VRRP || packet.len() < offset {
+        return Frame::NotVrrp;
     }
     let ip = IpContext {
         family: Family::Ipv6,
@@ -110,7 +121,8 @@ fn decode_ipv6(packet: &[u8]) -> Frame {
         dst: Family::Ipv6.addr_from(&packet[24..40]),
     };
     let payload_len = u16::from_be_bytes([packet[4], packet[5]]) as usize;
-    decode_vrrp(&packet[IPV6_HEADER_LEN..], payload_len, packet[7], ip)
+    let vrrp_len = payload_len.saturating_sub(offset - IPV6_HEADER_LEN);
+    decode_vrrp(&packet[offset..], vrrp_len, packet[7], ip)
 }
 
 /// `vrrp_len` is what the IP header claims; the frame may hold less (truncated) or more
@@ -120,6 +132,7 @@ fn decode_vrrp(payload: &[u8], vrrp_len: usize, ttl: u8, ip: IpContext) -> Frame
     let reject = |error| Frame::Rejected {
         family: ip.family,
         vrid,
+        dst: Some(ip.dst),
         error,
     };
     if payload.len() < vrrp_len {

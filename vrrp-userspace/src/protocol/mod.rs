@@ -12,7 +12,7 @@ pub use advert::{Advert, Auth, IpContext, pseudo_header_sum};
 pub use checksum::ChecksumMode;
 pub use frame::{Frame, FrameSpec, MixedFamilies, ReceivedAdvert, build_frame, decode_frame};
 use serde::{Deserialize, Serialize};
-use vrrp_common::{FAMILY_IPV4, FAMILY_IPV6, RxErrorKind};
+use vrrp_common::{FAMILY_IPV4, FAMILY_IPV6};
 
 /// Virtual router identifier, 1..=255 on the wire (0 is reserved but decoded as received).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -130,18 +130,18 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// The receive counter this error increments.
-    pub fn counter(&self) -> RxErrorKind {
+    /// The receive counter ([`vrrp_common::RxCounters`] index) this error increments.
+    pub fn counter(&self) -> usize {
         match self {
             Self::Truncated { .. } | Self::TooLong { .. } | Self::UnalignedLength { .. } => {
-                vrrp_common::ERR_LENGTH
+                vrrp_common::RX_LENGTH
             }
-            Self::Version { .. } => vrrp_common::ERR_VERSION,
-            Self::Type { .. } => vrrp_common::ERR_INVALID_TYPE,
-            Self::AuthType { .. } => vrrp_common::ERR_AUTH_INVALID_TYPE,
-            Self::ZeroInterval => vrrp_common::ERR_ADVERT_INTERVAL,
-            Self::Checksum { .. } => vrrp_common::ERR_CHECKSUM,
-            Self::Ttl { .. } => vrrp_common::ERR_TTL,
+            Self::Version { .. } => vrrp_common::RX_VERSION,
+            Self::Type { .. } => vrrp_common::RX_INVALID_TYPE,
+            Self::AuthType { .. } => vrrp_common::RX_AUTH_INVALID_TYPE,
+            Self::ZeroInterval => vrrp_common::RX_INTERVAL_MISMATCH,
+            Self::Checksum { .. } => vrrp_common::RX_CHECKSUM,
+            Self::Ttl { .. } => vrrp_common::RX_TTL,
         }
     }
 }
