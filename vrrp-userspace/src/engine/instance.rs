@@ -331,6 +331,7 @@ impl Instance {
             // Another master is leaving: advertise at once so backups do not take over.
             self.send_advert(self.priority, out);
             if priority.0 == 0 {
+                self.restart_advert_timer(now);
                 return;
             }
         }
@@ -372,6 +373,18 @@ impl Instance {
             from: src,
             priority,
         });
+        self.restart_advert_timer(now);
+    }
+
+    /// keepalived (vrrp_dispatcher_read) re-arms a master's advert timer one interval after
+    /// every advert it has processed, "if we have sent an advert" - but it tests only
+    /// `lower_prio_no_advert`, so with that set not even the answer to a priority-0 advert
+    /// moves the schedule. Its own echo never gets here in keepalived (the kernel drops IPv4
+    /// packets from a local source address before the socket), so that one moves nothing.
+    fn restart_advert_timer(&mut self, now: Timestamp) {
+        if !self.config.lower_prio_no_advert {
+            self.advert_at = Some(now + self.config.advert_interval);
+        }
     }
 
     /// keepalived's `garp_lower_prio_repeat` burst now and another after
