@@ -296,7 +296,7 @@ fn authentication_rules() {
         &(instance(
             "VI_1",
             1,
-            " state MASTER\n authentication {\n  auth_type AH\n }",
+            " state MASTER\n priority 100\n authentication {\n  auth_type AH\n }",
         )),
         Severity::Warning,
         "4:8: VI_1 starts as BACKUP: initial state MASTER does not work with AH",
@@ -312,7 +312,7 @@ fn state_and_preemption() {
     );
     assert_eq!(
         loaded.config.instances[0].state,
-        config::model::InitialState::Backup
+        Some(config::model::InitialState::Backup)
     );
     expect(
         &instance("VI_1", 1, " state STANDBY"),
@@ -320,11 +320,25 @@ fn state_and_preemption() {
         "4:8: unknown state 'STANDBY'; using BACKUP",
     );
     let loaded = expect(
-        &instance("VI_1", 1, " state MASTER\n nopreempt"),
+        &instance("VI_1", 1, " state MASTER\n priority 100\n nopreempt"),
         Severity::Warning,
-        "5:2: nopreempt does not work with initial state MASTER",
+        "6:2: nopreempt does not work with initial state MASTER",
     );
     assert!(loaded.config.instances[0].preempt);
+    let loaded = expect(
+        &instance("VI_1", 1, " state BACKUP\n priority 255\n nopreempt"),
+        Severity::Warning,
+        "6:2: nopreempt does not work with priority 255",
+    );
+    assert!(loaded.config.instances[0].preempt);
+    // keepalived (vrrp_complete_instance) clears preempt_delay for an instance that wishes
+    // MASTER, and an owner without `state` wishes MASTER.
+    let loaded = expect(
+        &instance("VI_1", 1, " priority 255\n preempt_delay 10"),
+        Severity::Warning,
+        "5:16: preempt_delay does not work with initial state MASTER",
+    );
+    assert!(loaded.config.instances[0].preempt_delay.is_zero());
     expect(
         &instance("VI_1", 1, " nopreempt\n preempt_delay 10"),
         Severity::Warning,

@@ -222,7 +222,9 @@ pub struct VrrpInstance {
     pub name_span: super::diagnostic::Span,
     /// `file:line` of the `vrrp_instance` keyword.
     pub defined_at: String,
-    pub state: InitialState,
+    /// `state`; `None` when missing, which keepalived reads as MASTER for priority 255 and
+    /// BACKUP otherwise (see [`VrrpInstance::wishes_master`]).
+    pub state: Option<InitialState>,
     pub interface: Option<InterfaceName>,
     pub vrid: Vrid,
     pub priority: Priority,
@@ -265,6 +267,17 @@ pub struct VrrpInstance {
     pub debug: Option<u32>,
     pub kernel_rx_buf_size: Option<u64>,
     pub linkbeat_use_polling: bool,
+}
+
+impl VrrpInstance {
+    /// keepalived's initial wish (`wantstate`): `state MASTER`, or no `state` and priority 255
+    /// (vrrp_complete_instance).
+    pub fn wishes_master(&self) -> bool {
+        match self.state {
+            Some(state) => state == InitialState::Master,
+            None => self.priority == Priority(255),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -11,8 +11,8 @@ use super::host::{HostFacts, HostInterface};
 use crate::config::model::{self, Authentication, Broadcast, Config, VrrpInstance};
 use crate::config::values::IpPrefix;
 use crate::engine::{
-    Announced, Destination, Flavor, GarpConfig, InstanceConfig, InstanceConfigError, InstanceId,
-    InstanceSettings, MacAddr, SyncGroupConfig, TrackerConfig, TrackerId, TrackerKind,
+    Announced, Destination, Flavor, GarpConfig, InitialState, InstanceConfig, InstanceConfigError,
+    InstanceId, InstanceSettings, MacAddr, SyncGroupConfig, TrackerConfig, TrackerId, TrackerKind,
 };
 use crate::protocol::{Auth, ChecksumMode, Family, Version, Vrid};
 
@@ -427,6 +427,10 @@ fn resolve_instance(
         vrid: instance.vrid,
         flavor,
         priority: instance.priority,
+        initial_state: instance.state.map(|state| match state {
+            model::InitialState::Master => InitialState::Master,
+            model::InitialState::Backup => InitialState::Backup,
+        }),
         advert_interval: instance.advert_int,
         preempt: instance.preempt,
         preempt_delay: instance.preempt_delay,

@@ -161,6 +161,15 @@ pub enum Destination {
     Unicast { peers: Vec<IpAddr>, ttl: u8 },
 }
 
+/// keepalived's `state` keyword: what the router wishes at startup, not a state it enters
+/// (every instance starts as BACKUP unless it owns the addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
 /// One VRRP instance as the daemon's resolve step (or a test) describes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceSettings {
@@ -169,6 +178,12 @@ pub struct InstanceSettings {
     pub flavor: Flavor,
     /// Configured priority; 255 = address owner, never adjusted by trackers.
     pub priority: Priority,
+    /// keepalived's `state`; `None` when the keyword is missing, and keepalived then derives
+    /// the wish from the priority: MASTER for an address owner (vrrp_complete_instance). Only
+    /// an owner that wishes MASTER becomes master at once; `state BACKUP` makes even an owner
+    /// wait Master_Down_Interval, and `state MASTER` alone changes nothing for others.
+    #[serde(default)]
+    pub initial_state: Option<InitialState>,
     #[serde(with = "super::serde_formats::millis")]
     pub advert_interval: Duration,
     pub preempt: bool,
@@ -221,6 +236,7 @@ impl InstanceSettings {
             vrid: Vrid(vrid),
             flavor,
             priority: Priority(100),
+            initial_state: None,
             advert_interval: Duration::from_secs(1),
             preempt: true,
             preempt_delay: Duration::ZERO,
@@ -346,6 +362,16 @@ impl InstanceConfig {
     /// RFC 5798 section 5.2.4: priority 255 is reserved for the router that owns the addresses.
     pub fn is_owner(&self) -> bool {
         self.settings.priority.0 == 255
+    }
+
+    /// keepalived's initial `wantstate == MASTER`: `state MASTER`, or no `state` keyword and
+    /// priority 255 (vrrp_complete_instance).
+    pub fn wishes_master(&self) -> bool {
+        match self.settings.initial_state {
+            Some(InitialState::Master) => true,
+            Some(InitialState::Backup) => false,
+            None => self.is_owner(),
+        }
     }
 }
 

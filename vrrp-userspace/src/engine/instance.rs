@@ -41,9 +41,22 @@ pub struct Instance {
     source: Option<IpAddr>,
     /// A member of this instance's sync group is in FAULT.
     group_fault: bool,
-    /// In a sync group, the master-down timer only raises `wants_master`; the group promotes.
-    gated: bool,
+    /// The sync group this instance is in: then the master-down timer only raises
+    /// `wants_master` and the group promotes (keepalived's vrrp_sync_can_goto_master).
+    group: Option<String>,
+    /// keepalived's `wantstate == MASTER` while BACKUP: the master-down timer fired (or the
+    /// instance starts wishing MASTER in a group of owners) and it waits for its group.
     wants_master: bool,
+    /// Set with `wants_master` when this instance asks its group to go MASTER now (its
+    /// master-down timer fired); the router takes it.
+    promotion_requested: bool,
+    /// keepalived's initial wish (`state`, or MASTER for an owner without it). Any fault other
+    /// than a script that has not reported yet clears it (down_instance sets `wantstate`
+    /// FAULT), so an owner coming back from a fault waits Master_Down_Interval as BACKUP.
+    wish_master: bool,
+    /// Leave INIT as MASTER at once: an owner wishing MASTER (keepalived's vrrp_init_state),
+    /// in a sync group only when every member is one.
+    start_as_master: bool,
     /// RFC 5798 section 6.1: the master's advertised interval (v3 adopts it; v2 keeps ours).
     master_adver_interval: Duration,
     /// keepalived's `ms_down_timer`: the length the running master-down timer was set to.
@@ -78,6 +91,8 @@ impl Instance {
         let source = config.source;
         let adverts = (priority, build_adverts(&config, source, priority));
         let announcements = build_announcements(&config);
+        let wish_master = config.wishes_master();
+        let start_as_master = wish_master && config.is_owner();
         let mut instance = Self {
             config,
             state: State::Initialize,
@@ -87,8 +102,11 @@ impl Instance {
             interface_up: true,
             source,
             group_fault: false,
-            gated: false,
+            group: None,
             wants_master: false,
+            promotion_requested: false,
+            wish_master,
+            start_as_master,
             master_adver_interval,
             down_timer: Duration::ZERO,
             last_advert_heard: None,
@@ -213,18 +231,36 @@ impl Instance {
         })
     }
 
-    // RFC 5798 section 6.4.1: the owner becomes master at once, others wait as backup.
+    // RFC 5798 section 6.4.1: the owner becomes master at once, others wait as backup; in
+    // keepalived's vrrp_init_state only an owner that wishes MASTER (no `state BACKUP`) skips
+    // the wait, and a sync group member wishing MASTER in a BACKUP group waits one interval
+    // plus the smallest skew.
     fn startup(&mut self, now: Timestamp, out: &mut Vec<Action>) {
         if self.state != State::Initialize {
             return;
         }
         if let Some(reason) = self.fault_reason() {
             self.change_state(State::Fault, reason, out);
-        } else if self.config.is_owner() {
+        } else if self.start_as_master {
             self.become_master(now, Reason::Startup, out);
         } else {
             self.enter_backup(now, Reason::Startup, out);
+            if self.group.is_some() && self.wish_master {
+                self.wants_master = true;
+                let smallest_skew = skew_time(
+                    self.config.version(),
+                    Priority(255),
+                    self.master_adver_interval,
+                );
+                self.arm_down_timer(now, self.master_adver_interval + smallest_skew);
+            }
         }
+    }
+
+    /// The address owner (priority 255), unless keepalived stepped it down to 254 because
+    /// another owner showed up.
+    fn is_owner(&self) -> bool {
+        self.base_priority.0 == 255
     }
 
     fn master_down_interval(&self) -> Duration {
@@ -270,7 +306,8 @@ impl Instance {
         if priority.0 == 0 {
             self.last_advert_heard = Some(now);
             // The master is leaving: take over after Skew_Time instead of the full interval.
-            self.wants_master = false;
+            // keepalived leaves `wantstate` alone here: a member waiting for its group still
+            // wants MASTER.
             self.arm_down_timer(now, self.skew_time());
             return;
         }
@@ -404,8 +441,9 @@ impl Instance {
             self.master_down_at = None;
             if self.state == State::Backup {
                 let silent_for = now.since(self.last_advert_heard.unwrap_or(self.entered_backup));
-                if self.gated {
+                if self.group.is_some() {
                     self.wants_master = true;
+                    self.promotion_requested = true;
                 } else {
                     self.become_master(now, Reason::MasterDown { silent_for }, out);
                 }
@@ -460,7 +498,7 @@ impl Instance {
         }
         if self.group_fault {
             return Some(Reason::SyncGroup {
-                group: String::new(),
+                group: self.group.clone().unwrap_or_default(),
             });
         }
         if let Some(tracker) = self.trackers.iter().find(|t| t.pending()) {
@@ -502,17 +540,35 @@ impl Instance {
             }
         }
         let fault = self.fault_reason();
+        if fault
+            .as_ref()
+            .is_some_and(|reason| !matches!(reason, Reason::TrackerPending { .. }))
+        {
+            // keepalived's down_instance / vrrp_sync_fault: `wantstate` becomes FAULT.
+            self.wish_master = false;
+        }
         match (self.state, fault) {
             (State::Initialize | State::Stopped | State::Fault, Some(_)) => {}
             (State::Backup | State::Master, Some(reason)) => self.enter_fault(reason, out),
-            (State::Fault, None) => {
-                if self.config.is_owner() {
-                    self.become_master(now, Reason::Recovered, out);
-                } else {
-                    self.enter_backup(now, Reason::Recovered, out);
-                }
-            }
+            (State::Fault, None) => self.recover(now, out),
             (_, None) => {}
+        }
+    }
+
+    /// FAULT is over (keepalived's try_up_instance): an owner that still wishes MASTER (it was
+    /// only waiting for its scripts' first results) becomes master at once - in a sync group
+    /// when the group can; anything else goes BACKUP and waits Master_Down_Interval, the owner
+    /// after a real fault included.
+    fn recover(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        let owner_wishing = self.is_owner() && self.wish_master;
+        if owner_wishing && self.group.is_none() {
+            self.become_master(now, Reason::Recovered, out);
+            return;
+        }
+        self.enter_backup(now, Reason::Recovered, out);
+        if owner_wishing {
+            self.wants_master = true;
+            self.promotion_requested = true;
         }
     }
 
@@ -535,6 +591,7 @@ impl Instance {
         self.preempt_until = None;
         self.preempt_window_closes_at = None;
         self.wants_master = false;
+        self.promotion_requested = false;
     }
 
     fn enter_backup(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
@@ -620,12 +677,32 @@ impl Instance {
 
     // Sync group hooks (see `super::router`).
 
-    pub(crate) fn set_gated(&mut self, gated: bool) {
-        self.gated = gated;
+    /// Joins a sync group. keepalived (vrrp_sync_set_group, vrrp_complete_init) starts the
+    /// members as MASTER at once only if every one of them says `state MASTER` and owns its
+    /// addresses, and clears every member's wish for MASTER if any member is not such an
+    /// owner; `group_start` and `keep_wish` are those verdicts.
+    pub(crate) fn join_group(&mut self, name: &str, group_start: bool, keep_wish: bool) {
+        self.group = Some(name.to_owned());
+        self.start_as_master = group_start;
+        self.wish_master &= keep_wish;
+    }
+
+    /// The instance's own wish and whether it owns the addresses, for [`Self::join_group`].
+    pub(crate) fn start_wish(&self) -> (Option<super::config::InitialState>, bool, bool) {
+        (
+            self.config.initial_state,
+            self.wish_master,
+            self.config.is_owner(),
+        )
     }
 
     pub(crate) fn wants_master(&self) -> bool {
         self.wants_master
+    }
+
+    /// Whether this instance just asked its group to go MASTER (once).
+    pub(crate) fn take_promotion_request(&mut self) -> bool {
+        std::mem::take(&mut self.promotion_requested)
     }
 
     /// In FAULT for a reason of its own (not because of its group).
@@ -662,35 +739,19 @@ impl Instance {
             ),
             State::Backup if self.wants_master => {
                 self.wants_master = false;
+                self.promotion_requested = false;
                 self.arm_down_timer(now, self.master_down_interval());
             }
             _ => {}
         }
     }
 
-    pub(crate) fn set_group_fault(
-        &mut self,
-        now: Timestamp,
-        fault: bool,
-        group: &str,
-        out: &mut Vec<Action>,
-    ) {
+    pub(crate) fn set_group_fault(&mut self, now: Timestamp, fault: bool, out: &mut Vec<Action>) {
         if self.group_fault == fault {
             return;
         }
         self.group_fault = fault;
-        let before = out.len();
         self.reevaluate(now, out);
-        // Name the group in the reason the generic path could not know.
-        for action in &mut out[before..] {
-            if let Action::StateChanged {
-                reason: Reason::SyncGroup { group: name },
-                ..
-            } = action
-            {
-                *name = group.to_owned();
-            }
-        }
     }
 }
 

@@ -12,7 +12,7 @@ pub mod timers;
 mod tracking;
 
 pub use config::{
-    Announced, Destination, Flavor, GarpConfig, InstanceConfig, InstanceConfigError,
+    Announced, Destination, Flavor, GarpConfig, InitialState, InstanceConfig, InstanceConfigError,
     InstanceSettings, MacAddr, TrackerConfig, TrackerId, TrackerKind,
 };
 pub use events::{Action, AdvertPacket, AnnounceFrame, Anomaly, Event, Reason, State, Transition};

@@ -128,7 +128,7 @@ impl Cx<'_> {
                 name,
                 name_span: s.arg_span(0),
                 defined_at: s.keyword_span().position(),
-                state: InitialState::Backup,
+                state: None,
                 interface: None,
                 vrid: Vrid(0),
                 priority: Priority(100),
@@ -195,7 +195,7 @@ impl Cx<'_> {
             "state" => {
                 if let Some(state) = self.string(s) {
                     draft.state = Some(s.arg_span(0));
-                    instance.state = match state.as_str() {
+                    instance.state = Some(match state.as_str() {
                         "MASTER" => InitialState::Master,
                         "BACKUP" => InitialState::Backup,
                         other => {
@@ -219,7 +219,7 @@ impl Cx<'_> {
                                 InitialState::Backup
                             }
                         }
-                    };
+                    });
                 }
             }
             "interface" => instance.interface = self.interface(s),
