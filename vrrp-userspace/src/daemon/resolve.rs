@@ -12,7 +12,8 @@ use crate::config::model::{self, Authentication, Broadcast, Config, VrrpInstance
 use crate::config::values::IpPrefix;
 use crate::engine::{
     Announced, Destination, Flavor, GarpConfig, InitialState, InstanceConfig, InstanceConfigError,
-    InstanceId, InstanceSettings, MacAddr, SyncGroupConfig, TrackerConfig, TrackerId, TrackerKind,
+    InstanceId, InstanceSettings, LinkAddr, MacAddr, SyncGroupConfig, TrackerConfig, TrackerId,
+    TrackerKind,
 };
 use crate::protocol::{Auth, ChecksumMode, Family, Version, Vrid};
 
@@ -439,6 +440,10 @@ fn resolve_instance(
         source: source_now,
         destination,
         advert_mac,
+        base_link: Some(LinkAddr {
+            ifindex: iface.ifindex,
+            mac: iface.mac,
+        }),
         auth,
         checksum,
         down_timer_adverts: instance.down_timer_adverts,

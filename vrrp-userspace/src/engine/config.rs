@@ -151,6 +151,13 @@ pub struct Announced {
     pub mac: MacAddr,
 }
 
+/// An interface as the engine knows it: an opaque index and its MAC address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkAddr {
+    pub ifindex: u32,
+    pub mac: MacAddr,
+}
+
 /// Where adverts go.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
@@ -202,6 +209,10 @@ pub struct InstanceSettings {
     /// The MAC multicast adverts are sent from: the interface's own, or the virtual router MAC
     /// with `use_vmac` (keepalived sends from the interface MAC otherwise).
     pub advert_mac: MacAddr,
+    /// The instance's interface (the one under the VMAC with `use_vmac`): a unicast instance
+    /// announces its source address there when it leaves FAULT. `None`: no announcement.
+    #[serde(default)]
+    pub base_link: Option<LinkAddr>,
     pub auth: Auth,
     pub checksum: ChecksumMode,
     /// Missed adverts before the master is declared down (`down_timer_adverts`, 3).
@@ -245,6 +256,7 @@ impl InstanceSettings {
             source: Some(source),
             destination: Destination::Multicast { group },
             advert_mac,
+            base_link: None,
             auth: Auth::None,
             checksum: ChecksumMode::Rfc,
             down_timer_adverts: 3,

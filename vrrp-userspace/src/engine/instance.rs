@@ -39,6 +39,9 @@ pub struct Instance {
     interface_up: bool,
     /// The advert source now: configured, or the interface's address as the shell last saw it.
     source: Option<IpAddr>,
+    /// While the event that removed the source address is handled: that address, for the
+    /// priority-0 advert a master still sends from it.
+    lost_source: Option<IpAddr>,
     /// A member of this instance's sync group is in FAULT.
     group_fault: bool,
     /// The sync group this instance is in: then the master-down timer only raises
@@ -101,6 +104,7 @@ impl Instance {
             trackers,
             interface_up: true,
             source,
+            lost_source: None,
             group_fault: false,
             group: None,
             wants_master: false,
@@ -209,6 +213,9 @@ impl Instance {
                 if addr != self.source
                     && addr.is_none_or(|a| check_source(a, self.config.flavor).is_ok())
                 {
+                    // keepalived forgets a deleted address only after down_instance has sent
+                    // priority 0 from it (netlink_if_address_filter).
+                    self.lost_source = if addr.is_none() { self.source } else { None };
                     self.source = addr;
                     self.adverts = (
                         self.priority,
@@ -216,6 +223,7 @@ impl Instance {
                     );
                 }
                 self.reevaluate(now, out);
+                self.lost_source = None;
             }
             Event::Shutdown => self.shutdown(out),
         }
@@ -530,9 +538,9 @@ impl Instance {
                     )
                 });
             }
-            if self.config.notify_priority_changes
-                && matches!(self.state, State::Master | State::Backup)
-            {
+            // keepalived (vrrp_set_effective_priority) reports every change, whatever the
+            // state: MASTER_PRIORITY while master, BACKUP_PRIORITY otherwise.
+            if self.config.notify_priority_changes && self.state != State::Stopped {
                 out.push(Action::PriorityChanged {
                     state: self.state,
                     priority,
@@ -563,13 +571,40 @@ impl Instance {
         let owner_wishing = self.is_owner() && self.wish_master;
         if owner_wishing && self.group.is_none() {
             self.become_master(now, Reason::Recovered, out);
+        } else {
+            self.enter_backup(now, Reason::Recovered, out);
+            if owner_wishing {
+                self.wants_master = true;
+                self.promotion_requested = true;
+            }
+        }
+        self.announce_unicast_source(out);
+    }
+
+    /// keepalived (try_up_instance): a unicast instance leaving FAULT announces its own source
+    /// address once on its base interface, so that the master, which may have lost us from
+    /// its neighbour cache, can send adverts to us at once instead of timing out on ARP.
+    fn announce_unicast_source(&self, out: &mut Vec<Action>) {
+        let (Destination::Unicast { .. }, Some(link), Some(source)) =
+            (&self.config.destination, self.config.base_link, self.source)
+        else {
             return;
-        }
-        self.enter_backup(now, Reason::Recovered, out);
-        if owner_wishing {
-            self.wants_master = true;
-            self.promotion_requested = true;
-        }
+        };
+        let frame = match source {
+            IpAddr::V4(addr) => announce::gratuitous_arp(link.mac.0, addr),
+            IpAddr::V6(addr) => {
+                announce::unsolicited_na(link.mac.0, addr, self.config.ipv6_forwarding)
+            }
+        };
+        out.push(Action::Announce {
+            frames: [AnnounceFrame {
+                ifindex: link.ifindex,
+                frame: Bytes::from(frame),
+            }]
+            .into(),
+            repeat: 1,
+            interval: Duration::ZERO,
+        });
     }
 
     fn change_state(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
@@ -638,7 +673,13 @@ impl Instance {
     // (RFC 5798 section 6.4.3), then gives the addresses up.
     fn release_master(&mut self, out: &mut Vec<Action>) {
         if self.state == State::Master {
-            self.send_advert(Priority(0), out);
+            match self.lost_source {
+                Some(lost) if self.source.is_none() => out.push(Action::SendAdvert {
+                    priority: Priority(0),
+                    packets: build_adverts(&self.config, Some(lost), Priority(0)),
+                }),
+                _ => self.send_advert(Priority(0), out),
+            }
             out.push(Action::CancelAnnouncements);
             out.push(Action::RemoveAddresses);
         }

@@ -13,7 +13,7 @@ mod tracking;
 
 pub use config::{
     Announced, Destination, Flavor, GarpConfig, InitialState, InstanceConfig, InstanceConfigError,
-    InstanceSettings, MacAddr, TrackerConfig, TrackerId, TrackerKind,
+    InstanceSettings, LinkAddr, MacAddr, TrackerConfig, TrackerId, TrackerKind,
 };
 pub use events::{Action, AdvertPacket, AnnounceFrame, Anomaly, Event, Reason, State, Transition};
 pub use instance::{Instance, ReceivePolicy};
