@@ -3,3 +3,5 @@
 
 pub mod host;
 pub mod resolve;
+mod tracking;
+pub mod vmac;

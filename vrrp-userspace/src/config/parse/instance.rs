@@ -226,10 +226,12 @@ impl Cx<'_> {
             "vrf" => instance.vrf = self.interface(s),
             "use_vmac" => {
                 if self.arity(s, 0, 2) {
-                    // `use_vmac [NAME] [MAC]`: a MAC is the word with five colons.
+                    // `use_vmac [NAME] [MAC]`: keepalived (vrrp_vmac_handler) takes any word
+                    // with a colon for the MAC, as interface names cannot have one; five
+                    // octets get the VRID as the sixth.
                     let mut vmac = instance.vmac.take().unwrap_or_default();
                     for (index, arg) in s.args.iter().enumerate() {
-                        if arg.text.matches(':').count() == 5 {
+                        if arg.text.contains(':') {
                             vmac.mac = Some(arg.text.clone());
                         } else if let Some(name) = self.interface_name(s.arg_span(index), &arg.text)
                         {
