@@ -293,3 +293,17 @@ fn the_instance_interface_is_its_base_link() {
         Some(IpAddr::from([192, 0, 2, 2]))
     );
 }
+
+#[test]
+fn what_keepalived_refuses_to_start_with_is_refused() {
+    // Checked with keepalived 2.2.7: a VRRPv3 instance without virtual_ipaddress stops the
+    // whole daemon, the other instances included.
+    let config = load(
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n version 3\n}\n\
+         vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 2\n}\n",
+    );
+    assert!(matches!(
+        resolve(&config, &host()),
+        Err(ResolveError::KeepalivedRefuses { reason }) if reason.contains("VI_1")
+    ));
+}

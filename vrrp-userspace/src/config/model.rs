@@ -29,6 +29,10 @@ pub struct Config {
     pub bfd_instances: Vec<Section>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
+    /// Why keepalived 2.2.7 would refuse to start with this file at all (it exits after
+    /// vrrp_complete_init), where the reader only skipped an instance: the daemon refuses too.
+    #[serde(skip)]
+    pub refusals: Vec<String>,
 }
 
 /// A command line to run: the program and its arguments, split like a shell would.

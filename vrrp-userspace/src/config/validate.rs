@@ -23,11 +23,13 @@ pub(super) fn finalize(
     drafts: Vec<InstanceDraft>,
     diagnostics: &mut Diagnostics,
 ) {
+    let mut refusals = Vec::new();
     for draft in drafts {
-        if let Some(instance) = settle_instance(config, draft, diagnostics) {
+        if let Some(instance) = settle_instance(config, draft, diagnostics, &mut refusals) {
             config.instances.push(instance);
         }
     }
+    config.refusals.extend(refusals);
     check_duplicate_vrids(config, diagnostics);
     check_shared_addresses(config, diagnostics);
     check_sync_groups(config, diagnostics);
@@ -39,6 +41,7 @@ fn settle_instance(
     config: &Config,
     draft: InstanceDraft,
     diagnostics: &mut Diagnostics,
+    refusals: &mut Vec<String>,
 ) -> Option<VrrpInstance> {
     let InstanceDraft {
         mut instance,
@@ -50,9 +53,13 @@ fn settle_instance(
         diagnostics
             .error(
                 &name_span,
-                format!("vrrp_instance {name} has no virtual_router_id; the instance is ignored"),
+                format!(
+                    "vrrp_instance {name} has no virtual_router_id; keepalived refuses to start"
+                ),
             )
             .hint("add virtual_router_id 1..255, the same on every router of this group");
+        // keepalived's chk_min_cfg: "the virtual router id must be set", and it exits.
+        refusals.push(format!("vrrp_instance {name} has no virtual_router_id"));
         return None;
     }
     let global = &config.global;
@@ -242,11 +249,33 @@ fn settle_instance(
             diagnostics
                 .error(
                     &name_span,
-                    format!("{name} has no interface; the instance is ignored"),
+                    format!("{name} has no interface; keepalived refuses to start"),
                 )
                 .hint("add 'interface IFNAME' (only unicast instances may omit it)");
+            // keepalived's chk_min_cfg: "Unknown interface!", and it exits.
+            refusals.push(format!("vrrp_instance {name} has no interface"));
             return None;
         }
+    }
+    // keepalived (vrrp_complete_instance): "No VIP specified; at least one is required" for
+    // VRRPv3 and strict mode, and it exits (seen with 2.2.7).
+    if instance.virtual_ipaddress.is_empty()
+        && (instance.version == Version::V3 || instance.strict_mode)
+    {
+        let why = if instance.strict_mode {
+            "strict mode"
+        } else {
+            "VRRPv3"
+        };
+        diagnostics
+            .error(
+                &name_span,
+                format!("{name} has no virtual_ipaddress, which {why} requires; keepalived refuses to start"),
+            )
+            .hint("add the virtual_ipaddress block the adverts carry");
+        refusals.push(format!(
+            "vrrp_instance {name} has no virtual_ipaddress ({why})"
+        ));
     }
     Some(instance)
 }

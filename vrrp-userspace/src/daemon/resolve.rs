@@ -22,6 +22,8 @@ use crate::protocol::{Auth, ChecksumMode, Family, Version, Vrid};
 pub enum ResolveError {
     #[error("nothing to run: the configuration has no valid vrrp_instance")]
     NothingToRun,
+    #[error("{reason}: keepalived refuses to start with this configuration, and so does xvrrpd")]
+    KeepalivedRefuses { reason: String },
     #[error(
         "{instance}: interface {iface} does not exist in this network namespace (keepalived refuses to start too: \"Non-existent interface specified in configuration\")"
     )]
@@ -208,6 +210,11 @@ impl Resolved {
 
 /// Resolves every instance of `config` against `host`.
 pub fn resolve(config: &Config, host: &HostFacts) -> Result<Resolved, ResolveError> {
+    if let Some(reason) = config.refusals.first() {
+        return Err(ResolveError::KeepalivedRefuses {
+            reason: reason.clone(),
+        });
+    }
     if config.instances.is_empty() {
         return Err(ResolveError::NothingToRun);
     }
@@ -319,6 +326,11 @@ fn resolve_instance(
     }
 
     let unicast = !instance.unicast.peers.is_empty();
+    if unicast && instance.unicast.old_checksum == Some(true) {
+        warnings.push(format!(
+            "{name}: old_unicast_checksum (keepalived <= 1.3.6's VRRPv3 unicast checksum) is not supported; adverts carry the RFC 5798 checksum"
+        ));
+    }
     let destination = if unicast {
         Destination::Unicast {
             peers: instance.unicast.peers.iter().map(|p| p.address).collect(),
