@@ -307,3 +307,16 @@ fn what_keepalived_refuses_to_start_with_is_refused() {
         Err(ResolveError::KeepalivedRefuses { reason }) if reason.contains("VI_1")
     ));
 }
+
+#[test]
+fn vrrp_min_garp_only_replaces_defaults() {
+    // keepalived's vrrp_min_garp_handler: "don't overwrite any parameters already set".
+    let resolved = resolved(
+        "global_defs {\n vrrp_garp_master_repeat 3\n vrrp_min_garp\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n}\n",
+    );
+    let garp = &resolved.instances[0].engine.garp;
+    assert_eq!(garp.master_repeat, 3);
+    assert_eq!(garp.master_delay, None);
+    assert_eq!(garp.master_refresh_repeat, 0);
+}
