@@ -337,6 +337,7 @@ impl Instance {
             self.master_adver_interval = interval;
         }
         self.wants_master = false;
+        self.promotion_requested = false;
         self.arm_down_timer(now, self.master_down_interval());
     }
 

@@ -230,7 +230,6 @@ impl Router {
         let Some(group) = self.group_of[changed] else {
             return;
         };
-        let requested = self.instances[changed].take_promotion_request();
         let Group { name, members } = &self.groups[group];
         let mut actions = Vec::new();
         let mut flush = |member: usize, actions: &mut Vec<Action>| {
@@ -271,6 +270,12 @@ impl Router {
             let instance = &self.instances[m];
             instance.state() == State::Master || instance.wants_master()
         });
+        // The changed member's request, or one raised while the group moved (an owner that
+        // recovered with its group); every request is answered now or dropped.
+        let mut requested = false;
+        for &member in members {
+            requested |= self.instances[member].take_promotion_request();
+        }
         if requested && all_want {
             for &member in &changed_first {
                 self.instances[member].promote(now, name, &mut actions);
