@@ -1,6 +1,7 @@
 //! One VRRP instance as a pure state machine: `handle(now, event) -> actions`, with no IO and
 //! no clock (RFC 5798 section 6, keepalived's behaviour where it differs).
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +70,9 @@ pub struct Instance {
     master_down_at: Option<Timestamp>,
     advert_at: Option<Timestamp>,
     second_garp_at: Option<Timestamp>,
-    lower_prio_garp_at: Option<Timestamp>,
+    /// Second bursts after lower-priority adverts, oldest first: keepalived starts a timer
+    /// per advert (vrrp_state_master_rx), so each one gets its own burst.
+    lower_prio_garps_at: VecDeque<Timestamp>,
     /// Refreshes go out with the first periodic advert after this time (keepalived checks at
     /// each advert it sends).
     garp_refresh_at: Option<Timestamp>,
@@ -118,7 +121,7 @@ impl Instance {
             master_down_at: None,
             advert_at: None,
             second_garp_at: None,
-            lower_prio_garp_at: None,
+            lower_prio_garps_at: VecDeque::new(),
             garp_refresh_at: None,
             preempt_until: None,
             preempt_window_closes_at: None,
@@ -168,7 +171,7 @@ impl Instance {
             self.master_down_at,
             self.advert_at,
             self.second_garp_at,
-            self.lower_prio_garp_at,
+            self.lower_prio_garps_at.front().copied(),
             self.preempt_window_closes_at,
         ]
         .into_iter()
@@ -441,7 +444,7 @@ impl Instance {
         }
         self.announce(self.config.garp.lower_prio_repeat, out);
         if let Some(delay) = self.config.garp.lower_prio_delay {
-            self.lower_prio_garp_at = Some(now + delay);
+            self.lower_prio_garps_at.push_back(now + delay);
         }
     }
 
@@ -465,8 +468,12 @@ impl Instance {
             self.second_garp_at = None;
             self.announce(self.config.garp.master_repeat, out);
         }
-        if self.lower_prio_garp_at.is_some_and(|at| at <= now) {
-            self.lower_prio_garp_at = None;
+        while self
+            .lower_prio_garps_at
+            .front()
+            .is_some_and(|at| *at <= now)
+        {
+            self.lower_prio_garps_at.pop_front();
             self.announce(self.config.garp.lower_prio_repeat, out);
         }
         if self.preempt_window_closes_at.is_some_and(|at| at <= now) {
@@ -622,7 +629,7 @@ impl Instance {
         self.master_down_at = None;
         self.advert_at = None;
         self.second_garp_at = None;
-        self.lower_prio_garp_at = None;
+        self.lower_prio_garps_at.clear();
         self.garp_refresh_at = None;
         self.preempt_until = None;
         self.preempt_window_closes_at = None;
