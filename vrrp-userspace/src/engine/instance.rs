@@ -777,21 +777,17 @@ impl Instance {
         }
     }
 
+    /// keepalived's vrrp_sync_backup: the group's masters follow a member to BACKUP; a member
+    /// already in BACKUP is left alone, its timer and its wish included.
     pub(crate) fn demote(&mut self, now: Timestamp, group: &str, out: &mut Vec<Action>) {
-        match self.state {
-            State::Master => self.leave_master(
+        if self.state == State::Master {
+            self.leave_master(
                 now,
                 Reason::SyncGroup {
                     group: group.to_owned(),
                 },
                 out,
-            ),
-            State::Backup if self.wants_master => {
-                self.wants_master = false;
-                self.promotion_requested = false;
-                self.arm_down_timer(now, self.master_down_interval());
-            }
-            _ => {}
+            );
         }
     }
 
