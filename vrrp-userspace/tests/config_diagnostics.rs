@@ -126,6 +126,28 @@ fn instance_identity() {
 }
 
 #[test]
+fn what_keepalived_refuses_to_start_with_is_recorded() {
+    // Checked with keepalived 2.2.7: it exits ("permanent error CONFIG") for an instance
+    // without virtual_router_id, and for a VRRPv3 instance without virtual_ipaddress; a
+    // VRRPv2 one without addresses runs.
+    let loaded = load(&format!(
+        "vrrp_instance VI_0 {{\n interface eth0\n}}\n{}",
+        instance("VI_1", 1, "")
+    ));
+    assert_eq!(
+        loaded.config.refusals,
+        ["vrrp_instance VI_0 has no virtual_router_id"]
+    );
+    let loaded = expect(
+        &instance("VI_1", 1, " version 3"),
+        Severity::Error,
+        "1:15: VI_1 has no virtual_ipaddress, which VRRPv3 requires",
+    );
+    assert_eq!(loaded.config.refusals.len(), 1);
+    assert!(load(&instance("VI_1", 1, "")).config.refusals.is_empty());
+}
+
+#[test]
 fn duplicate_vrid_and_family_on_an_interface() {
     let text = format!("{}{}", instance("VI_1", 7, ""), instance("VI_2", 7, ""));
     expect(
@@ -137,7 +159,11 @@ fn duplicate_vrid_and_family_on_an_interface() {
     let v6 = format!(
         "{}{}",
         instance("VI_1", 7, ""),
-        instance("VI_2", 7, " native_ipv6")
+        instance(
+            "VI_2",
+            7,
+            " native_ipv6\n virtual_ipaddress {\n  fe80::7\n }"
+        )
     );
     assert!(
         load(&v6)
@@ -239,7 +265,11 @@ fn advert_int_per_version() {
     );
     assert_eq!(loaded.config.instances[0].advert_int.as_millis(), 20);
     expect(
-        &instance("VI_1", 1, " version 3\n advert_int 41"),
+        &instance(
+            "VI_1",
+            1,
+            " version 3\n advert_int 41\n virtual_ipaddress {\n  10.0.0.1\n }",
+        ),
         Severity::Error,
         "5:13: advert_int 41 is out of range for VRRPv3 (0.01..40.95 s)",
     );
@@ -296,7 +326,7 @@ fn authentication_rules() {
         &(instance(
             "VI_1",
             1,
-            " state MASTER\n authentication {\n  auth_type AH\n }",
+            " state MASTER\n priority 100\n authentication {\n  auth_type AH\n }",
         )),
         Severity::Warning,
         "4:8: VI_1 starts as BACKUP: initial state MASTER does not work with AH",
@@ -312,7 +342,7 @@ fn state_and_preemption() {
     );
     assert_eq!(
         loaded.config.instances[0].state,
-        config::model::InitialState::Backup
+        Some(config::model::InitialState::Backup)
     );
     expect(
         &instance("VI_1", 1, " state STANDBY"),
@@ -320,11 +350,25 @@ fn state_and_preemption() {
         "4:8: unknown state 'STANDBY'; using BACKUP",
     );
     let loaded = expect(
-        &instance("VI_1", 1, " state MASTER\n nopreempt"),
+        &instance("VI_1", 1, " state MASTER\n priority 100\n nopreempt"),
         Severity::Warning,
-        "5:2: nopreempt does not work with initial state MASTER",
+        "6:2: nopreempt does not work with initial state MASTER",
     );
     assert!(loaded.config.instances[0].preempt);
+    let loaded = expect(
+        &instance("VI_1", 1, " state BACKUP\n priority 255\n nopreempt"),
+        Severity::Warning,
+        "6:2: nopreempt does not work with priority 255",
+    );
+    assert!(loaded.config.instances[0].preempt);
+    // keepalived (vrrp_complete_instance) clears preempt_delay for an instance that wishes
+    // MASTER, and an owner without `state` wishes MASTER.
+    let loaded = expect(
+        &instance("VI_1", 1, " priority 255\n preempt_delay 10"),
+        Severity::Warning,
+        "5:16: preempt_delay does not work with initial state MASTER",
+    );
+    assert!(loaded.config.instances[0].preempt_delay.is_zero());
     expect(
         &instance("VI_1", 1, " nopreempt\n preempt_delay 10"),
         Severity::Warning,
@@ -395,7 +439,11 @@ fn addresses_and_families() {
         "5:12: unexpected 'ttl' after a unicast peer",
     );
     let strict = "global_defs {\n vrrp_strict\n}\n".to_string()
-        + &instance("VI_1", 1, " unicast_peer {\n  10.0.0.2\n }");
+        + &instance(
+            "VI_1",
+            1,
+            " unicast_peer {\n  10.0.0.2\n }\n virtual_ipaddress {\n  10.0.0.1\n }",
+        );
     expect(
         &strict,
         Severity::Error,

@@ -117,7 +117,7 @@ fn seed_configs_mean_what_their_authors_meant() {
     let vi = &nfs.instances[0];
     assert_eq!(
         (vi.vrid.0, vi.priority, vi.state),
-        (51, Priority(150), InitialState::Master)
+        (51, Priority(150), Some(InitialState::Master))
     );
     assert_eq!(
         vi.authentication,
@@ -127,7 +127,7 @@ fn seed_configs_mean_what_their_authors_meant() {
 
     let redis = load(&data("seeds/redis-master.conf"), "seed").config;
     let vi = &redis.instances[0];
-    assert_eq!(vi.state, InitialState::Backup);
+    assert_eq!(vi.state, Some(InitialState::Backup));
     assert!(!vi.preempt, "nopreempt");
     assert_eq!(vi.advert_int.as_secs(), 5);
     assert_eq!(redis.scripts[0].weight, -20);

@@ -50,6 +50,7 @@ fn instances() -> Vec<InstanceConfig> {
             ipv6_link_local: Some("fe80::ff:fe00:1".parse::<Ipv6Addr>().unwrap()),
             ipv6: Vec::new(),
             ipv6_forwarding: false,
+            ipv6_hop_limit: 64,
         }],
     };
     resolve(&loaded.config, &host)

@@ -29,6 +29,10 @@ pub struct Config {
     pub bfd_instances: Vec<Section>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
+    /// Why keepalived 2.2.7 would refuse to start with this file at all (it exits after
+    /// vrrp_complete_init), where the reader only skipped an instance: the daemon refuses too.
+    #[serde(skip)]
+    pub refusals: Vec<String>,
 }
 
 /// A command line to run: the program and its arguments, split like a shell would.
@@ -222,7 +226,9 @@ pub struct VrrpInstance {
     pub name_span: super::diagnostic::Span,
     /// `file:line` of the `vrrp_instance` keyword.
     pub defined_at: String,
-    pub state: InitialState,
+    /// `state`; `None` when missing, which keepalived reads as MASTER for priority 255 and
+    /// BACKUP otherwise (see [`VrrpInstance::wishes_master`]).
+    pub state: Option<InitialState>,
     pub interface: Option<InterfaceName>,
     pub vrid: Vrid,
     pub priority: Priority,
@@ -265,6 +271,17 @@ pub struct VrrpInstance {
     pub debug: Option<u32>,
     pub kernel_rx_buf_size: Option<u64>,
     pub linkbeat_use_polling: bool,
+}
+
+impl VrrpInstance {
+    /// keepalived's initial wish (`wantstate`): `state MASTER`, or no `state` and priority 255
+    /// (vrrp_complete_instance).
+    pub fn wishes_master(&self) -> bool {
+        match self.state {
+            Some(state) => state == InitialState::Master,
+            None => self.priority == Priority(255),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

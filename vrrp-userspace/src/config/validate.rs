@@ -23,11 +23,13 @@ pub(super) fn finalize(
     drafts: Vec<InstanceDraft>,
     diagnostics: &mut Diagnostics,
 ) {
+    let mut refusals = Vec::new();
     for draft in drafts {
-        if let Some(instance) = settle_instance(config, draft, diagnostics) {
+        if let Some(instance) = settle_instance(config, draft, diagnostics, &mut refusals) {
             config.instances.push(instance);
         }
     }
+    config.refusals.extend(refusals);
     check_duplicate_vrids(config, diagnostics);
     check_shared_addresses(config, diagnostics);
     check_sync_groups(config, diagnostics);
@@ -39,6 +41,7 @@ fn settle_instance(
     config: &Config,
     draft: InstanceDraft,
     diagnostics: &mut Diagnostics,
+    refusals: &mut Vec<String>,
 ) -> Option<VrrpInstance> {
     let InstanceDraft {
         mut instance,
@@ -50,9 +53,13 @@ fn settle_instance(
         diagnostics
             .error(
                 &name_span,
-                format!("vrrp_instance {name} has no virtual_router_id; the instance is ignored"),
+                format!(
+                    "vrrp_instance {name} has no virtual_router_id; keepalived refuses to start"
+                ),
             )
             .hint("add virtual_router_id 1..255, the same on every router of this group");
+        // keepalived's chk_min_cfg: "the virtual router id must be set", and it exits.
+        refusals.push(format!("vrrp_instance {name} has no virtual_router_id"));
         return None;
     }
     let global = &config.global;
@@ -123,7 +130,7 @@ fn settle_instance(
     // keepalived: `state MASTER` without a priority makes the router the address owner.
     instance.priority = match draft.priority {
         Some((priority, _)) => Priority(priority),
-        None if instance.state == InitialState::Master => Priority(255),
+        None if instance.state == Some(InitialState::Master) => Priority(255),
         None => Priority(100),
     };
 
@@ -151,22 +158,34 @@ fn settle_instance(
         }
     }
     if instance.authentication == Some(super::model::Authentication::Ah)
-        && instance.state == InitialState::Master
+        && instance.state == Some(InitialState::Master)
+        && instance.priority != Priority(255)
     {
         diagnostics
             .warning(draft.state.as_ref().unwrap_or(&name_span), format!("{name} starts as BACKUP: initial state MASTER does not work with AH authentication"))
             .hint("keepalived clears the MASTER state the same way; use state BACKUP");
-        instance.state = InitialState::Backup;
+        instance.state = Some(InitialState::Backup);
     }
     if instance.strict_mode {
-        if instance.state == InitialState::Master && instance.priority != Priority(255) {
+        if instance.state == Some(InitialState::Master) && instance.priority != Priority(255) {
             diagnostics
                 .warning(
                     draft.state.as_ref().unwrap_or(&name_span),
                     format!("strict mode: {name} starts as BACKUP, MASTER needs priority 255"),
                 )
                 .hint("RFC 5798 6.4.1: only the address owner starts as master");
-            instance.state = InitialState::Backup;
+            instance.state = Some(InitialState::Backup);
+        }
+        if instance.state == Some(InitialState::Backup) && instance.priority == Priority(255) {
+            diagnostics
+                .warning(
+                    draft.state.as_ref().unwrap_or(&name_span),
+                    format!(
+                        "strict mode: {name} owns its addresses (priority 255) and starts as MASTER"
+                    ),
+                )
+                .hint("keepalived's strict mode makes the initial state match the address owner");
+            instance.state = Some(InitialState::Master);
         }
         if !instance.unicast.peers.is_empty() {
             diagnostics
@@ -178,10 +197,15 @@ fn settle_instance(
         }
     }
     if let Some(span) = &draft.nopreempt
-        && instance.state == InitialState::Master
+        && (instance.wishes_master() || instance.priority == Priority(255))
     {
+        let why = if instance.priority == Priority(255) {
+            "priority 255"
+        } else {
+            "initial state MASTER"
+        };
         diagnostics
-            .warning(span, format!("nopreempt does not work with initial state MASTER; {name} will preempt"))
+            .warning(span, format!("nopreempt does not work with {why}; {name} will preempt"))
             .hint("nopreempt needs 'state BACKUP' on every router (keepalived clears it the same way)");
         instance.preempt = true;
     }
@@ -190,6 +214,34 @@ fn settle_instance(
     {
         diagnostics.warning(span, "preempt_delay has no effect with nopreempt");
     }
+    // keepalived (vrrp_complete_instance) clears preempt_delay for an instance that wishes
+    // MASTER at startup and in strict mode, and resets down_timer_adverts in strict mode.
+    if let Some(span) = &draft.preempt_delay
+        && !instance.preempt_delay.is_zero()
+        && (instance.wishes_master() || instance.strict_mode)
+    {
+        let why = if instance.strict_mode {
+            "strict mode"
+        } else {
+            "initial state MASTER"
+        };
+        diagnostics
+            .warning(
+                span,
+                format!("preempt_delay does not work with {why}; {name} has none"),
+            )
+            .hint("keepalived clears it the same way");
+        instance.preempt_delay = Duration::ZERO;
+    }
+    if instance.strict_mode && instance.down_timer_adverts != 3 {
+        diagnostics
+            .warning(
+                &name_span,
+                format!("strict mode: {name} uses down_timer_adverts 3 (RFC 5798 6.1)"),
+            )
+            .hint("keepalived resets it the same way in strict mode");
+        instance.down_timer_adverts = 3;
+    }
     if instance.interface.is_none() {
         if let Some(default) = &global.default_interface {
             instance.interface = Some(default.clone());
@@ -197,11 +249,33 @@ fn settle_instance(
             diagnostics
                 .error(
                     &name_span,
-                    format!("{name} has no interface; the instance is ignored"),
+                    format!("{name} has no interface; keepalived refuses to start"),
                 )
                 .hint("add 'interface IFNAME' (only unicast instances may omit it)");
+            // keepalived's chk_min_cfg: "Unknown interface!", and it exits.
+            refusals.push(format!("vrrp_instance {name} has no interface"));
             return None;
         }
+    }
+    // keepalived (vrrp_complete_instance): "No VIP specified; at least one is required" for
+    // VRRPv3 and strict mode, and it exits (seen with 2.2.7).
+    if instance.virtual_ipaddress.is_empty()
+        && (instance.version == Version::V3 || instance.strict_mode)
+    {
+        let why = if instance.strict_mode {
+            "strict mode"
+        } else {
+            "VRRPv3"
+        };
+        diagnostics
+            .error(
+                &name_span,
+                format!("{name} has no virtual_ipaddress, which {why} requires; keepalived refuses to start"),
+            )
+            .hint("add the virtual_ipaddress block the adverts carry");
+        refusals.push(format!(
+            "vrrp_instance {name} has no virtual_ipaddress ({why})"
+        ));
     }
     Some(instance)
 }

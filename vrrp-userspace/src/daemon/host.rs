@@ -22,6 +22,9 @@ pub struct HostInterface {
     pub ipv6: Vec<Ipv6Addr>,
     /// `net.ipv6.conf.<if>.forwarding`: unsolicited NAs then carry the Router flag.
     pub ipv6_forwarding: bool,
+    /// `net.ipv6.conf.<if>.hop_limit` (64 by default): the hop limit of IPv6 unicast adverts
+    /// when `unicast_ttl` is not set, as keepalived leaves it to the kernel.
+    pub ipv6_hop_limit: u8,
 }
 
 impl HostInterface {

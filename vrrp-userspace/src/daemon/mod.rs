@@ -12,6 +12,8 @@ mod runtime;
 mod scripts;
 pub mod sockets;
 pub mod timer;
+mod tracking;
+pub mod vmac;
 
 use std::path::PathBuf;
 
@@ -189,9 +191,9 @@ async fn prepare_host(
 ) -> anyhow::Result<host::HostFacts> {
     let mut host = netlink.host_facts().await?;
     let mut created = false;
-    for instance in &config.instances {
-        let (Some(name), Some(base_name)) = (resolve::vmac_name(instance), &instance.interface)
-        else {
+    let names = vmac::names(config, &host);
+    for (instance, name) in config.instances.iter().zip(names) {
+        let (Some(name), Some(base_name)) = (name, &instance.interface) else {
             continue;
         };
         if host.interface(&name).is_some() {
@@ -206,7 +208,7 @@ async fn prepare_host(
                 name: base.name.clone(),
                 ifindex: base.ifindex,
             },
-            mac: crate::engine::MacAddr::virtual_router(instance.family, instance.vrid),
+            mac: vmac::mac(instance),
             xmit_base: instance.vmac.as_ref().is_some_and(|v| v.xmit_base),
         };
         netlink.create_vmac(&plan).await?;

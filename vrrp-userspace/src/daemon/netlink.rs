@@ -140,7 +140,11 @@ impl Netlink {
             let flags = link.header.flags;
             let ifindex = link.header.index;
             let mut interface = HostInterface {
-                ipv6_forwarding: read_sysctl(&format!("net/ipv6/conf/{name}/forwarding")),
+                ipv6_forwarding: read_sysctl(&format!("net/ipv6/conf/{name}/forwarding"))
+                    .is_some_and(|v| v != 0),
+                ipv6_hop_limit: read_sysctl(&format!("net/ipv6/conf/{name}/hop_limit"))
+                    .and_then(|v| u8::try_from(v).ok())
+                    .unwrap_or(64),
                 name,
                 ifindex,
                 mac,
@@ -504,6 +508,10 @@ fn route_message(
     Ok(builder.scope(scope).build())
 }
 
-fn read_sysctl(path: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/sys/{path}")).is_ok_and(|value| value.trim() != "0")
+fn read_sysctl(path: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/sys/{path}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }

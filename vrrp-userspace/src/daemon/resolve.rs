@@ -3,16 +3,17 @@
 //! the addresses to manage, and id tables (instances, trackers, interfaces). Pure: the daemon
 //! gathers [`HostFacts`] first, tests make them up.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::host::{HostFacts, HostInterface};
+use super::tracking::{InstanceTracking, TrackerTable, rule_interfaces};
+use super::vmac;
 use crate::config::model::{self, Authentication, Broadcast, Config, VrrpInstance};
 use crate::config::values::IpPrefix;
 use crate::engine::{
-    Announced, Destination, Flavor, GarpConfig, InstanceConfig, InstanceConfigError, InstanceId,
-    InstanceSettings, MacAddr, SyncGroupConfig, TrackerConfig, TrackerId, TrackerKind,
+    Announced, Destination, Flavor, GarpConfig, InitialState, InstanceConfig, InstanceConfigError,
+    InstanceId, InstanceSettings, LinkAddr, MacAddr, SyncGroupConfig, TrackerId,
 };
 use crate::protocol::{Auth, ChecksumMode, Family, Version, Vrid};
 
@@ -21,6 +22,8 @@ use crate::protocol::{Auth, ChecksumMode, Family, Version, Vrid};
 pub enum ResolveError {
     #[error("nothing to run: the configuration has no valid vrrp_instance")]
     NothingToRun,
+    #[error("{reason}: keepalived refuses to start with this configuration, and so does xvrrpd")]
+    KeepalivedRefuses { reason: String },
     #[error(
         "{instance}: interface {iface} does not exist in this network namespace (keepalived refuses to start too: \"Non-existent interface specified in configuration\")"
     )]
@@ -229,26 +232,33 @@ impl Resolved {
     }
 }
 
-/// The name keepalived gives the macvlan of `use_vmac` without a name: `vrrp.<VRID>`.
-pub fn vmac_name(instance: &VrrpInstance) -> Option<String> {
-    let vmac = instance.vmac.as_ref()?;
-    Some(match &vmac.interface {
-        Some(name) => name.as_str().to_owned(),
-        None => format!("vrrp.{}", instance.vrid.0),
-    })
-}
-
 /// Resolves every instance of `config` against `host`.
 pub fn resolve(config: &Config, host: &HostFacts) -> Result<Resolved, ResolveError> {
+    if let Some(reason) = config.refusals.first() {
+        return Err(ResolveError::KeepalivedRefuses {
+            reason: reason.clone(),
+        });
+    }
     if config.instances.is_empty() {
         return Err(ResolveError::NothingToRun);
     }
     let mut trackers = TrackerTable::default();
     let mut warnings = Vec::new();
+    let vmac_names = vmac::names(config, host);
     let instances = config
         .instances
         .iter()
-        .map(|instance| resolve_instance(config, host, instance, &mut trackers, &mut warnings))
+        .zip(vmac_names)
+        .map(|(instance, vmac_name)| {
+            resolve_instance(
+                config,
+                host,
+                instance,
+                vmac_name,
+                &mut trackers,
+                &mut warnings,
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let sync_groups = config
         .sync_groups
@@ -282,32 +292,11 @@ pub fn resolve(config: &Config, host: &HostFacts) -> Result<Resolved, ResolveErr
     })
 }
 
-/// Hands out one [`TrackerId`] per tracked object.
-#[derive(Default)]
-struct TrackerTable {
-    objects: Vec<TrackedObject>,
-    ids: BTreeMap<(u8, String), TrackerId>,
-}
-
-impl TrackerTable {
-    fn id(&mut self, object: TrackedObject) -> TrackerId {
-        let key = match &object {
-            TrackedObject::Interface(link) => (0, link.name.clone()),
-            TrackedObject::Script(script) => (1, script.name.clone()),
-            TrackedObject::File(name) => (2, name.clone()),
-            TrackedObject::Process(name) => (3, name.clone()),
-        };
-        *self.ids.entry(key).or_insert_with(|| {
-            self.objects.push(object);
-            TrackerId(self.objects.len() as u32 - 1)
-        })
-    }
-}
-
 fn resolve_instance(
     config: &Config,
     host: &HostFacts,
     instance: &VrrpInstance,
+    vmac_name: Option<String>,
     trackers: &mut TrackerTable,
     warnings: &mut Vec<String>,
 ) -> Result<ResolvedInstance, ResolveError> {
@@ -361,10 +350,20 @@ fn resolve_instance(
     }
 
     let unicast = !instance.unicast.peers.is_empty();
+    if unicast && instance.unicast.old_checksum == Some(true) {
+        warnings.push(format!(
+            "{name}: old_unicast_checksum (keepalived <= 1.3.6's VRRPv3 unicast checksum) is not supported; adverts carry the RFC 5798 checksum"
+        ));
+    }
     let destination = if unicast {
         Destination::Unicast {
             peers: instance.unicast.peers.iter().map(|p| p.address).collect(),
-            ttl: instance.unicast.ttl.unwrap_or(255),
+            // keepalived sets the IPv4 TTL to 255, but leaves IPv6's hop limit to the kernel
+            // (the interface's hop_limit, 64 by default) unless unicast_ttl is given.
+            ttl: instance
+                .unicast
+                .ttl
+                .unwrap_or(if ipv6 { iface.ipv6_hop_limit } else { 255 }),
         }
     } else {
         let group = instance.mcast_dst_ip.unwrap_or(if ipv6 {
@@ -375,9 +374,8 @@ fn resolve_instance(
         Destination::Multicast { group }
     };
 
-    let vmac = match &instance.vmac {
-        Some(settings) => {
-            let vmac_iface = vmac_name(instance).expect("use_vmac is set");
+    let vmac = match (&instance.vmac, vmac_name) {
+        (Some(settings), Some(vmac_iface)) => {
             let Some(created) = host.interface(&vmac_iface) else {
                 return Err(ResolveError::MissingVmac {
                     instance: name,
@@ -388,26 +386,20 @@ fn resolve_instance(
                 VmacPlan {
                     name: vmac_iface,
                     base: link.clone(),
-                    mac: MacAddr::virtual_router(family, instance.vrid),
+                    mac: vmac::mac(instance),
                     xmit_base: settings.xmit_base,
                 },
                 created,
             ))
         }
-        None => None,
+        _ => None,
     };
     let advert_mac = match &vmac {
         Some((plan, _)) if !plan.xmit_base => plan.mac,
         _ => iface.mac,
     };
 
-    let addresses = plan_addresses(
-        host,
-        instance,
-        iface,
-        vmac.as_ref().map(|(_, i)| *i),
-        warnings,
-    );
+    let addresses = plan_addresses(host, instance, iface, vmac.as_ref().map(|(_, i)| *i))?;
     let advertised: Vec<IpAddr> = addresses
         .iter()
         .filter(|a| !a.excluded && Family::of(&a.prefix.addr) == family)
@@ -435,7 +427,7 @@ fn resolve_instance(
         ChecksumMode::Rfc
     };
     let strict = instance.strict_mode;
-    let mut garp = garp_config(&instance.garp, ipv6);
+    let mut garp = garp_config(&instance.garp, &config.global.instance_defaults.garp, ipv6);
     let mut lower_prio_no_advert = instance.lower_prio_no_advert;
     if strict {
         // keepalived's strict mode: no repeated announcements, no answer to a lower master.
@@ -444,13 +436,36 @@ fn resolve_instance(
         lower_prio_no_advert = true;
     }
 
-    let tracker_configs = resolve_trackers(config, host, instance, trackers)?;
+    // keepalived refuses to start when a route or rule names an interface that does not
+    // exist ("Non-existent interface specified in configuration"), no_track or not.
+    for dev in instance
+        .virtual_routes
+        .iter()
+        .filter_map(|r| r.dev.as_ref().map(|d| d.as_str()))
+        .chain(instance.virtual_rules.iter().flat_map(rule_interfaces))
+    {
+        host_interface(host, &name, dev)?;
+    }
+    let own: Vec<&str> = std::iter::once(iface.name.as_str())
+        .chain(vmac.as_ref().map(|(plan, _)| plan.name.as_str()))
+        .collect();
+    let tracker_configs = InstanceTracking {
+        config,
+        host,
+        instance,
+        own: &own,
+    }
+    .resolve(trackers, warnings)?;
 
     let settings = InstanceSettings {
         name: name.clone(),
         vrid: instance.vrid,
         flavor,
         priority: instance.priority,
+        initial_state: instance.state.map(|state| match state {
+            model::InitialState::Master => InitialState::Master,
+            model::InitialState::Backup => InitialState::Backup,
+        }),
         advert_interval: instance.advert_int,
         preempt: instance.preempt,
         preempt_delay: instance.preempt_delay,
@@ -459,6 +474,10 @@ fn resolve_instance(
         source: source_now,
         destination,
         advert_mac,
+        base_link: Some(LinkAddr {
+            ifindex: iface.ifindex,
+            mac: iface.mac,
+        }),
         auth,
         checksum,
         down_timer_adverts: instance.down_timer_adverts,
@@ -528,7 +547,7 @@ fn resolve_instance(
     })
 }
 
-fn host_interface<'h>(
+pub(super) fn host_interface<'h>(
     host: &'h HostFacts,
     instance: &str,
     name: &str,
@@ -549,20 +568,32 @@ fn host_interface<'h>(
 }
 
 /// keepalived's GARP settings as the engine takes them: zero means "off" for the delays and
-/// the refresh, the lower-priority burst defaults to the master burst.
-fn garp_config(settings: &model::GarpSettings, ipv6: bool) -> GarpConfig {
+/// the refresh. The lower-priority burst and its delay default to the *global*
+/// `vrrp_garp_lower_prio_*`, and those to the global `vrrp_garp_master_repeat`/`_delay`
+/// (vrrp_complete_init), not to the instance's own `garp_master_*` (seen with 2.2.7: an
+/// instance with `garp_master_repeat 2` and `garp_master_delay 2` answers a lower priority
+/// with 5 GARPs now and 5 more 5 s later).
+fn garp_config(
+    settings: &model::GarpSettings,
+    global: &model::GarpSettings,
+    ipv6: bool,
+) -> GarpConfig {
     let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
-    let master_delay = nonzero(settings.master_delay);
     GarpConfig {
         master_repeat: settings.master_repeat,
-        master_delay,
+        master_delay: nonzero(settings.master_delay),
         master_refresh: nonzero(settings.master_refresh),
         master_refresh_repeat: settings.master_refresh_repeat,
-        lower_prio_repeat: settings.lower_prio_repeat.unwrap_or(settings.master_repeat),
-        lower_prio_delay: match settings.lower_prio_delay {
-            Some(delay) => nonzero(delay),
-            None => master_delay,
-        },
+        lower_prio_repeat: settings
+            .lower_prio_repeat
+            .or(global.lower_prio_repeat)
+            .unwrap_or(global.master_repeat),
+        lower_prio_delay: nonzero(
+            settings
+                .lower_prio_delay
+                .or(global.lower_prio_delay)
+                .unwrap_or(global.master_delay),
+        ),
         interval: if ipv6 {
             settings.gna_interval
         } else {
@@ -578,8 +609,7 @@ fn plan_addresses(
     instance: &VrrpInstance,
     iface: &HostInterface,
     vmac: Option<&HostInterface>,
-    warnings: &mut Vec<String>,
-) -> Vec<PlannedAddress> {
+) -> Result<Vec<PlannedAddress>, ResolveError> {
     let lists = [
         (&instance.virtual_ipaddress, false),
         (&instance.virtual_ipaddress_excluded, true),
@@ -588,17 +618,11 @@ fn plan_addresses(
     for (list, excluded) in lists {
         for address in list {
             let on = match &address.dev {
-                Some(dev) if dev.as_str() != iface.name => match host.interface(dev.as_str()) {
-                    Some(on) => on,
-                    None => {
-                        // keepalived: "no interface for vip - removing".
-                        warnings.push(format!(
-                            "{}: interface {dev} of virtual address {} does not exist; the address is left out",
-                            instance.name, address.address
-                        ));
-                        continue;
-                    }
-                },
+                // keepalived refuses to start: "Non-existent interface specified in
+                // configuration" (verified with 2.2.7).
+                Some(dev) if dev.as_str() != iface.name => {
+                    host_interface(host, &instance.name, dev.as_str())?
+                }
                 _ => match vmac {
                     Some(vmac) if Family::of(&address.address.addr) == instance.family => vmac,
                     _ => iface,
@@ -624,7 +648,7 @@ fn plan_addresses(
             });
         }
     }
-    planned
+    Ok(planned)
 }
 
 fn broadcast_of(address: &model::VirtualAddress) -> Option<IpAddr> {
@@ -653,87 +677,4 @@ pub fn scope_number(scope: &str) -> u8 {
         "nowhere" => 255,
         number => number.parse().unwrap_or(0),
     }
-}
-
-fn resolve_trackers(
-    config: &Config,
-    host: &HostFacts,
-    instance: &VrrpInstance,
-    trackers: &mut TrackerTable,
-) -> Result<Vec<TrackerConfig>, ResolveError> {
-    let unknown = |kind: &'static str, name: &str| ResolveError::UnknownTracker {
-        instance: instance.name.clone(),
-        kind,
-        name: name.to_owned(),
-    };
-    let mut out = Vec::new();
-    for track in &instance.track.interfaces {
-        let on = host_interface(host, &instance.name, &track.name)?;
-        let id = trackers.id(TrackedObject::Interface(LinkRef {
-            name: on.name.clone(),
-            ifindex: on.ifindex,
-        }));
-        out.push(TrackerConfig {
-            id,
-            kind: TrackerKind::Interface,
-            weight: track.weight.unwrap_or(0),
-            reverse: track.reverse,
-        });
-    }
-    for track in &instance.track.scripts {
-        let script = config
-            .scripts
-            .iter()
-            .find(|s| s.name == track.name)
-            .ok_or_else(|| unknown("vrrp_script", &track.name))?;
-        let id = trackers.id(TrackedObject::Script(ScriptSpec {
-            name: script.name.clone(),
-            argv: script.script.argv.clone(),
-            interval: script.interval,
-            timeout: script.timeout,
-        }));
-        let (weight, reverse) = match track.weight {
-            Some(weight) => (weight, track.reverse),
-            None => (script.weight, script.reverse),
-        };
-        out.push(TrackerConfig {
-            id,
-            kind: TrackerKind::Script {
-                rise: script.rise,
-                fall: script.fall,
-                init_fail: script.init_fail,
-            },
-            weight,
-            reverse,
-        });
-    }
-    for track in &instance.track.files {
-        let file = config
-            .track_files
-            .iter()
-            .find(|f| f.name == track.name)
-            .ok_or_else(|| unknown("track_file", &track.name))?;
-        let id = trackers.id(TrackedObject::File(file.name.clone()));
-        out.push(TrackerConfig {
-            id,
-            kind: TrackerKind::File,
-            weight: track.weight.unwrap_or(file.weight),
-            reverse: track.reverse || file.reverse,
-        });
-    }
-    for track in &instance.track.processes {
-        let process = config
-            .track_processes
-            .iter()
-            .find(|p| p.name == track.name)
-            .ok_or_else(|| unknown("vrrp_track_process", &track.name))?;
-        let id = trackers.id(TrackedObject::Process(process.name.clone()));
-        out.push(TrackerConfig {
-            id,
-            kind: TrackerKind::Process,
-            weight: track.weight.unwrap_or(process.weight),
-            reverse: track.reverse || process.reverse,
-        });
-    }
-    Ok(out)
 }

@@ -151,6 +151,13 @@ pub struct Announced {
     pub mac: MacAddr,
 }
 
+/// An interface as the engine knows it: an opaque index and its MAC address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkAddr {
+    pub ifindex: u32,
+    pub mac: MacAddr,
+}
+
 /// Where adverts go.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
@@ -161,6 +168,15 @@ pub enum Destination {
     Unicast { peers: Vec<IpAddr>, ttl: u8 },
 }
 
+/// keepalived's `state` keyword: what the router wishes at startup, not a state it enters
+/// (every instance starts as BACKUP unless it owns the addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
 /// One VRRP instance as the daemon's resolve step (or a test) describes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceSettings {
@@ -169,6 +185,12 @@ pub struct InstanceSettings {
     pub flavor: Flavor,
     /// Configured priority; 255 = address owner, never adjusted by trackers.
     pub priority: Priority,
+    /// keepalived's `state`; `None` when the keyword is missing, and keepalived then derives
+    /// the wish from the priority: MASTER for an address owner (vrrp_complete_instance). Only
+    /// an owner that wishes MASTER becomes master at once; `state BACKUP` makes even an owner
+    /// wait Master_Down_Interval, and `state MASTER` alone changes nothing for others.
+    #[serde(default)]
+    pub initial_state: Option<InitialState>,
     #[serde(with = "super::serde_formats::millis")]
     pub advert_interval: Duration,
     pub preempt: bool,
@@ -187,6 +209,10 @@ pub struct InstanceSettings {
     /// The MAC multicast adverts are sent from: the interface's own, or the virtual router MAC
     /// with `use_vmac` (keepalived sends from the interface MAC otherwise).
     pub advert_mac: MacAddr,
+    /// The instance's interface (the one under the VMAC with `use_vmac`): a unicast instance
+    /// announces its source address there when it leaves FAULT. `None`: no announcement.
+    #[serde(default)]
+    pub base_link: Option<LinkAddr>,
     pub auth: Auth,
     pub checksum: ChecksumMode,
     /// Missed adverts before the master is declared down (`down_timer_adverts`, 3).
@@ -221,6 +247,7 @@ impl InstanceSettings {
             vrid: Vrid(vrid),
             flavor,
             priority: Priority(100),
+            initial_state: None,
             advert_interval: Duration::from_secs(1),
             preempt: true,
             preempt_delay: Duration::ZERO,
@@ -229,6 +256,7 @@ impl InstanceSettings {
             source: Some(source),
             destination: Destination::Multicast { group },
             advert_mac,
+            base_link: None,
             auth: Auth::None,
             checksum: ChecksumMode::Rfc,
             down_timer_adverts: 3,
@@ -346,6 +374,16 @@ impl InstanceConfig {
     /// RFC 5798 section 5.2.4: priority 255 is reserved for the router that owns the addresses.
     pub fn is_owner(&self) -> bool {
         self.settings.priority.0 == 255
+    }
+
+    /// keepalived's initial `wantstate == MASTER`: `state MASTER`, or no `state` keyword and
+    /// priority 255 (vrrp_complete_instance).
+    pub fn wishes_master(&self) -> bool {
+        match self.settings.initial_state {
+            Some(InitialState::Master) => true,
+            Some(InitialState::Backup) => false,
+            None => self.is_owner(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! One VRRP instance as a pure state machine: `handle(now, event) -> actions`, with no IO and
 //! no clock (RFC 5798 section 6, keepalived's behaviour where it differs).
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,11 +40,27 @@ pub struct Instance {
     interface_up: bool,
     /// The advert source now: configured, or the interface's address as the shell last saw it.
     source: Option<IpAddr>,
+    /// While the event that removed the source address is handled: that address, for the
+    /// priority-0 advert a master still sends from it.
+    lost_source: Option<IpAddr>,
     /// A member of this instance's sync group is in FAULT.
     group_fault: bool,
-    /// In a sync group, the master-down timer only raises `wants_master`; the group promotes.
-    gated: bool,
+    /// The sync group this instance is in: then the master-down timer only raises
+    /// `wants_master` and the group promotes (keepalived's vrrp_sync_can_goto_master).
+    group: Option<String>,
+    /// keepalived's `wantstate == MASTER` while BACKUP: the master-down timer fired (or the
+    /// instance starts wishing MASTER in a group of owners) and it waits for its group.
     wants_master: bool,
+    /// Set with `wants_master` when this instance asks its group to go MASTER now (its
+    /// master-down timer fired); the router takes it.
+    promotion_requested: bool,
+    /// keepalived's initial wish (`state`, or MASTER for an owner without it). Any fault other
+    /// than a script that has not reported yet clears it (down_instance sets `wantstate`
+    /// FAULT), so an owner coming back from a fault waits Master_Down_Interval as BACKUP.
+    wish_master: bool,
+    /// Leave INIT as MASTER at once: an owner wishing MASTER (keepalived's vrrp_init_state),
+    /// in a sync group only when every member is one.
+    start_as_master: bool,
     /// RFC 5798 section 6.1: the master's advertised interval (v3 adopts it; v2 keeps ours).
     master_adver_interval: Duration,
     /// keepalived's `ms_down_timer`: the length the running master-down timer was set to.
@@ -53,7 +70,9 @@ pub struct Instance {
     master_down_at: Option<Timestamp>,
     advert_at: Option<Timestamp>,
     second_garp_at: Option<Timestamp>,
-    lower_prio_garp_at: Option<Timestamp>,
+    /// Second bursts after lower-priority adverts, oldest first: keepalived starts a timer
+    /// per advert (vrrp_state_master_rx), so each one gets its own burst.
+    lower_prio_garps_at: VecDeque<Timestamp>,
     /// Refreshes go out with the first periodic advert after this time (keepalived checks at
     /// each advert it sends).
     garp_refresh_at: Option<Timestamp>,
@@ -78,6 +97,8 @@ impl Instance {
         let source = config.source;
         let adverts = (priority, build_adverts(&config, source, priority));
         let announcements = build_announcements(&config);
+        let wish_master = config.wishes_master();
+        let start_as_master = wish_master && config.is_owner();
         let mut instance = Self {
             config,
             state: State::Initialize,
@@ -86,9 +107,13 @@ impl Instance {
             trackers,
             interface_up: true,
             source,
+            lost_source: None,
             group_fault: false,
-            gated: false,
+            group: None,
             wants_master: false,
+            promotion_requested: false,
+            wish_master,
+            start_as_master,
             master_adver_interval,
             down_timer: Duration::ZERO,
             last_advert_heard: None,
@@ -96,7 +121,7 @@ impl Instance {
             master_down_at: None,
             advert_at: None,
             second_garp_at: None,
-            lower_prio_garp_at: None,
+            lower_prio_garps_at: VecDeque::new(),
             garp_refresh_at: None,
             preempt_until: None,
             preempt_window_closes_at: None,
@@ -146,7 +171,7 @@ impl Instance {
             self.master_down_at,
             self.advert_at,
             self.second_garp_at,
-            self.lower_prio_garp_at,
+            self.lower_prio_garps_at.front().copied(),
             self.preempt_window_closes_at,
         ]
         .into_iter()
@@ -191,6 +216,9 @@ impl Instance {
                 if addr != self.source
                     && addr.is_none_or(|a| check_source(a, self.config.flavor).is_ok())
                 {
+                    // keepalived forgets a deleted address only after down_instance has sent
+                    // priority 0 from it (netlink_if_address_filter).
+                    self.lost_source = if addr.is_none() { self.source } else { None };
                     self.source = addr;
                     self.adverts = (
                         self.priority,
@@ -198,6 +226,7 @@ impl Instance {
                     );
                 }
                 self.reevaluate(now, out);
+                self.lost_source = None;
             }
             Event::Shutdown => self.shutdown(out),
         }
@@ -213,18 +242,36 @@ impl Instance {
         })
     }
 
-    // RFC 5798 section 6.4.1: the owner becomes master at once, others wait as backup.
+    // RFC 5798 section 6.4.1: the owner becomes master at once, others wait as backup; in
+    // keepalived's vrrp_init_state only an owner that wishes MASTER (no `state BACKUP`) skips
+    // the wait, and a sync group member wishing MASTER in a BACKUP group waits one interval
+    // plus the smallest skew.
     fn startup(&mut self, now: Timestamp, out: &mut Vec<Action>) {
         if self.state != State::Initialize {
             return;
         }
         if let Some(reason) = self.fault_reason() {
             self.change_state(State::Fault, reason, out);
-        } else if self.config.is_owner() {
+        } else if self.start_as_master {
             self.become_master(now, Reason::Startup, out);
         } else {
             self.enter_backup(now, Reason::Startup, out);
+            if self.group.is_some() && self.wish_master {
+                self.wants_master = true;
+                let smallest_skew = skew_time(
+                    self.config.version(),
+                    Priority(255),
+                    self.master_adver_interval,
+                );
+                self.arm_down_timer(now, self.master_adver_interval + smallest_skew);
+            }
         }
+    }
+
+    /// The address owner (priority 255), unless keepalived stepped it down to 254 because
+    /// another owner showed up.
+    fn is_owner(&self) -> bool {
+        self.base_priority.0 == 255
     }
 
     fn master_down_interval(&self) -> Duration {
@@ -270,7 +317,8 @@ impl Instance {
         if priority.0 == 0 {
             self.last_advert_heard = Some(now);
             // The master is leaving: take over after Skew_Time instead of the full interval.
-            self.wants_master = false;
+            // keepalived leaves `wantstate` alone here: a member waiting for its group still
+            // wants MASTER.
             self.arm_down_timer(now, self.skew_time());
             return;
         }
@@ -292,6 +340,7 @@ impl Instance {
             self.master_adver_interval = interval;
         }
         self.wants_master = false;
+        self.promotion_requested = false;
         self.arm_down_timer(now, self.master_down_interval());
     }
 
@@ -331,6 +380,7 @@ impl Instance {
             // Another master is leaving: advertise at once so backups do not take over.
             self.send_advert(self.priority, out);
             if priority.0 == 0 {
+                self.restart_advert_timer(now);
                 return;
             }
         }
@@ -372,6 +422,18 @@ impl Instance {
             from: src,
             priority,
         });
+        self.restart_advert_timer(now);
+    }
+
+    /// keepalived (vrrp_dispatcher_read) re-arms a master's advert timer one interval after
+    /// every advert it has processed, "if we have sent an advert" - but it tests only
+    /// `lower_prio_no_advert`, so with that set not even the answer to a priority-0 advert
+    /// moves the schedule. Its own echo never gets here in keepalived (the kernel drops IPv4
+    /// packets from a local source address before the socket), so that one moves nothing.
+    fn restart_advert_timer(&mut self, now: Timestamp) {
+        if !self.config.lower_prio_no_advert {
+            self.advert_at = Some(now + self.config.advert_interval);
+        }
     }
 
     /// keepalived's `garp_lower_prio_repeat` burst now and another after
@@ -382,7 +444,7 @@ impl Instance {
         }
         self.announce(self.config.garp.lower_prio_repeat, out);
         if let Some(delay) = self.config.garp.lower_prio_delay {
-            self.lower_prio_garp_at = Some(now + delay);
+            self.lower_prio_garps_at.push_back(now + delay);
         }
     }
 
@@ -391,8 +453,9 @@ impl Instance {
             self.master_down_at = None;
             if self.state == State::Backup {
                 let silent_for = now.since(self.last_advert_heard.unwrap_or(self.entered_backup));
-                if self.gated {
+                if self.group.is_some() {
                     self.wants_master = true;
+                    self.promotion_requested = true;
                 } else {
                     self.become_master(now, Reason::MasterDown { silent_for }, out);
                 }
@@ -405,8 +468,12 @@ impl Instance {
             self.second_garp_at = None;
             self.announce(self.config.garp.master_repeat, out);
         }
-        if self.lower_prio_garp_at.is_some_and(|at| at <= now) {
-            self.lower_prio_garp_at = None;
+        while self
+            .lower_prio_garps_at
+            .front()
+            .is_some_and(|at| *at <= now)
+        {
+            self.lower_prio_garps_at.pop_front();
             self.announce(self.config.garp.lower_prio_repeat, out);
         }
         if self.preempt_window_closes_at.is_some_and(|at| at <= now) {
@@ -447,7 +514,7 @@ impl Instance {
         }
         if self.group_fault {
             return Some(Reason::SyncGroup {
-                group: String::new(),
+                group: self.group.clone().unwrap_or_default(),
             });
         }
         if let Some(tracker) = self.trackers.iter().find(|t| t.pending()) {
@@ -479,9 +546,9 @@ impl Instance {
                     )
                 });
             }
-            if self.config.notify_priority_changes
-                && matches!(self.state, State::Master | State::Backup)
-            {
+            // keepalived (vrrp_set_effective_priority) reports every change, whatever the
+            // state: MASTER_PRIORITY while master, BACKUP_PRIORITY otherwise.
+            if self.config.notify_priority_changes && self.state != State::Stopped {
                 out.push(Action::PriorityChanged {
                     state: self.state,
                     priority,
@@ -489,18 +556,63 @@ impl Instance {
             }
         }
         let fault = self.fault_reason();
+        if fault
+            .as_ref()
+            .is_some_and(|reason| !matches!(reason, Reason::TrackerPending { .. }))
+        {
+            // keepalived's down_instance / vrrp_sync_fault: `wantstate` becomes FAULT.
+            self.wish_master = false;
+        }
         match (self.state, fault) {
             (State::Initialize | State::Stopped | State::Fault, Some(_)) => {}
             (State::Backup | State::Master, Some(reason)) => self.enter_fault(reason, out),
-            (State::Fault, None) => {
-                if self.config.is_owner() {
-                    self.become_master(now, Reason::Recovered, out);
-                } else {
-                    self.enter_backup(now, Reason::Recovered, out);
-                }
-            }
+            (State::Fault, None) => self.recover(now, out),
             (_, None) => {}
         }
+    }
+
+    /// FAULT is over (keepalived's try_up_instance): an owner that still wishes MASTER (it was
+    /// only waiting for its scripts' first results) becomes master at once - in a sync group
+    /// when the group can; anything else goes BACKUP and waits Master_Down_Interval, the owner
+    /// after a real fault included.
+    fn recover(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        let owner_wishing = self.is_owner() && self.wish_master;
+        if owner_wishing && self.group.is_none() {
+            self.become_master(now, Reason::Recovered, out);
+        } else {
+            self.enter_backup(now, Reason::Recovered, out);
+            if owner_wishing {
+                self.wants_master = true;
+                self.promotion_requested = true;
+            }
+        }
+        self.announce_unicast_source(out);
+    }
+
+    /// keepalived (try_up_instance): a unicast instance leaving FAULT announces its own source
+    /// address once on its base interface, so that the master, which may have lost us from
+    /// its neighbour cache, can send adverts to us at once instead of timing out on ARP.
+    fn announce_unicast_source(&self, out: &mut Vec<Action>) {
+        let (Destination::Unicast { .. }, Some(link), Some(source)) =
+            (&self.config.destination, self.config.base_link, self.source)
+        else {
+            return;
+        };
+        let frame = match source {
+            IpAddr::V4(addr) => announce::gratuitous_arp(link.mac.0, addr),
+            IpAddr::V6(addr) => {
+                announce::unsolicited_na(link.mac.0, addr, self.config.ipv6_forwarding)
+            }
+        };
+        out.push(Action::Announce {
+            frames: [AnnounceFrame {
+                ifindex: link.ifindex,
+                frame: Bytes::from(frame),
+            }]
+            .into(),
+            repeat: 1,
+            interval: Duration::ZERO,
+        });
     }
 
     fn change_state(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
@@ -517,11 +629,12 @@ impl Instance {
         self.master_down_at = None;
         self.advert_at = None;
         self.second_garp_at = None;
-        self.lower_prio_garp_at = None;
+        self.lower_prio_garps_at.clear();
         self.garp_refresh_at = None;
         self.preempt_until = None;
         self.preempt_window_closes_at = None;
         self.wants_master = false;
+        self.promotion_requested = false;
     }
 
     fn enter_backup(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
@@ -568,7 +681,13 @@ impl Instance {
     // (RFC 5798 section 6.4.3), then gives the addresses up.
     fn release_master(&mut self, out: &mut Vec<Action>) {
         if self.state == State::Master {
-            self.send_advert(Priority(0), out);
+            match self.lost_source {
+                Some(lost) if self.source.is_none() => out.push(Action::SendAdvert {
+                    priority: Priority(0),
+                    packets: build_adverts(&self.config, Some(lost), Priority(0)),
+                }),
+                _ => self.send_advert(Priority(0), out),
+            }
             out.push(Action::CancelAnnouncements);
             out.push(Action::RemoveAddresses);
         }
@@ -607,12 +726,32 @@ impl Instance {
 
     // Sync group hooks (see `super::router`).
 
-    pub(crate) fn set_gated(&mut self, gated: bool) {
-        self.gated = gated;
+    /// Joins a sync group. keepalived (vrrp_sync_set_group, vrrp_complete_init) starts the
+    /// members as MASTER at once only if every one of them says `state MASTER` and owns its
+    /// addresses, and clears every member's wish for MASTER if any member is not such an
+    /// owner; `group_start` and `keep_wish` are those verdicts.
+    pub(crate) fn join_group(&mut self, name: &str, group_start: bool, keep_wish: bool) {
+        self.group = Some(name.to_owned());
+        self.start_as_master = group_start;
+        self.wish_master &= keep_wish;
+    }
+
+    /// The instance's own wish and whether it owns the addresses, for [`Self::join_group`].
+    pub(crate) fn start_wish(&self) -> (Option<super::config::InitialState>, bool, bool) {
+        (
+            self.config.initial_state,
+            self.wish_master,
+            self.config.is_owner(),
+        )
     }
 
     pub(crate) fn wants_master(&self) -> bool {
         self.wants_master
+    }
+
+    /// Whether this instance just asked its group to go MASTER (once).
+    pub(crate) fn take_promotion_request(&mut self) -> bool {
+        std::mem::take(&mut self.promotion_requested)
     }
 
     /// In FAULT for a reason of its own (not because of its group).
@@ -638,46 +777,26 @@ impl Instance {
         }
     }
 
+    /// keepalived's vrrp_sync_backup: the group's masters follow a member to BACKUP; a member
+    /// already in BACKUP is left alone, its timer and its wish included.
     pub(crate) fn demote(&mut self, now: Timestamp, group: &str, out: &mut Vec<Action>) {
-        match self.state {
-            State::Master => self.leave_master(
+        if self.state == State::Master {
+            self.leave_master(
                 now,
                 Reason::SyncGroup {
                     group: group.to_owned(),
                 },
                 out,
-            ),
-            State::Backup if self.wants_master => {
-                self.wants_master = false;
-                self.arm_down_timer(now, self.master_down_interval());
-            }
-            _ => {}
+            );
         }
     }
 
-    pub(crate) fn set_group_fault(
-        &mut self,
-        now: Timestamp,
-        fault: bool,
-        group: &str,
-        out: &mut Vec<Action>,
-    ) {
+    pub(crate) fn set_group_fault(&mut self, now: Timestamp, fault: bool, out: &mut Vec<Action>) {
         if self.group_fault == fault {
             return;
         }
         self.group_fault = fault;
-        let before = out.len();
         self.reevaluate(now, out);
-        // Name the group in the reason the generic path could not know.
-        for action in &mut out[before..] {
-            if let Action::StateChanged {
-                reason: Reason::SyncGroup { group: name },
-                ..
-            } = action
-            {
-                *name = group.to_owned();
-            }
-        }
     }
 }
 

@@ -12,8 +12,8 @@ pub mod timers;
 mod tracking;
 
 pub use config::{
-    Announced, Destination, Flavor, GarpConfig, InstanceConfig, InstanceConfigError,
-    InstanceSettings, MacAddr, TrackerConfig, TrackerId, TrackerKind,
+    Announced, Destination, Flavor, GarpConfig, InitialState, InstanceConfig, InstanceConfigError,
+    InstanceSettings, LinkAddr, MacAddr, TrackerConfig, TrackerId, TrackerKind,
 };
 pub use events::{Action, AdvertPacket, AnnounceFrame, Anomaly, Event, Reason, State, Transition};
 pub use instance::{Instance, ReceivePolicy};

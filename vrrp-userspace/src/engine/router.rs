@@ -78,8 +78,17 @@ impl Router {
                     });
                 }
                 group_of[id.0] = Some(index);
-                instances[id.0].set_gated(true);
                 members.push(id.0);
+            }
+            // keepalived decides how a group starts from all its members' wishes.
+            let wishes: Vec<_> = members.iter().map(|&m| instances[m].start_wish()).collect();
+            let group_start = wishes.iter().all(|&(state, _, owner)| {
+                state == Some(super::config::InitialState::Master) && owner
+            });
+            let keep_wish = !(wishes.iter().any(|&(_, wish, _)| wish)
+                && wishes.iter().any(|&(_, wish, owner)| !wish || !owner));
+            for &m in &members {
+                instances[m].join_group(&group.name, group_start, keep_wish);
             }
             groups.push(Group {
                 name: group.name,
@@ -155,6 +164,19 @@ impl Router {
     /// An event for every instance (startup, shutdown).
     pub fn broadcast(&mut self, now: Timestamp, event: &Event) -> Vec<RoutedAction> {
         let mut out = Vec::new();
+        if *event == Event::Startup {
+            // keepalived (vrrp_complete_init) puts every member of a group with a faulty member
+            // in FAULT before any of them leaves INIT: none passes through BACKUP first.
+            for group in 0..self.groups.len() {
+                let members = self.groups[group].members.clone();
+                let fault = members.iter().any(|&m| self.instances[m].own_fault());
+                for m in members {
+                    let mut actions = Vec::new();
+                    self.instances[m].set_group_fault(now, fault, &mut actions);
+                    out.extend(actions.into_iter().map(|a| (InstanceId(m), a)));
+                }
+            }
+        }
         for index in 0..self.instances.len() {
             self.handle_into(now, InstanceId(index), event.clone(), &mut out);
         }
@@ -214,9 +236,15 @@ impl Router {
             out.extend(actions.drain(..).map(|a| (InstanceId(member), a)));
         };
 
+        // keepalived moves the member that changed first, then the others in group order
+        // (vrrp_sync_fault, vrrp_sync_backup after try_up_instance, vrrp_sync_master).
+        let changed_first: Vec<usize> = std::iter::once(changed)
+            .chain(members.iter().copied().filter(|&m| m != changed))
+            .collect();
+
         let group_fault = members.iter().any(|&m| self.instances[m].own_fault());
-        for &member in members {
-            self.instances[member].set_group_fault(now, group_fault, name, &mut actions);
+        for &member in &changed_first {
+            self.instances[member].set_group_fault(now, group_fault, &mut actions);
             flush(member, &mut actions);
         }
 
@@ -236,12 +264,20 @@ impl Router {
             }
         }
 
+        // keepalived (vrrp_sync_can_goto_master): a member whose timer fired takes the group to
+        // MASTER when every other member wants MASTER too; otherwise it waits for the last.
         let all_want = members.iter().all(|&m| {
             let instance = &self.instances[m];
             instance.state() == State::Master || instance.wants_master()
         });
-        if all_want && members.iter().any(|&m| self.instances[m].wants_master()) {
-            for &member in members {
+        // The changed member's request, or one raised while the group moved (an owner that
+        // recovered with its group); every request is answered now or dropped.
+        let mut requested = false;
+        for &member in members {
+            requested |= self.instances[member].take_promotion_request();
+        }
+        if requested && all_want {
+            for &member in &changed_first {
                 self.instances[member].promote(now, name, &mut actions);
                 flush(member, &mut actions);
             }

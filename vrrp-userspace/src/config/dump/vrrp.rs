@@ -97,9 +97,15 @@ pub(super) fn trackers(out: &mut Writer, config: &Config) {
 pub(super) fn instance(out: &mut Writer, instance: &VrrpInstance) {
     out.open(&format!("vrrp_instance {}", word(&instance.name)));
     out.line(format!("# defined at {}", instance.defined_at));
+    // The wish keepalived derives when `state` is missing: MASTER for an address owner.
+    let wish = instance.state.unwrap_or(if instance.wishes_master() {
+        InitialState::Master
+    } else {
+        InitialState::Backup
+    });
     out.line(format!(
         "state {}",
-        if instance.state == InitialState::Master {
+        if wish == InitialState::Master {
             "MASTER"
         } else {
             "BACKUP"

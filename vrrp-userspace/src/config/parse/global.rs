@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::Cx;
-use crate::config::model::{NotifyFifo, SmtpServer};
+use crate::config::model::{GarpSettings, NotifyFifo, SmtpServer};
 use crate::config::tree::Statement;
 use crate::protocol::Version;
 
@@ -325,12 +325,21 @@ impl Cx<'_> {
             }
             "vrrp_min_garp" => {
                 if self.flag(s) == Some(true) {
-                    // keepalived: one GARP on becoming master, no second burst, no refresh.
+                    // keepalived (vrrp_min_garp_handler): one GARP on becoming master, no
+                    // second burst, no refresh - but only where the setting still has its
+                    // default value; settings given before it stay.
+                    let defaults = GarpSettings::default();
                     let garp = &mut self.config.global.instance_defaults.garp;
                     garp.min_garp = true;
-                    garp.master_repeat = 1;
-                    garp.master_delay = Duration::ZERO;
-                    garp.master_refresh = Duration::ZERO;
+                    if garp.master_repeat == defaults.master_repeat {
+                        garp.master_repeat = 1;
+                    }
+                    if garp.master_delay == defaults.master_delay {
+                        garp.master_delay = Duration::ZERO;
+                    }
+                    if garp.master_refresh_repeat == defaults.master_refresh_repeat {
+                        garp.master_refresh_repeat = 0;
+                    }
                 }
             }
             "script_user" => {

@@ -128,7 +128,7 @@ impl Cx<'_> {
                 name,
                 name_span: s.arg_span(0),
                 defined_at: s.keyword_span().position(),
-                state: InitialState::Backup,
+                state: None,
                 interface: None,
                 vrid: Vrid(0),
                 priority: Priority(100),
@@ -195,7 +195,7 @@ impl Cx<'_> {
             "state" => {
                 if let Some(state) = self.string(s) {
                     draft.state = Some(s.arg_span(0));
-                    instance.state = match state.as_str() {
+                    instance.state = Some(match state.as_str() {
                         "MASTER" => InitialState::Master,
                         "BACKUP" => InitialState::Backup,
                         other => {
@@ -219,17 +219,19 @@ impl Cx<'_> {
                                 InitialState::Backup
                             }
                         }
-                    };
+                    });
                 }
             }
             "interface" => instance.interface = self.interface(s),
             "vrf" => instance.vrf = self.interface(s),
             "use_vmac" => {
                 if self.arity(s, 0, 2) {
-                    // `use_vmac [NAME] [MAC]`: a MAC is the word with five colons.
+                    // `use_vmac [NAME] [MAC]`: keepalived (vrrp_vmac_handler) takes any word
+                    // with a colon for the MAC, as interface names cannot have one; five
+                    // octets get the VRID as the sixth.
                     let mut vmac = instance.vmac.take().unwrap_or_default();
                     for (index, arg) in s.args.iter().enumerate() {
-                        if arg.text.matches(':').count() == 5 {
+                        if arg.text.contains(':') {
                             vmac.mac = Some(arg.text.clone());
                         } else if let Some(name) = self.interface_name(s.arg_span(index), &arg.text)
                         {
