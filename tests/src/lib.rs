@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+pub mod capture;
+pub mod failover;
+pub mod lab;
+pub mod ping;
+pub mod router;
+pub mod timing;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other lab object of any running process has: `{tag}{pid}x{n}`, cut to `max` chars
@@ -136,6 +143,8 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> anyhow::Result<()> 
 pub struct Process {
     child: Option<Child>,
     what: String,
+    /// Whether the child leads a process group of its own (see [`Process::spawn_group`]).
+    group: bool,
 }
 
 impl Process {
@@ -146,7 +155,24 @@ impl Process {
         Ok(Self {
             child: Some(child),
             what: what.to_owned(),
+            group: false,
         })
+    }
+
+    /// Starts the command as the leader of a new process group, so that [`Process::kill_group`]
+    /// reaches the children it forks (keepalived's VRRP child) and nothing else.
+    pub fn spawn_group(what: &str, command: &mut Command) -> anyhow::Result<Self> {
+        use std::os::unix::process::CommandExt as _;
+        let mut process = Self::spawn(what, command.process_group(0))?;
+        process.group = true;
+        Ok(process)
+    }
+
+    /// Whether the process is still running (false once it exited, even if not yet waited for).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     pub fn pid(&self) -> u32 {
@@ -163,6 +189,23 @@ impl Process {
             // SAFETY: kill(2) on the pid of a child we started and have not reaped.
             unsafe { libc::kill(child.id() as libc::pid_t, signal) };
         }
+    }
+
+    /// SIGKILL to the whole process group the child leads (to the child alone if it was not
+    /// started with [`Process::spawn_group`]), then reaps it. The group id cannot have been
+    /// reused: the leader is not reaped before the signal is sent.
+    pub fn kill_group(&mut self) -> anyhow::Result<Output> {
+        if let Some(child) = &self.child {
+            let target = if self.group {
+                -(child.id() as libc::pid_t)
+            } else {
+                child.id() as libc::pid_t
+            };
+            // SAFETY: kill(2) on the pid (or the group it leads) of a child we started and have
+            // not reaped.
+            unsafe { libc::kill(target, libc::SIGKILL) };
+        }
+        self.wait_timeout(Duration::from_secs(5))
     }
 
     /// Waits for the process to exit by itself, up to `timeout`.
@@ -185,8 +228,7 @@ impl Process {
         if let Ok(output) = self.wait_timeout(Duration::from_secs(2)) {
             return Ok(output);
         }
-        self.signal(libc::SIGKILL);
-        self.wait_timeout(Duration::from_secs(2))
+        self.kill_group()
     }
 }
 
@@ -272,20 +314,28 @@ impl Keepalived {
         let log = std::fs::File::create(dir.path().join("keepalived.log"))?;
         let process = Process::spawn(
             "keepalived",
-            netns
-                .exec("keepalived")
-                .args(["--dont-fork", "--log-console", "--log-detail", "--vrrp"])
-                .arg("--use-file")
-                .arg(&conf)
-                .arg("--pid")
-                .arg(dir.path().join("keepalived.pid"))
-                .arg("--vrrp_pid")
-                .arg(dir.path().join("vrrp.pid"))
+            Self::command(netns, &conf, dir.path())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log),
         )?;
         Ok(Self { process, dir })
+    }
+
+    /// keepalived's command line in `netns`: foreground, VRRP only, logging to the console,
+    /// reading `conf`, with its pid files in `dir` (every instance needs its own: keepalived
+    /// refuses to start when the pid file names a running process).
+    pub fn command(netns: &Netns, conf: &Path, dir: &Path) -> Command {
+        let mut command = netns.exec("keepalived");
+        command
+            .args(["--dont-fork", "--log-console", "--log-detail", "--vrrp"])
+            .arg("--use-file")
+            .arg(conf)
+            .arg("--pid")
+            .arg(dir.join("keepalived.pid"))
+            .arg("--vrrp_pid")
+            .arg(dir.join("vrrp.pid"));
+        command
     }
 
     pub fn log(&self) -> String {
@@ -297,8 +347,12 @@ impl Keepalived {
     }
 }
 
-/// The xvrrpd binary next to the running test (target/<profile>/xvrrpd).
+/// The xvrrpd binary: `$XVRRPD_BIN` if set (to try a build from another worktree), else the
+/// one next to the running test (target/<profile>/xvrrpd).
 pub fn xvrrpd_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("XVRRPD_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
