@@ -64,7 +64,9 @@ impl Capture {
                 // -Z root: Debian's tcpdump would drop to the tcpdump user, who cannot write
                 // into the test's directory.
                 .args(["-Z", "root", "-i", iface, "-U", "-n"])
-                .arg("--time-stamp-precision=nano")
+                // Every packet handed over at once: with the default buffer timeout, packets
+                // still in the ring when tcpdump stops are counted but never written.
+                .args(["--immediate-mode", "--time-stamp-precision=nano"])
                 .arg("-w")
                 .arg(dir.path().join("capture.pcap"))
                 .arg(FILTER)

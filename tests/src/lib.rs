@@ -161,8 +161,15 @@ impl Process {
 
     /// Starts the command as the leader of a new process group, so that [`Process::kill_group`]
     /// reaches the children it forks (keepalived's VRRP child) and nothing else.
+    ///
+    /// The test process becomes a child subreaper: when the group is killed, the leader's
+    /// orphaned children are reparented to it and reaped by `kill_group`, instead of lingering
+    /// as zombies until init gets to them (keepalived restarted at once would see its old VRRP
+    /// child's pid still taken and refuse: "daemon is already running").
     pub fn spawn_group(what: &str, command: &mut Command) -> anyhow::Result<Self> {
         use std::os::unix::process::CommandExt as _;
+        // SAFETY: prctl(2) with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let mut process = Self::spawn(what, command.process_group(0))?;
         process.group = true;
         Ok(process)
@@ -195,17 +202,19 @@ impl Process {
     /// started with [`Process::spawn_group`]), then reaps it. The group id cannot have been
     /// reused: the leader is not reaped before the signal is sent.
     pub fn kill_group(&mut self) -> anyhow::Result<Output> {
-        if let Some(child) = &self.child {
-            let target = if self.group {
-                -(child.id() as libc::pid_t)
-            } else {
-                child.id() as libc::pid_t
-            };
-            // SAFETY: kill(2) on the pid (or the group it leads) of a child we started and have
-            // not reaped.
-            unsafe { libc::kill(target, libc::SIGKILL) };
+        let Some(child) = &self.child else {
+            bail!("{} already waited for", self.what);
+        };
+        let pid = child.id() as libc::pid_t;
+        let target = if self.group { -pid } else { pid };
+        // SAFETY: kill(2) on the pid (or the group it leads) of a child we started and have
+        // not reaped.
+        unsafe { libc::kill(target, libc::SIGKILL) };
+        let output = self.wait_timeout(Duration::from_secs(5))?;
+        if self.group {
+            reap_group(pid);
         }
-        self.wait_timeout(Duration::from_secs(5))
+        Ok(output)
     }
 
     /// Waits for the process to exit by itself, up to `timeout`.
@@ -229,6 +238,23 @@ impl Process {
             return Ok(output);
         }
         self.kill_group()
+    }
+}
+
+/// Reaps the members of process group `pgid` that were reparented to us (see
+/// [`Process::spawn_group`]), waiting up to a second for the last to die.
+fn reap_group(pgid: libc::pid_t) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(2) on our own children of a group we created.
+        let reaped = unsafe { libc::waitpid(-pgid, &mut status, libc::WNOHANG) };
+        if reaped < 0 || Instant::now() > deadline {
+            return; // ECHILD: none left
+        }
+        if reaped == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
