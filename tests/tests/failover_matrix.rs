@@ -15,6 +15,7 @@
 
 mod failover_matrix {
     pub mod case;
+    pub mod judge;
     pub mod quiet;
     pub mod report;
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use netlab::ping::PingReport;
 
-use super::case::LATE_MS;
+use super::judge::LATE_MS;
 
 /// What one failure of one case measured.
 pub struct Row {
@@ -14,12 +14,12 @@ pub struct Row {
     pub reference: &'static str,
     pub expected_ms: f64,
     /// The gap between r1's last (or priority-0) advert and r2's first, minus `expected_ms`.
-    pub overshoot_ms: f64,
+    pub overshoot_ms: Option<f64>,
     /// From r2's first advert to its first gratuitous ARP / unsolicited NA.
     pub announce_ms: Option<f64>,
     pub failover_ping: PingReport,
     /// From the recovery (link up, restart) to r1's first advert.
-    pub preempt_ms: f64,
+    pub preempt_ms: Option<f64>,
     pub preempt_announce_ms: Option<f64>,
     pub preempt_ping: PingReport,
     /// From SIGTERM to r1's exit.
@@ -46,17 +46,16 @@ pub fn table(title: &str, rows: &[Row]) -> String {
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<10} {:>20} {:>10} {:>8} {:>11} | {:>9.1} {:>8} {:>11} | {:>7}",
+            "{:<10} {:>20} {:>10} {:>8} {:>11} | {:>9} {:>8} {:>11} | {:>7}",
             row.failure,
             format!("{} {:.3}", row.reference, row.expected_ms),
-            format!(
-                "{}{:+.3}",
-                if row.overshoot_ms > LATE_MS { "!" } else { "" },
-                row.overshoot_ms
-            ),
+            row.overshoot_ms.map_or("?".to_owned(), |v| format!(
+                "{}{v:+.3}",
+                if v > LATE_MS { "!" } else { "" }
+            )),
             announce(row.announce_ms),
             pings(&row.failover_ping),
-            row.preempt_ms,
+            row.preempt_ms.map_or("?".to_owned(), |v| format!("{v:.1}")),
             announce(row.preempt_announce_ms),
             pings(&row.preempt_ping),
             row.stop_ms.map_or("-".to_owned(), |v| format!("{v:.0}")),
