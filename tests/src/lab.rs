@@ -132,12 +132,38 @@ impl Lab {
         let host = |name: &'static str, port: &'static str, last: u8| {
             Self::host(&switch, tag, name, port, last)
         };
-        Ok(Self {
+        let lab = Self {
             r1: host("r1", "r1", 1)?,
             r2: host("r2", "r2", 2)?,
             client: host("client", "cl", 10)?,
             switch,
-        })
+        };
+        // A port learned addresses between joining the bridge and `learning off` (the hosts'
+        // IPv6 start-up chatter): forget them, or unicast to those hosts stops being flooded
+        // for the 300 s they take to age out, and the client's capture misses it.
+        lab.switch
+            .ip(&["link", "set", "dev", "br0", "type", "bridge", "fdb_flush"])?;
+        let learned = lab.learned_addresses()?;
+        if !learned.is_empty() {
+            bail!("the switch still learned {learned:?} after a flush");
+        }
+        Ok(lab)
+    }
+
+    /// MAC addresses the switch learned on its ports (none: it floods like a hub).
+    pub fn learned_addresses(&self) -> anyhow::Result<Vec<String>> {
+        let output = crate::run(
+            self.switch
+                .exec("bridge")
+                .args(["-j", "fdb", "show", "br", "br0"]),
+        )?;
+        let entries: Vec<Value> = serde_json::from_slice(&output.stdout)?;
+        Ok(entries
+            .iter()
+            .filter(|e| e.get("master").is_some())
+            .filter(|e| !matches!(e["state"].as_str(), Some("permanent" | "static")))
+            .filter_map(|e| e["mac"].as_str().map(str::to_owned))
+            .collect())
     }
 
     fn host(
