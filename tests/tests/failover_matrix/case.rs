@@ -195,7 +195,9 @@ impl<'a> Case<'a> {
         if holders != ["r1"] {
             bail!("election: the VIP is held by {holders:?} after settling, expected [\"r1\"]");
         }
-        Ok(())
+        // r1 may win alone: the backup must be up too.
+        self.r1.check_running().context("election")?;
+        self.r2.check_running().context("election")
     }
 
     /// The end of both routers' logs.
