@@ -3,7 +3,11 @@
 //!
 //! Every namespace gets a name unique to this process, addresses are only ever assigned inside
 //! namespaces, the host's own interfaces are never touched, and only processes started here are
-//! signalled, by pid.
+//! signalled, by pid (or the process group such a process leads).
+//!
+//! The failover lab builds on these: [`lab`] (a switched LAN of two routers and a client),
+//! [`router`] (keepalived or xvrrpd in a namespace), [`capture`] (tcpdump and tshark),
+//! [`failover`] (a takeover read off a capture), [`ping`] and [`timing`] (the RFC's timers).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -374,7 +378,7 @@ impl Keepalived {
 }
 
 /// The xvrrpd binary: `$XVRRPD_BIN` if set (to try a build from another worktree), else the
-/// one next to the running test (target/<profile>/xvrrpd).
+/// one next to the running test (`target/<profile>/xvrrpd`).
 pub fn xvrrpd_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("XVRRPD_BIN") {
         return PathBuf::from(bin);
