@@ -101,10 +101,12 @@ impl Failure {
 
 /// The lab, the two routers and what the checks found so far.
 struct Case<'a> {
-    variant: &'a Variant,
-    lab: Lab,
+    // Fields drop in order: the routers stop (a master sends priority 0) while the LAN is
+    // still there, then the namespaces go.
     r1: Router,
     r2: Router,
+    lab: Lab,
+    variant: &'a Variant,
     failures: Vec<String>,
     pcaps: Vec<(Failure, Pcap)>,
 }
