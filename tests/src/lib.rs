@@ -3,7 +3,11 @@
 //!
 //! Every namespace gets a name unique to this process, addresses are only ever assigned inside
 //! namespaces, the host's own interfaces are never touched, and only processes started here are
-//! signalled, by pid.
+//! signalled, by pid (or the process group such a process leads).
+//!
+//! The failover lab builds on these: [`lab`] (a switched LAN of two routers and a client),
+//! [`router`] (keepalived or xvrrpd in a namespace), [`capture`] (tcpdump and tshark),
+//! [`failover`] (a takeover read off a capture), [`ping`] and [`timing`] (the RFC's timers).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -12,7 +16,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+pub mod capture;
+pub mod failover;
+pub mod lab;
 mod packet;
+pub mod ping;
+pub mod router;
+pub mod timing;
+
 pub use packet::PacketSocket;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -139,6 +150,8 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> anyhow::Result<()> 
 pub struct Process {
     child: Option<Child>,
     what: String,
+    /// Whether the child leads a process group of its own (see [`Process::spawn_group`]).
+    group: bool,
 }
 
 impl Process {
@@ -149,7 +162,31 @@ impl Process {
         Ok(Self {
             child: Some(child),
             what: what.to_owned(),
+            group: false,
         })
+    }
+
+    /// Starts the command as the leader of a new process group, so that [`Process::kill_group`]
+    /// reaches the children it forks (keepalived's VRRP child) and nothing else.
+    ///
+    /// The test process becomes a child subreaper: when the group is killed, the leader's
+    /// orphaned children are reparented to it and reaped by `kill_group`, instead of lingering
+    /// as zombies until init gets to them (keepalived restarted at once would see its old VRRP
+    /// child's pid still taken and refuse: "daemon is already running").
+    pub fn spawn_group(what: &str, command: &mut Command) -> anyhow::Result<Self> {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: prctl(2) with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let mut process = Self::spawn(what, command.process_group(0))?;
+        process.group = true;
+        Ok(process)
+    }
+
+    /// Whether the process is still running (false once it exited, even if not yet waited for).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     pub fn pid(&self) -> u32 {
@@ -166,6 +203,25 @@ impl Process {
             // SAFETY: kill(2) on the pid of a child we started and have not reaped.
             unsafe { libc::kill(child.id() as libc::pid_t, signal) };
         }
+    }
+
+    /// SIGKILL to the whole process group the child leads (to the child alone if it was not
+    /// started with [`Process::spawn_group`]), then reaps it. The group id cannot have been
+    /// reused: the leader is not reaped before the signal is sent.
+    pub fn kill_group(&mut self) -> anyhow::Result<Output> {
+        let Some(child) = &self.child else {
+            bail!("{} already waited for", self.what);
+        };
+        let pid = child.id() as libc::pid_t;
+        let target = if self.group { -pid } else { pid };
+        // SAFETY: kill(2) on the pid (or the group it leads) of a child we started and have
+        // not reaped.
+        unsafe { libc::kill(target, libc::SIGKILL) };
+        let output = self.wait_timeout(Duration::from_secs(5))?;
+        if self.group {
+            reap_group(pid);
+        }
+        Ok(output)
     }
 
     /// Waits for the process to exit by itself, up to `timeout`.
@@ -188,8 +244,24 @@ impl Process {
         if let Ok(output) = self.wait_timeout(Duration::from_secs(2)) {
             return Ok(output);
         }
-        self.signal(libc::SIGKILL);
-        self.wait_timeout(Duration::from_secs(2))
+        self.kill_group()
+    }
+}
+
+/// Reaps the members of process group `pgid` that were reparented to us (see
+/// [`Process::spawn_group`]), waiting up to a second for the last to die.
+fn reap_group(pgid: libc::pid_t) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(2) on our own children of a group we created.
+        let reaped = unsafe { libc::waitpid(-pgid, &mut status, libc::WNOHANG) };
+        if reaped < 0 || Instant::now() > deadline {
+            return; // ECHILD: none left
+        }
+        if reaped == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -275,15 +347,7 @@ impl Keepalived {
         let log = std::fs::File::create(dir.path().join("keepalived.log"))?;
         let process = Process::spawn(
             "keepalived",
-            netns
-                .exec("keepalived")
-                .args(["--dont-fork", "--log-console", "--log-detail", "--vrrp"])
-                .arg("--use-file")
-                .arg(&conf)
-                .arg("--pid")
-                .arg(dir.path().join("keepalived.pid"))
-                .arg("--vrrp_pid")
-                .arg(dir.path().join("vrrp.pid"))
+            Self::command(netns, &conf, dir.path())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log),
@@ -321,6 +385,22 @@ impl Keepalived {
         self.dir.path().join("keepalived.stats")
     }
 
+    /// keepalived's command line in `netns`: foreground, VRRP only, logging to the console,
+    /// reading `conf`, with its pid files in `dir` (every instance needs its own: keepalived
+    /// refuses to start when the pid file names a running process).
+    pub fn command(netns: &Netns, conf: &Path, dir: &Path) -> Command {
+        let mut command = netns.exec("keepalived");
+        command
+            .args(["--dont-fork", "--log-console", "--log-detail", "--vrrp"])
+            .arg("--use-file")
+            .arg(conf)
+            .arg("--pid")
+            .arg(dir.join("keepalived.pid"))
+            .arg("--vrrp_pid")
+            .arg(dir.join("vrrp.pid"));
+        command
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("keepalived.log")).unwrap_or_default()
     }
@@ -330,8 +410,12 @@ impl Keepalived {
     }
 }
 
-/// The xvrrpd binary next to the running test (target/<profile>/xvrrpd).
+/// The xvrrpd binary: `$XVRRPD_BIN` if set (to try a build from another worktree), else the
+/// one next to the running test (`target/<profile>/xvrrpd`).
 pub fn xvrrpd_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("XVRRPD_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()

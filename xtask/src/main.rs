@@ -7,9 +7,11 @@
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 //! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
+//! - `matrix`: the failover interop matrix (xvrrpd and keepalived in both roles), as tables.
 
 mod bench_config;
 mod demo;
+mod matrix;
 mod setup;
 
 use std::process::Command;
@@ -38,6 +40,11 @@ enum Task {
         #[arg(long, default_value_t = 60)]
         seconds: u32,
     },
+    /// Set up, then run the failover interop matrix and print every case's table.
+    Matrix {
+        /// Only the cases whose test name contains this (e.g. master_keepalived_backup_keepalived).
+        filter: Option<String>,
+    },
     /// Run a benchmark.
     Bench {
         #[arg(value_enum)]
@@ -65,6 +72,10 @@ fn main() -> anyhow::Result<()> {
         Task::Demo => {
             setup::install_prerequisites()?;
             demo::run()
+        }
+        Task::Matrix { filter } => {
+            setup::install_prerequisites()?;
+            matrix::run(filter.as_deref())
         }
         Task::Fuzz { seconds } => {
             setup::install_prerequisites()?;

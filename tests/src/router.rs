@@ -1,0 +1,180 @@
+//! A VRRP router process in a namespace, keepalived or xvrrpd behind one interface: start with a
+//! keepalived.conf text, stop with SIGTERM, crash with kill -9, start again with the same
+//! configuration, read the logs of every run.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::{Keepalived, Netns, PinDir, Process, TempDir, xvrrpd_bin};
+
+/// Which daemon runs a router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Daemon {
+    /// Debian's keepalived, through netlab's keepalived command line.
+    Keepalived,
+    /// `xvrrpd -n -l -D -P -f CONF -p PIDFILE --bpffs PINDIR`, entered with `nsenter --net` so
+    /// that it keeps the host's bpffs.
+    Xvrrpd,
+}
+
+impl Daemon {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Keepalived => "keepalived",
+            Self::Xvrrpd => "xvrrpd",
+        }
+    }
+}
+
+impl fmt::Display for Daemon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a process ended after SIGTERM.
+#[derive(Clone, Copy, Debug)]
+pub struct Exit {
+    pub status: ExitStatus,
+    /// From the signal to the exit being seen (polled every 20 ms).
+    pub after: Duration,
+}
+
+/// A running (or stopped) router. Its process is stopped on drop; its files (configuration,
+/// pid files, logs) and pin directory are removed after that.
+pub struct Router {
+    // Dropped first: the process stops before its directories go.
+    process: Option<Process>,
+    daemon: Daemon,
+    netns: Arc<Netns>,
+    dir: TempDir,
+    pins: PinDir,
+    runs: u32,
+}
+
+impl Router {
+    /// Starts `daemon` in `netns` with `config` as its keepalived.conf.
+    pub fn start(daemon: Daemon, netns: &Arc<Netns>, config: &str) -> anyhow::Result<Self> {
+        let dir = TempDir::new(daemon.name())?;
+        dir.write("keepalived.conf", config);
+        let mut router = Self {
+            process: None,
+            daemon,
+            netns: Arc::clone(netns),
+            dir,
+            pins: PinDir::new("router"),
+            runs: 0,
+        };
+        router.spawn()?;
+        Ok(router)
+    }
+
+    pub fn daemon(&self) -> Daemon {
+        self.daemon
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        self.runs += 1;
+        let log = std::fs::File::create(self.log_path(self.runs))?;
+        let conf = self.dir.path().join("keepalived.conf");
+        let mut command = match self.daemon {
+            Daemon::Keepalived => Keepalived::command(&self.netns, &conf, self.dir.path()),
+            Daemon::Xvrrpd => {
+                let mut command = self.netns.enter(xvrrpd_bin());
+                command
+                    .args(["-n", "-l", "-D", "-P", "-f"])
+                    .arg(&conf)
+                    .arg("-p")
+                    .arg(self.dir.path().join("xvrrpd.pid"))
+                    .arg("--bpffs")
+                    .arg(self.pins.path());
+                command
+            }
+        };
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let what = format!("{} in {}", self.daemon, self.netns.name());
+        self.process = Some(Process::spawn_group(&what, &mut command)?);
+        Ok(())
+    }
+
+    /// Starts the daemon again with the same configuration, pid file and pin directory (what a
+    /// service manager does after a crash or a stop).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        if self.is_running() {
+            bail!("{} is still running", self.daemon);
+        }
+        self.process = None;
+        self.spawn()
+    }
+
+    /// SIGTERM to the daemon's main process (as `kill $(cat pidfile)` would), then waits up to
+    /// `timeout` for it to exit; kills its process group and fails if it does not.
+    pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<Exit> {
+        let process = self.process.as_mut().context("not running")?;
+        let start = Instant::now();
+        process.signal(libc::SIGTERM);
+        match process.wait_timeout(timeout) {
+            Ok(output) => Ok(Exit {
+                status: output.status,
+                after: start.elapsed(),
+            }),
+            Err(error) => {
+                let _ = process.kill_group();
+                Err(error.context(format!("{} ignored SIGTERM", self.daemon)))
+            }
+        }
+    }
+
+    /// kill -9 of the daemon and every process it forked (keepalived's VRRP child would
+    /// otherwise see its parent die and stop cleanly, sending priority 0: not a crash).
+    pub fn kill(&mut self) -> anyhow::Result<ExitStatus> {
+        let process = self.process.as_mut().context("not running")?;
+        Ok(process.kill_group()?.status)
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(Process::is_running)
+    }
+
+    /// Fails, with the end of the log, when the daemon has exited.
+    pub fn check_running(&mut self) -> anyhow::Result<()> {
+        if self.is_running() {
+            return Ok(());
+        }
+        bail!(
+            "{} in {} exited; its log ends with:\n{}",
+            self.daemon,
+            self.netns.name(),
+            self.log_tail(30)
+        )
+    }
+
+    fn log_path(&self, run: u32) -> PathBuf {
+        self.dir.path().join(format!("run{run}.log"))
+    }
+
+    /// The logs (stdout and stderr) of every run so far, each after a `--- run N ---` line.
+    pub fn log(&self) -> String {
+        (1..=self.runs)
+            .map(|run| {
+                let text = std::fs::read_to_string(self.log_path(run)).unwrap_or_default();
+                format!("--- run {run} ---\n{text}")
+            })
+            .collect()
+    }
+
+    /// The last `lines` lines of [`Router::log`].
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
