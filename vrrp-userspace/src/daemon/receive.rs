@@ -298,7 +298,9 @@ impl Receive {
 
     /// The instance's advert source changed: unicast adverts are addressed to it.
     pub fn set_source(&mut self, id: InstanceId, source: Option<IpAddr>) {
-        if !matches!(self.entries[id.0].spec.mode, ReceiveMode::Unicast { .. }) {
+        let entry = &self.entries[id.0];
+        let current = entry.key.map(|k| entry.spec.family.addr_from(&k.dst));
+        if !matches!(entry.spec.mode, ReceiveMode::Unicast { .. }) || current == source {
             return;
         }
         if let Err(e) = self.install(id, source) {

@@ -16,8 +16,13 @@ use crate::protocol::Family;
 /// `BPF_F_LOCK`: read a value that holds a `bpf_spin_lock` under that lock.
 const BPF_F_LOCK: u64 = 4;
 
+/// A lookup reports a missing key as `KeyNotFound`, a delete as the syscall's ENOENT.
 fn is_missing(error: &aya::maps::MapError) -> bool {
-    matches!(error, aya::maps::MapError::KeyNotFound)
+    match error {
+        aya::maps::MapError::KeyNotFound => true,
+        aya::maps::MapError::SyscallError(e) => e.io_error.raw_os_error() == Some(libc::ENOENT),
+        _ => false,
+    }
 }
 
 impl Dataplane {
