@@ -244,6 +244,30 @@ impl Lab {
         Ok(())
     }
 
+    /// Deletes `router`'s interface (the veth pair goes with it) and creates it again under the
+    /// same name, on the same switch port, with its static addresses: what re-creating a VLAN or
+    /// a tunnel interface does to a daemon using it. The new interface has a new index and MAC.
+    pub fn replug(&self, router: &Host) -> anyhow::Result<()> {
+        router.netns.ip(&["link", "del", IFACE])?;
+        veth(&router.netns, IFACE, &self.switch, router.port)?;
+        self.switch
+            .ip(&["link", "set", router.port, "master", "br0"])?;
+        self.switch.ip(&[
+            "link",
+            "set",
+            "dev",
+            router.port,
+            "type",
+            "bridge_slave",
+            "learning",
+            "off",
+        ])?;
+        for cidr in router.static_addresses() {
+            router.netns.addr(IFACE, &cidr)?;
+        }
+        Ok(())
+    }
+
     /// The routers (by name) that have `address` on their interface now.
     pub fn holders(&self, address: IpAddr) -> anyhow::Result<Vec<&'static str>> {
         let mut holders = Vec::new();

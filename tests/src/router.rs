@@ -55,11 +55,23 @@ pub struct Router {
     dir: TempDir,
     pins: PinDir,
     runs: u32,
+    /// Arguments added to xvrrpd's command line.
+    extra_args: Vec<String>,
 }
 
 impl Router {
     /// Starts `daemon` in `netns` with `config` as its keepalived.conf.
     pub fn start(daemon: Daemon, netns: &Arc<Netns>, config: &str) -> anyhow::Result<Self> {
+        Self::start_with(daemon, netns, config, &[])
+    }
+
+    /// [`Router::start`] with `extra_args` after xvrrpd's usual ones (keepalived takes none).
+    pub fn start_with(
+        daemon: Daemon,
+        netns: &Arc<Netns>,
+        config: &str,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Self> {
         let dir = TempDir::new(daemon.name())?;
         dir.write("keepalived.conf", config);
         let mut router = Self {
@@ -69,6 +81,7 @@ impl Router {
             dir,
             pins: PinDir::new("router"),
             runs: 0,
+            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
         };
         router.spawn()?;
         Ok(router)
@@ -92,7 +105,8 @@ impl Router {
                     .arg("-p")
                     .arg(self.dir.path().join("xvrrpd.pid"))
                     .arg("--bpffs")
-                    .arg(self.pins.path());
+                    .arg(self.pins.path())
+                    .args(&self.extra_args);
                 command
             }
         };
@@ -155,6 +169,26 @@ impl Router {
             self.netns.name(),
             self.log_tail(30)
         )
+    }
+
+    /// The daemon's pid (xvrrpd is exec'd by nsenter, so it is the process started).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Process::pid)
+    }
+
+    /// The pin directory (xvrrpd's `--bpffs`).
+    pub fn pin_dir(&self) -> &std::path::Path {
+        self.pins.path()
+    }
+
+    /// The pid file xvrrpd is started with.
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.path().join("xvrrpd.pid")
+    }
+
+    /// The configuration file.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("keepalived.conf")
     }
 
     fn log_path(&self, run: u32) -> PathBuf {

@@ -29,6 +29,9 @@ pub struct Runtime {
     router: Router,
     resolved: Resolved,
     host: HostFacts,
+    /// Interface names by the index they had when the configuration was resolved: addresses,
+    /// announcements and sends follow the name when an interface is re-created.
+    names_at_start: BTreeMap<u32, String>,
     netlink: Netlink,
     frames: FrameSender,
     /// Raw protocol-112 sockets per (interface name, IPv6?).
@@ -78,8 +81,14 @@ impl Runtime {
         }
         let count = resolved.instances.len();
         let scripts = Scripts::start(&resolved)?;
+        let names_at_start = host
+            .interfaces
+            .iter()
+            .map(|i| (i.ifindex, i.name.clone()))
+            .collect();
         Ok(Self {
             router,
+            names_at_start,
             host,
             netlink,
             frames: FrameSender::new()?,
@@ -300,11 +309,9 @@ impl Runtime {
     /// The interface index to send on now for an index resolve saw (interfaces may be
     /// re-created under the same name).
     fn current_ifindex(&self, resolved_ifindex: u32) -> u32 {
-        self.resolved
-            .links()
-            .iter()
-            .find(|l| l.ifindex == resolved_ifindex)
-            .and_then(|l| self.host.interface(&l.name))
+        self.names_at_start
+            .get(&resolved_ifindex)
+            .and_then(|name| self.host.interface(name))
             .map_or(resolved_ifindex, |i| i.ifindex)
     }
 

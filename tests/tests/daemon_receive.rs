@@ -1,0 +1,164 @@
+//! What the daemon's receive path promises on the wire and in the process: the kernel answers
+//! unicast adverts with no ICMP "protocol unreachable" (a drop-all raw socket exists), adverts
+//! wake no one (a backup's wakeups do not follow the advert rate), and a keepalived kept on
+//! the same host for other VRIDs keeps working with `--foreign-adverts pass` (and is starved,
+//! with a warning, without it).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use netlab::lab::{IFACE, Lab};
+use netlab::router::{Daemon, Router};
+use netlab::{PacketSocket, Process, TempDir};
+use xvrrpd::protocol::{Advert, Auth, FrameSpec, Priority, Version, Vrid, build_frame};
+
+/// Master_Down_Interval at advert_int 1 (3.6 s) and a debug build's start-up, with room.
+const SETTLE: Duration = Duration::from_secs(8);
+
+fn unicast(priority: u8, src: &str, peer: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n interface {IFACE}\n virtual_router_id 41\n priority {priority}\n \
+         version 3\n advert_int 1\n unicast_src_ip {src}\n unicast_peer {{\n  {peer}\n }}\n \
+         virtual_ipaddress {{\n  192.0.2.141/24\n }}\n}}\n"
+    )
+}
+
+/// Voluntary context switches of a process so far: how often it went to sleep and was woken.
+fn wakeups(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches")
+}
+
+fn mac_bytes(text: &str) -> [u8; 6] {
+    let bytes: Vec<u8> = text
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    bytes.try_into().unwrap()
+}
+
+#[test]
+fn unicast_adverts_draw_no_icmp_and_wake_no_one() {
+    let lab = Lab::new("wake").unwrap();
+    let (a, b) = (lab.r1.ipv4().to_string(), lab.r2.ipv4().to_string());
+    let mut r1 = Router::start(Daemon::Xvrrpd, lab.r1.netns(), &unicast(150, &a, &b)).unwrap();
+    let mut r2 = Router::start(Daemon::Xvrrpd, lab.r2.netns(), &unicast(100, &b, &a)).unwrap();
+    let vip: IpAddr = "192.0.2.141".parse().unwrap();
+    lab.wait_for_holders(vip, &["r1"], SETTLE, || r2.check_running())
+        .unwrap_or_else(|e| panic!("{e:#}\n{}\n{}", r1.log_tail(30), r2.log_tail(30)));
+
+    // ICMP on the wire while unicast adverts flow both ways (the master's, and the backup's
+    // start-up ones): none.
+    let dir = TempDir::new("icmp").unwrap();
+    let pcap = dir.path().join("icmp.pcap");
+    let mut tcpdump = Process::spawn(
+        "tcpdump",
+        lab.client
+            .netns()
+            .exec("tcpdump")
+            .args(["-i", IFACE, "-n", "-U", "-w"])
+            .arg(&pcap)
+            .arg("icmp or icmp6"),
+    )
+    .unwrap();
+
+    // Wakeups of the backup with the master's one advert a second...
+    let pid = r2.pid().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let window = Duration::from_secs(3);
+    let before = wakeups(pid);
+    std::thread::sleep(window);
+    let quiet = wakeups(pid) - before;
+
+    // ... and with a thousand more a second: copies of the master's advert from the client.
+    let advert = Advert {
+        version: Version::V3,
+        vrid: Vrid(41),
+        priority: Priority(150),
+        interval: Duration::from_secs(1),
+        auth: Auth::None,
+        addresses: vec![vip],
+    };
+    let mut spec = FrameSpec::multicast(lab.r1.ipv4().into(), advert);
+    spec.dst = lab.r2.ipv4().into();
+    spec.dst_mac = Some(mac_bytes(lab.r2.mac()));
+    spec.src_mac = mac_bytes(lab.client.mac());
+    let frame = build_frame(&spec).unwrap();
+    let socket = PacketSocket::open(lab.client.netns(), IFACE).unwrap();
+    let before = wakeups(pid);
+    let start = Instant::now();
+    let mut sent = 0u32;
+    while start.elapsed() < window {
+        socket.send(&frame).unwrap();
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let flooded = wakeups(pid) - before;
+    tcpdump.signal(libc::SIGINT);
+    tcpdump.wait_timeout(Duration::from_secs(5)).unwrap();
+    println!(
+        "backup wakeups over {window:?}: {quiet} at 1 advert/s, {flooded} with {sent} more adverts"
+    );
+    assert!(sent > 1000, "the flood really flowed ({sent})");
+    assert!(
+        flooded <= quiet + 10,
+        "the backup woke {flooded} times under {sent} adverts, {quiet} without: it wakes per advert"
+    );
+    assert_eq!(lab.holders(vip).unwrap(), ["r1"], "nothing changed");
+
+    let capture = std::fs::read(&pcap).unwrap();
+    // A pcap file holds a 24-byte header and then one record per packet.
+    assert_eq!(
+        capture.len(),
+        24,
+        "ICMP was seen on the link: {} bytes of capture",
+        capture.len()
+    );
+    r1.check_running().unwrap();
+}
+
+fn multicast(vrid: u8, priority: u8) -> String {
+    format!(
+        "vrrp_instance VI_{vrid} {{\n interface {IFACE}\n virtual_router_id {vrid}\n \
+         priority {priority}\n version 3\n advert_int 0.1\n \
+         virtual_ipaddress {{\n  192.0.2.{vrid}/24\n }}\n}}\n"
+    )
+}
+
+#[test]
+fn a_keepalived_kept_for_other_vrids_keeps_working_with_foreign_adverts_pass() {
+    let lab = Lab::new("coex").unwrap();
+    let pass = ["--foreign-adverts", "pass"];
+    let _k1 = Router::start(Daemon::Keepalived, lab.r1.netns(), &multicast(60, 150)).unwrap();
+    let _k2 = Router::start(Daemon::Keepalived, lab.r2.netns(), &multicast(60, 100)).unwrap();
+    let mut x1 =
+        Router::start_with(Daemon::Xvrrpd, lab.r1.netns(), &multicast(61, 150), &pass).unwrap();
+    let mut x2 =
+        Router::start_with(Daemon::Xvrrpd, lab.r2.netns(), &multicast(61, 100), &pass).unwrap();
+    let (keepalived_vip, xvrrpd_vip): (IpAddr, IpAddr) =
+        ("192.0.2.60".parse().unwrap(), "192.0.2.61".parse().unwrap());
+    for vip in [keepalived_vip, xvrrpd_vip] {
+        lab.wait_for_holders(vip, &["r1"], SETTLE, || x2.check_running())
+            .unwrap_or_else(|e| panic!("{e:#}\n{}", x2.log_tail(30)));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(lab.holders(keepalived_vip).unwrap(), ["r1"]);
+    assert_eq!(lab.holders(xvrrpd_vip).unwrap(), ["r1"]);
+    x1.check_running().unwrap();
+
+    // Without the setting, xvrrpd owns VRRP on its interface: it says so at start, and the
+    // keepalived next to it no longer hears its master (it takes over: two masters of VRID 60).
+    x2.terminate(Duration::from_secs(2)).unwrap();
+    let x2 = Router::start(Daemon::Xvrrpd, lab.r2.netns(), &multicast(61, 100)).unwrap();
+    lab.wait_for_holders(keepalived_vip, &["r1", "r2"], SETTLE, || Ok(()))
+        .unwrap();
+    assert!(
+        x2.log().contains("--foreign-adverts pass"),
+        "the warning names the setting:\n{}",
+        x2.log_tail(20)
+    );
+}
