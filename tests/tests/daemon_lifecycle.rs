@@ -403,3 +403,31 @@ fn virtual_routes_and_rules_follow_the_master() {
     assert_eq!(has(&lab.r2), (true, true), "{}", r2.log_tail(30));
     assert_eq!(has(&lab.r1), (false, false), "removed on stop");
 }
+
+#[test]
+fn missing_capabilities_are_named() {
+    let lab = Lab::new("caps").unwrap();
+    let dir = TempDir::new("caps").unwrap();
+    let conf = dir.write("keepalived.conf", &config(150));
+    // Root without CAP_NET_RAW and CAP_BPF/CAP_SYS_ADMIN in its bounding set: they are not in
+    // the effective set after exec.
+    let output = run_to_exit(
+        lab.r1
+            .netns()
+            .enter("setpriv")
+            .args(["--bounding-set", "-net_raw,-bpf,-sys_admin", "--"])
+            .arg(xvrrpd_bin())
+            .args(["-n", "-l", "-f"])
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.path().join("x.pid")),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("CAP_NET_RAW") && stderr.contains("CAP_BPF"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CAP_NET_ADMIN"), "it has that one: {stderr}");
+    assert_eq!(xdp_programs(&lab.r1), 0);
+}
