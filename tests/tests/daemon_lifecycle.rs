@@ -397,7 +397,13 @@ fn virtual_routes_and_rules_follow_the_master() {
         .unwrap();
     assert_eq!(has(&lab.r1), (true, true), "{}", r1.log_tail(30));
     assert_eq!(has(&lab.r2), (false, false));
-    r1.terminate(Duration::from_secs(2)).unwrap();
+    let exit = r1.terminate(Duration::from_secs(2)).unwrap();
+    assert!(
+        exit.status.success() && exit.after < Duration::from_secs(1),
+        "{exit:?}"
+    );
+    assert_eq!(xdp_programs(&lab.r1), 0, "detached on stop");
+    assert!(!r1.pin_dir().exists(), "pins removed on stop");
     lab.wait_for_holders(vip(), &["r2"], SETTLE, || r2.check_running())
         .unwrap();
     assert_eq!(has(&lab.r2), (true, true), "{}", r2.log_tail(30));
@@ -428,6 +434,9 @@ fn missing_capabilities_are_named() {
         stderr.contains("CAP_NET_RAW") && stderr.contains("CAP_BPF"),
         "{stderr}"
     );
-    assert!(!stderr.contains("CAP_NET_ADMIN"), "it has that one: {stderr}");
+    assert!(
+        !stderr.contains("CAP_NET_ADMIN"),
+        "it has that one: {stderr}"
+    );
     assert_eq!(xdp_programs(&lab.r1), 0);
 }
