@@ -5,6 +5,8 @@
 mod config;
 mod events;
 mod instance;
+mod journal;
+pub mod replay;
 mod router;
 mod serde_formats;
 mod time;
@@ -17,6 +19,7 @@ pub use config::{
 };
 pub use events::{Action, AdvertPacket, AnnounceFrame, Anomaly, Event, Reason, State, Transition};
 pub use instance::{Instance, ReceivePolicy};
+pub use journal::{Input, JournalEntry};
 pub use router::{InstanceId, RoutedAction, Router, RouterError, SyncGroupConfig};
 pub use time::Timestamp;
 pub use tracking::{Tracker, effective_priority};

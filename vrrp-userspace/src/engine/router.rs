@@ -5,10 +5,13 @@
 use super::config::{InstanceConfig, TrackerId};
 use super::events::{Action, Event, State};
 use super::instance::Instance;
+use super::journal::{Input, JournalEntry};
 use super::time::Timestamp;
 
 /// Index of an instance in a [`Router`], in the order the configurations were given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct InstanceId(pub usize);
 
@@ -49,6 +52,8 @@ pub struct Router {
     instances: Vec<Instance>,
     groups: Vec<Group>,
     group_of: Vec<Option<usize>>,
+    /// Inputs kept for the flight recorder while it runs.
+    journal: Option<Vec<JournalEntry>>,
 }
 
 impl Router {
@@ -99,6 +104,7 @@ impl Router {
             instances,
             groups,
             group_of,
+            journal: None,
         })
     }
 
@@ -135,8 +141,31 @@ impl Router {
             .min()
     }
 
+    /// Starts (or stops) keeping every input for [`Router::take_journal`].
+    pub fn keep_journal(&mut self, on: bool) {
+        self.journal = on.then(Vec::new);
+    }
+
+    /// The inputs kept since the last call (empty when the journal is off).
+    pub fn take_journal(&mut self) -> Vec<JournalEntry> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn note(&mut self, at: Timestamp, input: impl FnOnce() -> Input) {
+        if let Some(journal) = &mut self.journal {
+            journal.push(JournalEntry { at, input: input() });
+        }
+    }
+
     /// One event for one instance, then whatever its sync group does about it.
     pub fn handle(&mut self, now: Timestamp, id: InstanceId, event: Event) -> Vec<RoutedAction> {
+        self.note(now, || Input::Event {
+            instance: id,
+            event: event.clone(),
+        });
         let mut out = Vec::new();
         self.handle_into(now, id, event, &mut out);
         out
@@ -163,6 +192,7 @@ impl Router {
 
     /// An event for every instance (startup, shutdown).
     pub fn broadcast(&mut self, now: Timestamp, event: &Event) -> Vec<RoutedAction> {
+        self.note(now, || Input::Broadcast(event.clone()));
         let mut out = Vec::new();
         if *event == Event::Startup {
             // keepalived (vrrp_complete_init) puts every member of a group with a faulty member
@@ -189,6 +219,7 @@ impl Router {
             Event::Tracker { tracker, .. } | Event::ScriptResult { tracker, .. } => *tracker,
             _ => return self.broadcast(now, event),
         };
+        self.note(now, || Input::Tracker(event.clone()));
         let mut out = Vec::new();
         for index in 0..self.instances.len() {
             if self.instances[index].tracks(tracker) {
@@ -207,6 +238,7 @@ impl Router {
 
     /// [`Event::Timer`] for every instance whose deadline has come.
     pub fn handle_timers(&mut self, now: Timestamp) -> Vec<RoutedAction> {
+        self.note(now, || Input::Timers);
         let mut out = Vec::new();
         for index in 0..self.instances.len() {
             if self.instances[index]
