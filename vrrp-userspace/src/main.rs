@@ -11,6 +11,8 @@ use xvrrpd::daemon;
 use xvrrpd::dataplane::{DEFAULT_BPFFS_ROOT, Role, pin_dir_for};
 use xvrrpd::monitor::{self, LiveOptions};
 
+mod operations;
+
 #[derive(Parser)]
 #[command(
     name = "xvrrpd",
@@ -71,6 +73,16 @@ struct KeepalivedArgs {
     /// namespace under /sys/fs/bpf/xvrrpd).
     #[arg(long, value_name = "DIR")]
     bpffs: Option<PathBuf>,
+    /// The control socket `xvrrpd status` talks to (default: an abstract socket named after
+    /// the configuration file, private to this network namespace).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (off by default), e.g. 127.0.0.1:9650.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Record every engine input to FILE (JSON lines for `xvrrpd replay`).
+    #[arg(long, value_name = "FILE")]
+    record_events: Option<PathBuf>,
     /// Adverts for VRIDs this daemon does not run: `drop` them in the kernel (xvrrpd owns VRRP
     /// on its interfaces) or `pass` them to the stack (another VRRP speaker, such as a
     /// keepalived kept for other VRIDs, runs on this host).
@@ -85,6 +97,17 @@ struct KeepalivedArgs {
 enum Command {
     /// Show every VRRP router on a link (live, through the XDP recorder) or in a capture.
     Monitor(MonitorArgs),
+    /// Show the running daemon's instances, priorities, masters, addresses and counters.
+    Status(operations::StatusArgs),
+    /// Print the running daemon's state changes as they happen.
+    Watch(operations::DaemonArgs),
+    /// Make the running daemon read its configuration again (as SIGHUP does).
+    Reload(operations::DaemonArgs),
+    /// Start or stop the running daemon's flight recorder.
+    Record(operations::RecordArgs),
+    /// Re-run a flight recording (or a golden events file) through the engine and print
+    /// every action as JSON lines.
+    Replay(operations::ReplayArgs),
 }
 
 #[derive(Args)]
@@ -136,6 +159,11 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Some(Command::Monitor(args)) => monitor_command(args),
+        Some(Command::Status(args)) => operations::status(&args),
+        Some(Command::Watch(args)) => operations::watch(&args),
+        Some(Command::Reload(args)) => operations::reload(&args),
+        Some(Command::Record(args)) => operations::record(&args),
+        Some(Command::Replay(args)) => operations::replay(&args),
         None if cli.keepalived.config_test.is_some() || cli.keepalived.dump_conf => {
             keepalived_command(&cli.keepalived)
         }
@@ -193,6 +221,9 @@ fn daemon_command(args: &KeepalivedArgs) -> ! {
         pid_file: args.pid_file.clone(),
         pin_dir: args.bpffs.clone(),
         foreign_pass: args.foreign_adverts == "pass",
+        socket: args.socket.clone(),
+        metrics_listen: args.metrics_listen,
+        record_events: args.record_events.clone(),
     };
     std::process::exit(daemon::run(&options))
 }

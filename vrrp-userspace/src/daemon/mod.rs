@@ -3,17 +3,25 @@
 //! the process); [`resolve`] turns the configuration and the host into what the runtime
 //! needs; [`runtime`] moves events in and actions out.
 
+pub mod control;
+pub mod dumps;
 pub mod host;
+mod metrics;
 pub mod netlink;
 pub mod process;
 pub mod receive;
+mod recorder;
 pub mod resolve;
 mod runtime;
 mod scripts;
+mod sdnotify;
 pub mod sockets;
+pub mod status;
 pub mod timer;
 mod tracking;
 pub mod vmac;
+
+pub use runtime::OperationsOptions;
 
 use std::path::PathBuf;
 
@@ -48,6 +56,12 @@ pub struct DaemonOptions {
     /// Adverts for VRIDs this daemon does not run pass to the stack (another VRRP speaker on
     /// this host owns them) instead of being dropped in the kernel.
     pub foreign_pass: bool,
+    /// The control socket (default: `@xvrrpd:<config file>`).
+    pub socket: Option<PathBuf>,
+    /// `--metrics-listen ADDR:PORT`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `--record-events FILE`.
+    pub record_events: Option<PathBuf>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
@@ -165,14 +179,32 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
         pins = %pin_dir.display(),
         "xvrrpd running"
     );
-    let runtime = match runtime::Runtime::new(resolved, host, netlink, receive) {
+    let ops_options = OperationsOptions {
+        config_file: options.config_file.clone(),
+        socket: match &options.socket {
+            Some(path) => control::SocketAddress::Path(path.clone()),
+            None => control::SocketAddress::for_config(&options.config_file),
+        },
+        metrics_listen: options.metrics_listen,
+        record_events: options.record_events.clone(),
+        net_namespace: config.net_namespace.clone(),
+    };
+    let ops = match runtime::Operations::start(&ops_options, resolved.instances.len()).await {
+        Ok(ops) => ops,
+        Err(e) => {
+            error!("{e:#}");
+            receive.shutdown();
+            return exit_code::FATAL;
+        }
+    };
+    let runtime = match runtime::Runtime::new(resolved, host, netlink, receive, ops) {
         Ok(runtime) => runtime,
         Err(e) => {
             error!("{e:#}");
             return exit_code::FATAL;
         }
     };
-    match runtime.run().await {
+    match runtime.run(options.record_events.as_deref()).await {
         Ok(()) => {
             info!("stopped");
             exit_code::CLEAN

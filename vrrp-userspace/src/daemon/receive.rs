@@ -14,13 +14,15 @@ use tokio::io::unix::AsyncFd;
 use tracing::{debug, info, warn};
 use vrrp_common::{
     CONFIG_CHECK_UNICAST_SRC, CONFIG_OLD_UNICAST_CHECKSUM, CONFIG_SKIP_CHECK_ADV_ADDR,
-    CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, InstanceKey,
-    InstanceState, POLICY_ACCEPT_LOWER, POLICY_BACKUP, POLICY_FAULT, POLICY_INIT, POLICY_MASTER,
-    RxKey, VrrpEvent,
+    CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, GlobalStats,
+    IfaceDrops, InstanceKey, InstanceState, POLICY_ACCEPT_LOWER, POLICY_BACKUP, POLICY_FAULT, POLICY_INIT, POLICY_MASTER,
+    RxCounters, RxKey, VrrpEvent,
 };
 
 use super::resolve::{LinkRef, ReceiveMode, ReceiveSpec, Resolved, UnicastChecksum};
-use crate::dataplane::{Dataplane, DataplaneError, LoadOptions, Mode, ProgramLog, parse_event};
+use crate::dataplane::{
+    Attached, Dataplane, DataplaneError, LoadOptions, Mode, ProgramLog, parse_event,
+};
 use crate::engine::{Event, InstanceId, ReceivePolicy, State, Timestamp};
 use crate::protocol::{Auth, ChecksumMode, Family, Priority};
 
@@ -330,6 +332,37 @@ impl Receive {
         };
         self.dataplane.set_interfaces(&links)?;
         Ok(())
+    }
+
+    /// What the kernel recorded for an instance: the master it hears (if any) and the
+    /// receive counters.
+    pub fn kernel_view(&self, id: InstanceId) -> (Option<InstanceState>, RxCounters) {
+        match self.entries[id.0].key {
+            Some(key) => (
+                self.dataplane.state(&key).ok().flatten(),
+                self.dataplane.counters(&key),
+            ),
+            None => (None, RxCounters::default()),
+        }
+    }
+
+    /// Every interface the program is attached to, how, and what it dropped there.
+    pub fn interfaces(&self) -> Vec<(Attached, IfaceDrops)> {
+        self.dataplane
+            .attached()
+            .into_iter()
+            .map(|a| (a, self.dataplane.iface_drops(a.ifindex)))
+            .collect()
+    }
+
+    /// The program's global counters.
+    pub fn global(&self) -> GlobalStats {
+        self.dataplane.global_stats()
+    }
+
+    /// The pin directory.
+    pub fn pin_dir(&self) -> &Path {
+        self.dataplane.pin_dir()
     }
 
     /// Detaches from every interface and removes the pins.

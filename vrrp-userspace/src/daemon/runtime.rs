@@ -24,6 +24,11 @@ use crate::engine::{
 };
 use crate::protocol::Family;
 
+mod operations;
+mod reload;
+
+pub use operations::{Operations, OperationsOptions};
+
 /// Everything the loop owns.
 pub struct Runtime {
     router: Router,
@@ -49,6 +54,8 @@ pub struct Runtime {
     tracked_up: BTreeMap<TrackerId, bool>,
     /// (instance, what failed) pairs already logged at warn level: later ones go to debug.
     reported: BTreeSet<(usize, String)>,
+    /// Status, control socket, dumps, recorder, systemd.
+    ops: Operations,
 }
 
 impl Runtime {
@@ -57,6 +64,7 @@ impl Runtime {
         host: HostFacts,
         netlink: Netlink,
         receive: Receive,
+        ops: Operations,
     ) -> anyhow::Result<Self> {
         let configs = resolved
             .instances
@@ -101,12 +109,16 @@ impl Runtime {
             link_view: vec![(true, None); count],
             tracked_up: BTreeMap::new(),
             reported: BTreeSet::new(),
+            ops,
             resolved,
         })
     }
 
     /// Starts every instance and runs until SIGTERM or SIGINT, then stops them cleanly.
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    pub async fn run(mut self, record_events: Option<&std::path::Path>) -> anyhow::Result<()> {
+        if let Some(file) = record_events {
+            self.start_recording(file)?;
+        }
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;
         let mut sighup = signal(SignalKind::hangup())?;
@@ -118,15 +130,28 @@ impl Runtime {
         self.refresh_links(now, false).await;
         let actions = self.router.broadcast(now, &Event::Startup);
         self.perform(actions).await;
+        self.ops
+            .notifier
+            .ready(&format!("{} VRRP instances", self.resolved.instances.len()));
+        let mut watchdog = self
+            .ops
+            .notifier
+            .watchdog_interval()
+            .map(tokio::time::interval);
 
         loop {
+            self.flush_journal();
             self.timer.set(self.router.next_deadline())?;
             tokio::select! {
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = sighup.recv() => {
-                    warn!("SIGHUP: reloading the configuration is not supported yet; nothing changed");
+                    let reply = self.reload().await;
+                    info!(?reply, "SIGHUP");
                 }
+                Some(command) = self.ops.commands.recv() => self.command(command).await,
+                dump = self.ops.signals.next() => self.dump(dump),
+                Some(_) = tick(&mut watchdog) => self.ops.notifier.watchdog(),
                 fired = self.timer.fired() => {
                     fired?;
                     self.deadlines().await;
@@ -153,6 +178,7 @@ impl Runtime {
                 }
             }
         }
+        self.ops.notifier.stopping();
         self.shutdown().await;
         Ok(())
     }
@@ -329,6 +355,7 @@ impl Runtime {
         let mut touched = BTreeSet::new();
         for (id, action) in actions {
             touched.insert(id);
+            self.note(id, &action);
             match action {
                 Action::SendAdvert { packets, priority } => {
                     for packet in packets.iter() {
@@ -353,7 +380,10 @@ impl Runtime {
                     to,
                     priority,
                     reason,
-                } => self.log_transition(id, from, to, priority.0, &reason),
+                } => {
+                    let why = self.describe(id, &reason);
+                    self.log_transition(id, from, to, priority.0, &why);
+                }
                 Action::MasterRxLowerPriority { from, priority } => {
                     info!(instance = %self.resolved.instances[id.0].name, %from, priority = priority.0, "master heard a lower priority advert; answered it");
                 }
@@ -490,16 +520,10 @@ impl Runtime {
         }
     }
 
-    fn log_transition(
-        &self,
-        id: InstanceId,
-        from: State,
-        to: State,
-        priority: u8,
-        reason: &Reason,
-    ) {
+    /// A reason in words, for the log, `xvrrpd status` and `watch`.
+    fn describe(&self, id: InstanceId, reason: &Reason) -> String {
         let instance = &self.resolved.instances[id.0];
-        let why = match reason {
+        match reason {
             Reason::Startup => "startup".to_owned(),
             Reason::MasterDown { silent_for } => {
                 format!("master down after {:.1} ms", silent_for.as_secs_f64() * 1e3)
@@ -523,7 +547,11 @@ impl Runtime {
             Reason::Recovered => "fault cleared".to_owned(),
             Reason::SyncGroup { group } => format!("sync group {group}"),
             Reason::Shutdown => "shutting down".to_owned(),
-        };
+        }
+    }
+
+    fn log_transition(&self, id: InstanceId, from: State, to: State, priority: u8, why: &str) {
+        let instance = &self.resolved.instances[id.0];
         info!(
             instance = %instance.name,
             iface = %instance.link.name,
@@ -544,6 +572,7 @@ impl Runtime {
         info!("stopping");
         let actions = self.router.broadcast(timer::now(), &Event::Shutdown);
         self.perform(actions).await;
+        self.flush_journal();
         for bursts in &mut self.bursts {
             for burst in bursts.drain(..) {
                 burst.abort();
@@ -559,5 +588,13 @@ impl Runtime {
             }
         }
         self.receive.shutdown();
+    }
+}
+
+/// The next tick of an optional interval (never, without one).
+async fn tick(interval: &mut Option<tokio::time::Interval>) -> Option<tokio::time::Instant> {
+    match interval {
+        Some(interval) => Some(interval.tick().await),
+        None => std::future::pending().await,
     }
 }

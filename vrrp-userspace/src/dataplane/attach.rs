@@ -30,6 +30,17 @@ pub struct Attached {
 }
 
 impl Dataplane {
+    /// Every interface the program is attached to now.
+    pub fn attached(&self) -> Vec<Attached> {
+        self.links
+            .iter()
+            .map(|(&ifindex, (_, mode))| Attached {
+                ifindex,
+                mode: *mode,
+            })
+            .collect()
+    }
+
     /// Attaches to the interface named `iface` in this thread's network namespace.
     pub fn attach(&mut self, iface: &str) -> Result<Attached, DataplaneError> {
         self.attach_index(ifindex(iface)?)

@@ -149,6 +149,16 @@ impl Instance {
         self.priority
     }
 
+    /// The configured priority (keepalived lowers it to 254 when another owner shows up).
+    pub fn base_priority(&self) -> Priority {
+        self.base_priority
+    }
+
+    /// The trackers and what each says now.
+    pub fn trackers(&self) -> &[Tracker] {
+        &self.trackers
+    }
+
     /// The master's advertised interval as this instance currently uses it.
     pub fn master_adver_interval(&self) -> Duration {
         self.master_adver_interval
@@ -274,7 +284,8 @@ impl Instance {
         self.base_priority.0 == 255
     }
 
-    fn master_down_interval(&self) -> Duration {
+    /// Master_Down_Interval with the current priority and master interval (RFC 5798 6.1).
+    pub fn master_down_interval(&self) -> Duration {
         master_down_interval(
             self.config.version(),
             self.priority,

@@ -43,6 +43,20 @@ impl Tracker {
         self.config.id
     }
 
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// `Some(true)` while the tracked object is up (a script OK), `None` before its first
+    /// report.
+    pub fn is_up(&self) -> Option<bool> {
+        match self.status {
+            Status::Unknown => None,
+            Status::Up => Some(true),
+            Status::Down => Some(false),
+        }
+    }
+
     /// An up/down report (interfaces, files, processes); returns whether the status changed.
     pub fn set_up(&mut self, up: bool) -> bool {
         let status = if up { Status::Up } else { Status::Down };
