@@ -59,7 +59,9 @@ pub enum Request {
     Watch,
     Reload,
     /// Start the flight recorder, writing to `file` (on the daemon's host).
-    RecordStart { file: PathBuf },
+    RecordStart {
+        file: PathBuf,
+    },
     RecordStop,
 }
 
@@ -69,8 +71,12 @@ pub enum Request {
 pub enum Reply {
     Status(Box<Report>),
     /// Done; the text says what happened.
-    Done { message: String },
-    Failed { message: String },
+    Done {
+        message: String,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 /// A request on its way to the runtime, with where the answer goes.
@@ -142,18 +148,16 @@ async fn client(
             Err(e) => Reply::Failed {
                 message: format!("bad request {line:?}: {e}"),
             },
-            Ok(Request::Watch) => {
-                loop {
-                    let event = match transitions.recv().await {
-                        Ok(event) => event,
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                    };
-                    let mut text = serde_json::to_string(&event).map_err(std::io::Error::other)?;
-                    text.push('\n');
-                    write.write_all(text.as_bytes()).await?;
-                }
-            }
+            Ok(Request::Watch) => loop {
+                let event = match transitions.recv().await {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                };
+                let mut text = serde_json::to_string(&event).map_err(std::io::Error::other)?;
+                text.push('\n');
+                write.write_all(text.as_bytes()).await?;
+            },
             Ok(request) => {
                 let (reply, answer) = oneshot::channel();
                 if commands.send(Command { request, reply }).await.is_err() {

@@ -159,7 +159,9 @@ fn instance_data(out: &mut String, i: &InstanceReport) {
     let _ = writeln!(
         out,
         "   Last transition = {:.6}",
-        i.last_transition.as_ref().map_or(i.since_unix, |t| t.at_unix)
+        i.last_transition
+            .as_ref()
+            .map_or(i.since_unix, |t| t.at_unix)
     );
     let _ = writeln!(
         out,
@@ -186,8 +188,16 @@ fn instance_data(out: &mut String, i: &InstanceReport) {
     }
     let _ = writeln!(out, "   Gratuitous ARP delay = {}", seconds(d.garp_delay_s));
     let _ = writeln!(out, "   Gratuitous ARP repeat = {}", d.garp_repeat);
-    let _ = writeln!(out, "   Gratuitous ARP refresh = {}", seconds(d.garp_refresh_s));
-    let _ = writeln!(out, "   Gratuitous ARP refresh repeat = {}", d.garp_refresh_repeat);
+    let _ = writeln!(
+        out,
+        "   Gratuitous ARP refresh = {}",
+        seconds(d.garp_refresh_s)
+    );
+    let _ = writeln!(
+        out,
+        "   Gratuitous ARP refresh repeat = {}",
+        d.garp_refresh_repeat
+    );
     let _ = writeln!(
         out,
         "   Gratuitous ARP lower priority delay = {}",
@@ -228,7 +238,11 @@ fn instance_data(out: &mut String, i: &InstanceReport) {
         if i.preempt { "enabled" } else { "disabled" }
     );
     if i.preempt_delay_ms > 0.0 {
-        let _ = writeln!(out, "   Preempt delay = {} secs", i.preempt_delay_ms / 1000.0);
+        let _ = writeln!(
+            out,
+            "   Preempt delay = {} secs",
+            i.preempt_delay_ms / 1000.0
+        );
     }
     if d.auth_type == 1 {
         let _ = writeln!(out, "   Authentication type = SIMPLE_PASSWORD");
@@ -239,27 +253,53 @@ fn instance_data(out: &mut String, i: &InstanceReport) {
     if !vips.is_empty() {
         let _ = writeln!(out, "   Virtual IP ({}):", vips.len());
         for a in vips {
-            let _ = writeln!(out, "     {}{}", a.address, if a.present { " set" } else { "" });
+            let _ = writeln!(
+                out,
+                "     {}{}",
+                a.address,
+                if a.present { " set" } else { "" }
+            );
         }
     }
     if !excluded.is_empty() {
         let _ = writeln!(out, "   Virtual IP Excluded :");
         for a in excluded {
-            let _ = writeln!(out, "     {}{}", a.address, if a.present { " set" } else { "" });
+            let _ = writeln!(
+                out,
+                "     {}{}",
+                a.address,
+                if a.present { " set" } else { "" }
+            );
         }
     }
     let scripts: Vec<_> = i.trackers.iter().filter(|t| t.kind == "script").collect();
     if !scripts.is_empty() {
         let _ = writeln!(out, "   Tracked scripts :");
         for t in scripts {
-            let _ = writeln!(out, "     {} weight {}{}", t.name, t.weight, if t.reverse { " reverse" } else { "" });
+            let _ = writeln!(
+                out,
+                "     {} weight {}{}",
+                t.name,
+                t.weight,
+                if t.reverse { " reverse" } else { "" }
+            );
         }
     }
-    let interfaces: Vec<_> = i.trackers.iter().filter(|t| t.kind == "interface").collect();
+    let interfaces: Vec<_> = i
+        .trackers
+        .iter()
+        .filter(|t| t.kind == "interface")
+        .collect();
     if !interfaces.is_empty() {
         let _ = writeln!(out, "   Tracked interfaces :");
         for t in interfaces {
-            let _ = writeln!(out, "     {} weight {}{}", t.name, t.weight, if t.reverse { " reverse" } else { "" });
+            let _ = writeln!(
+                out,
+                "     {} weight {}{}",
+                t.name,
+                t.weight,
+                if t.reverse { " reverse" } else { "" }
+            );
         }
     }
 }
@@ -271,7 +311,11 @@ fn instance_data(out: &mut String, i: &InstanceReport) {
 pub fn data(report: &Report) -> String {
     let mut out = String::new();
     out.push_str("------< Global definitions >------\n");
-    let _ = writeln!(out, " xvrrpd {} (keepalived-compatible dump)", report.version);
+    let _ = writeln!(
+        out,
+        " xvrrpd {} (keepalived-compatible dump)",
+        report.version
+    );
     let _ = writeln!(out, " Configuration file = {}", report.config_file);
     out.push_str("------< VRRP Topology >------\n");
     for i in &report.instances {
@@ -303,7 +347,11 @@ pub fn data(report: &Report) -> String {
         let _ = writeln!(
             out,
             "   State = {}",
-            if iface.up { "UP, RUNNING" } else { "not UP, not RUNNING" }
+            if iface.up {
+                "UP, RUNNING"
+            } else {
+                "not UP, not RUNNING"
+            }
         );
     }
     out

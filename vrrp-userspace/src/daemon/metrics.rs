@@ -48,7 +48,8 @@ pub async fn serve(listen: SocketAddr, commands: mpsc::Sender<Command>) -> std::
                         body.len()
                     )
                 } else {
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned()
                 };
                 if let Err(e) = stream.write_all(response.as_bytes()).await {
                     debug!(error = %e, "metrics client");
@@ -72,15 +73,27 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
     }
 }
 
+/// A value of one instance.
+type Sample = fn(&InstanceReport) -> f64;
+
 fn labels(i: &InstanceReport) -> String {
-    format!("iname=\"{}\",intf=\"{}\",vrid=\"{}\"", i.name, i.interface, i.vrid)
+    format!(
+        "iname=\"{}\",intf=\"{}\",vrid=\"{}\"",
+        i.name, i.interface, i.vrid
+    )
 }
 
 /// The report in Prometheus' text exposition format.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    family(&mut out, "keepalived_up", "gauge", "Status of the VRRP daemon.", &[(String::new(), 1.0)]);
-    let per = |f: &dyn Fn(&InstanceReport) -> f64| -> Vec<(String, f64)> {
+    family(
+        &mut out,
+        "keepalived_up",
+        "gauge",
+        "Status of the VRRP daemon.",
+        &[(String::new(), 1.0)],
+    );
+    let per = |f: Sample| -> Vec<(String, f64)> {
         report.instances.iter().map(|i| (labels(i), f(i))).collect()
     };
     let mut states = Vec::new();
@@ -95,66 +108,212 @@ pub fn render(report: &Report) -> String {
             states.push((format!("{},ip_address=\"{ip}\"", labels(i)), state));
         }
     }
-    family(&mut out, "keepalived_vrrp_state", "gauge", "State of vrrp (0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT).", &states);
-    let counters: [(&str, &str, &dyn Fn(&InstanceReport) -> f64); 15] = [
-        ("keepalived_gratuitous_arp_delay_total", "Gratuitous ARP delay", &|i| i.details.garp_delay_s),
-        ("keepalived_advertisements_received_total", "Advertisements received", &|i| i.counters.adverts_received as f64),
-        ("keepalived_advertisements_sent_total", "Advertisements sent", &|i| i.counters.adverts_sent as f64),
-        ("keepalived_become_master_total", "Became master", &|i| i.counters.became_master as f64),
-        ("keepalived_release_master_total", "Released master", &|i| i.counters.released_master as f64),
-        ("keepalived_packet_length_errors_total", "Packet length errors", &|i| i.counters.packet_length_errors as f64),
-        ("keepalived_advertisements_interval_errors_total", "Advertisement interval errors", &|i| i.counters.advert_interval_errors as f64),
-        ("keepalived_ip_ttl_errors_total", "TTL errors", &|i| i.counters.ttl_errors as f64),
-        ("keepalived_invalid_type_received_total", "Invalid type errors", &|i| i.counters.invalid_type as f64),
-        ("keepalived_address_list_errors_total", "Address list errors", &|i| i.counters.address_list_errors as f64),
-        ("keepalived_authentication_invalid_total", "Authentication invalid", &|i| i.counters.auth_invalid_type as f64),
-        ("keepalived_authentication_mismatch_total", "Authentication mismatch", &|i| i.counters.auth_type_mismatch as f64),
-        ("keepalived_authentication_failure_total", "Authentication failure", &|i| i.counters.auth_failure as f64),
-        ("keepalived_priority_zero_received_total", "Priority zero received", &|i| i.counters.priority_zero_received as f64),
-        ("keepalived_priority_zero_sent_total", "Priority zero sent", &|i| i.counters.priority_zero_sent as f64),
+    family(
+        &mut out,
+        "keepalived_vrrp_state",
+        "gauge",
+        "State of vrrp (0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT).",
+        &states,
+    );
+    let counters: [(&str, &str, Sample); 15] = [
+        (
+            "keepalived_gratuitous_arp_delay_total",
+            "Gratuitous ARP delay",
+            |i| i.details.garp_delay_s,
+        ),
+        (
+            "keepalived_advertisements_received_total",
+            "Advertisements received",
+            |i| i.counters.adverts_received as f64,
+        ),
+        (
+            "keepalived_advertisements_sent_total",
+            "Advertisements sent",
+            |i| i.counters.adverts_sent as f64,
+        ),
+        ("keepalived_become_master_total", "Became master", |i| {
+            i.counters.became_master as f64
+        }),
+        ("keepalived_release_master_total", "Released master", |i| {
+            i.counters.released_master as f64
+        }),
+        (
+            "keepalived_packet_length_errors_total",
+            "Packet length errors",
+            |i| i.counters.packet_length_errors as f64,
+        ),
+        (
+            "keepalived_advertisements_interval_errors_total",
+            "Advertisement interval errors",
+            |i| i.counters.advert_interval_errors as f64,
+        ),
+        ("keepalived_ip_ttl_errors_total", "TTL errors", |i| {
+            i.counters.ttl_errors as f64
+        }),
+        (
+            "keepalived_invalid_type_received_total",
+            "Invalid type errors",
+            |i| i.counters.invalid_type as f64,
+        ),
+        (
+            "keepalived_address_list_errors_total",
+            "Address list errors",
+            |i| i.counters.address_list_errors as f64,
+        ),
+        (
+            "keepalived_authentication_invalid_total",
+            "Authentication invalid",
+            |i| i.counters.auth_invalid_type as f64,
+        ),
+        (
+            "keepalived_authentication_mismatch_total",
+            "Authentication mismatch",
+            |i| i.counters.auth_type_mismatch as f64,
+        ),
+        (
+            "keepalived_authentication_failure_total",
+            "Authentication failure",
+            |i| i.counters.auth_failure as f64,
+        ),
+        (
+            "keepalived_priority_zero_received_total",
+            "Priority zero received",
+            |i| i.counters.priority_zero_received as f64,
+        ),
+        (
+            "keepalived_priority_zero_sent_total",
+            "Priority zero sent",
+            |i| i.counters.priority_zero_sent as f64,
+        ),
     ];
     for (name, help, value) in counters {
-        let kind = if name.ends_with("_total") && name != "keepalived_gratuitous_arp_delay_total" { "counter" } else { "gauge" };
+        let kind = if name.ends_with("_total") && name != "keepalived_gratuitous_arp_delay_total" {
+            "counter"
+        } else {
+            "gauge"
+        };
         family(&mut out, name, kind, help, &per(value));
     }
     let scripts: Vec<(String, f64)> = report
         .scripts
         .iter()
-        .map(|s| (format!("name=\"{}\"", s.name), if s.ok == Some(true) { 1.0 } else { 0.0 }))
+        .map(|s| {
+            (
+                format!("name=\"{}\"", s.name),
+                if s.ok == Some(true) { 1.0 } else { 0.0 },
+            )
+        })
         .collect();
-    family(&mut out, "keepalived_script_status", "gauge", "Check script status (1 GOOD, 0 BAD or no result yet).", &scripts);
-    family(&mut out, "xvrrpd_effective_priority", "gauge", "Priority after tracking.", &per(&|i| f64::from(i.effective_priority)));
-    family(&mut out, "xvrrpd_base_priority", "gauge", "Configured priority.", &per(&|i| f64::from(i.base_priority)));
-    family(&mut out, "xvrrpd_transitions_total", "counter", "State changes.", &per(&|i| i.transitions as f64));
-    family(&mut out, "xvrrpd_master_down_interval_seconds", "gauge", "Master_Down_Interval now.", &per(&|i| i.master_down_interval_ms / 1e3));
+    family(
+        &mut out,
+        "keepalived_script_status",
+        "gauge",
+        "Check script status (1 GOOD, 0 BAD or no result yet).",
+        &scripts,
+    );
+    family(
+        &mut out,
+        "xvrrpd_effective_priority",
+        "gauge",
+        "Priority after tracking.",
+        &per(|i| f64::from(i.effective_priority)),
+    );
+    family(
+        &mut out,
+        "xvrrpd_base_priority",
+        "gauge",
+        "Configured priority.",
+        &per(|i| f64::from(i.base_priority)),
+    );
+    family(
+        &mut out,
+        "xvrrpd_transitions_total",
+        "counter",
+        "State changes.",
+        &per(|i| i.transitions as f64),
+    );
+    family(
+        &mut out,
+        "xvrrpd_master_down_interval_seconds",
+        "gauge",
+        "Master_Down_Interval now.",
+        &per(|i| i.master_down_interval_ms / 1e3),
+    );
     let mut errors = Vec::new();
     for i in &report.instances {
         for (kind, value) in &i.counters.other {
             errors.push((format!("{},kind=\"{kind}\"", labels(i)), *value as f64));
         }
     }
-    family(&mut out, "xvrrpd_receive_errors_total", "counter", "Adverts the XDP program rejected beyond keepalived's counters, by reason.", &errors);
+    family(
+        &mut out,
+        "xvrrpd_receive_errors_total",
+        "counter",
+        "Adverts the XDP program rejected beyond keepalived's counters, by reason.",
+        &errors,
+    );
     let mut drops = Vec::new();
     for iface in &report.interfaces {
         for (reason, value) in &iface.drops {
-            drops.push((format!("intf=\"{}\",reason=\"{reason}\"", iface.name), *value as f64));
+            drops.push((
+                format!("intf=\"{}\",reason=\"{reason}\"", iface.name),
+                *value as f64,
+            ));
         }
     }
-    family(&mut out, "xvrrpd_interface_drops_total", "counter", "VRRP frames dropped (or passed) by the XDP program before an instance was found.", &drops);
-    let kernel: Vec<(String, f64)> = report.kernel.iter().map(|(k, v)| (format!("kind=\"{k}\""), *v as f64)).collect();
-    family(&mut out, "xvrrpd_kernel_events_total", "counter", "The XDP program's event accounting.", &kernel);
-    let _ = writeln!(out, "# HELP xvrrpd_failover_seconds Time without a master before a takeover by Master_Down_Interval.");
+    family(
+        &mut out,
+        "xvrrpd_interface_drops_total",
+        "counter",
+        "VRRP frames dropped (or passed) by the XDP program before an instance was found.",
+        &drops,
+    );
+    let kernel: Vec<(String, f64)> = report
+        .kernel
+        .iter()
+        .map(|(k, v)| (format!("kind=\"{k}\""), *v as f64))
+        .collect();
+    family(
+        &mut out,
+        "xvrrpd_kernel_events_total",
+        "counter",
+        "The XDP program's event accounting.",
+        &kernel,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP xvrrpd_failover_seconds Time without a master before a takeover by Master_Down_Interval."
+    );
     let _ = writeln!(out, "# TYPE xvrrpd_failover_seconds histogram");
     for i in &report.instances {
         let h = &i.failovers;
         let mut cumulative = 0;
         for (slot, le) in FAILOVER_BUCKETS.iter().enumerate() {
             cumulative += h.buckets.get(slot).copied().unwrap_or(0);
-            let _ = writeln!(out, "xvrrpd_failover_seconds_bucket{{{},le=\"{le}\"}} {cumulative}", labels(i));
+            let _ = writeln!(
+                out,
+                "xvrrpd_failover_seconds_bucket{{{},le=\"{le}\"}} {cumulative}",
+                labels(i)
+            );
         }
-        let _ = writeln!(out, "xvrrpd_failover_seconds_bucket{{{},le=\"+Inf\"}} {}", labels(i), h.count);
-        let _ = writeln!(out, "xvrrpd_failover_seconds_sum{{{}}} {}", labels(i), h.sum_s);
-        let _ = writeln!(out, "xvrrpd_failover_seconds_count{{{}}} {}", labels(i), h.count);
+        let _ = writeln!(
+            out,
+            "xvrrpd_failover_seconds_bucket{{{},le=\"+Inf\"}} {}",
+            labels(i),
+            h.count
+        );
+        let _ = writeln!(
+            out,
+            "xvrrpd_failover_seconds_sum{{{}}} {}",
+            labels(i),
+            h.sum_s
+        );
+        let _ = writeln!(
+            out,
+            "xvrrpd_failover_seconds_count{{{}}} {}",
+            labels(i),
+            h.count
+        );
     }
     out
 }

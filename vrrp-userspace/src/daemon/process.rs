@@ -29,10 +29,12 @@ pub enum ProcessError {
 const CAP_NET_ADMIN: u32 = 12;
 const CAP_NET_RAW: u32 = 13;
 const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 
 /// Checks the effective capabilities the daemon needs: NET_ADMIN (addresses, links, XDP),
-/// NET_RAW (raw and packet sockets), BPF (or SYS_ADMIN, which covers it) for the XDP program.
+/// NET_RAW (raw and packet sockets), BPF and PERFMON (or SYS_ADMIN, which covers both) to load
+/// the XDP program (measured: the verifier refuses it without PERFMON).
 pub fn check_capabilities() -> Result<(), ProcessError> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let effective = status
@@ -50,6 +52,9 @@ pub fn check_capabilities() -> Result<(), ProcessError> {
     }
     if !has(CAP_BPF) && !has(CAP_SYS_ADMIN) {
         missing.push("CAP_BPF");
+    }
+    if !has(CAP_PERFMON) && !has(CAP_SYS_ADMIN) {
+        missing.push("CAP_PERFMON");
     }
     if missing.is_empty() {
         Ok(())

@@ -15,8 +15,8 @@ use tracing::{debug, info, warn};
 use vrrp_common::{
     CONFIG_CHECK_UNICAST_SRC, CONFIG_OLD_UNICAST_CHECKSUM, CONFIG_SKIP_CHECK_ADV_ADDR,
     CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, GlobalStats,
-    IfaceDrops, InstanceKey, InstanceState, POLICY_ACCEPT_LOWER, POLICY_BACKUP, POLICY_FAULT, POLICY_INIT, POLICY_MASTER,
-    RxCounters, RxKey, VrrpEvent,
+    IfaceDrops, InstanceKey, InstanceState, POLICY_ACCEPT_LOWER, POLICY_BACKUP, POLICY_FAULT,
+    POLICY_INIT, POLICY_MASTER, RxCounters, RxKey, VrrpEvent,
 };
 
 use super::resolve::{LinkRef, ReceiveMode, ReceiveSpec, Resolved, UnicastChecksum};

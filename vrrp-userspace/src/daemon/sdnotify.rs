@@ -45,12 +45,10 @@ impl Notifier {
     }
 
     pub fn ready(&self, status: &str) {
-        self.send(&format!("READY=1\nSTATUS={status}\nMAINPID={}", std::process::id()));
-    }
-
-    pub fn reloading(&self) {
-        let now = super::timer::now().as_nanos() / 1000;
-        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={now}"));
+        self.send(&format!(
+            "READY=1\nSTATUS={status}\nMAINPID={}",
+            std::process::id()
+        ));
     }
 
     pub fn stopping(&self) {

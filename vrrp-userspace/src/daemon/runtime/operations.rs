@@ -77,7 +77,9 @@ impl Operations {
         let (commands_tx, commands) = mpsc::channel(16);
         match control::serve(&options.socket, transitions.clone(), commands_tx.clone()) {
             Ok(()) => info!(socket = %options.socket, "control socket ready"),
-            Err(e) => warn!(socket = %options.socket, error = %e, "no control socket: `xvrrpd status` will not reach this daemon (another daemon of the same configuration file in this namespace?)"),
+            Err(e) => {
+                warn!(socket = %options.socket, error = %e, "no control socket: `xvrrpd status` will not reach this daemon (another daemon of the same configuration file in this namespace?)")
+            }
         }
         if let Some(listen) = options.metrics_listen {
             metrics::serve(listen, commands_tx).await?;
@@ -271,7 +273,9 @@ impl Runtime {
                         Destination::Unicast { .. } => None,
                     },
                     unicast_peers: match &resolved.receive.mode {
-                        ReceiveMode::Unicast { peers, .. } => peers.iter().map(|p| p.addr).collect(),
+                        ReceiveMode::Unicast { peers, .. } => {
+                            peers.iter().map(|p| p.addr).collect()
+                        }
                         ReceiveMode::Multicast { .. } => Vec::new(),
                     },
                     garp_delay_s: garp.master_delay.map_or(0.0, |d| d.as_secs_f64()),
@@ -369,7 +373,9 @@ impl Runtime {
                 let ok = self.router.instances().find_map(|(_, i)| {
                     i.trackers()
                         .iter()
-                        .find(|t| t.id() == id && matches!(t.config().kind, TrackerKind::Script { .. }))
+                        .find(|t| {
+                            t.id() == id && matches!(t.config().kind, TrackerKind::Script { .. })
+                        })
                         .and_then(|t| t.is_up())
                 });
                 Some(ScriptReport {
