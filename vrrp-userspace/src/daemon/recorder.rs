@@ -42,7 +42,7 @@ impl Recorder {
             return Ok(());
         }
         for entry in entries {
-            writeln!(self.file, "{}", entry_line(entry, &self.names))?;
+            writeln!(self.file, "{}", entry_line(entry, &mut self.names))?;
         }
         self.file.flush()
     }

@@ -1,7 +1,7 @@
 //! One VRRP instance as a pure state machine: `handle(now, event) -> actions`, with no IO and
 //! no clock (RFC 5798 section 6, keepalived's behaviour where it differs).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -250,6 +250,89 @@ impl Instance {
             }),
             _ => None,
         })
+    }
+
+    /// A reload gave this running instance a new configuration (keepalived matches instances
+    /// by name and keeps their state). Nothing about the election restarts: the state, the
+    /// running timers, the master heard and what each kept tracker said stay, so an unchanged
+    /// instance produces no action at all. `trackers` maps the old ids of trackers that are
+    /// still tracked to their new ids. What changed takes effect as keepalived's reload
+    /// leaves it: a new priority or tracker weight like a tracker report, a new
+    /// Master_Down_Interval by moving the running deadline, and a master announces only the
+    /// virtual addresses it did not have (the shell adds and removes only the difference).
+    pub(crate) fn reconfigure(
+        &mut self,
+        now: Timestamp,
+        config: InstanceConfig,
+        trackers: &BTreeMap<TrackerId, TrackerId>,
+        out: &mut Vec<Action>,
+    ) {
+        let down_interval_before = self.master_down_interval();
+        let old = std::mem::replace(&mut self.config, config);
+        self.trackers = self
+            .config
+            .trackers
+            .iter()
+            .map(|new| {
+                self.trackers
+                    .iter()
+                    .find(|kept| trackers.get(&kept.id()) == Some(&new.id))
+                    .map_or_else(|| Tracker::new(new.clone()), |kept| kept.reconfigured(new.clone()))
+            })
+            .collect();
+        // The owner's step-down to 254 was a reaction to another owner on the wire; the
+        // configured priority is the new truth (keepalived re-reads it).
+        self.base_priority = self.config.priority;
+        // A wish cleared by a fault stays cleared; a new `state BACKUP` clears it too.
+        self.wish_master &= self.config.wishes_master();
+        self.start_as_master = self.wish_master && self.config.is_owner();
+        self.group = None;
+
+        let interval = self.config.advert_interval;
+        // A backup keeps the interval it learned from a v3 master (RFC 5798 6.4.2).
+        let learned = self.state == State::Backup
+            && self.config.version() == Version::V3
+            && self.last_advert_heard.is_some();
+        if !learned {
+            self.master_adver_interval = interval;
+        }
+        if self.state == State::Master && interval != old.advert_interval {
+            self.advert_at = self.advert_at.map(|at| at.min(now + interval));
+        }
+        self.garp_refresh_at = match (self.state, self.config.garp.master_refresh) {
+            (State::Master, Some(period)) => self.garp_refresh_at.or(Some(now + period)),
+            _ => None,
+        };
+        self.adverts = (
+            self.priority,
+            build_adverts(&self.config, self.source, self.priority),
+        );
+        self.announcements = build_announcements(&self.config);
+        if self.state == State::Master {
+            let added: Arc<[AnnounceFrame]> = self
+                .config
+                .announced
+                .iter()
+                .zip(self.announcements.iter())
+                .filter(|(announced, _)| !old.announced.contains(announced))
+                .map(|(_, frame)| frame.clone())
+                .collect();
+            if !added.is_empty() && self.config.garp.master_repeat > 0 {
+                out.push(Action::Announce {
+                    frames: added,
+                    repeat: self.config.garp.master_repeat,
+                    interval: self.config.garp.interval,
+                });
+            }
+        }
+
+        // A new interval or down_timer_adverts moves the running master-down deadline by the
+        // difference, as a priority change does.
+        let down_interval_after = self.master_down_interval();
+        if down_interval_after != down_interval_before {
+            self.shift_down_timer(down_interval_before, down_interval_after);
+        }
+        self.reevaluate(now, out);
     }
 
     // RFC 5798 section 6.4.1: the owner becomes master at once, others wait as backup; in
@@ -543,20 +626,7 @@ impl Instance {
             self.priority = priority;
             // keepalived recomputes the down timer with the new skew and moves the running
             // deadline by the difference; it does not restart it (vrrp_set_effective_priority).
-            let old = self.down_timer;
-            self.down_timer = self.master_down_interval();
-            if self.state == State::Backup
-                && let Some(at) = self.master_down_at
-            {
-                self.master_down_at = Some(if self.down_timer >= old {
-                    at + (self.down_timer - old)
-                } else {
-                    Timestamp::from_nanos(
-                        at.as_nanos()
-                            .saturating_sub((old - self.down_timer).as_nanos() as u64),
-                    )
-                });
-            }
+            self.shift_down_timer(self.down_timer, self.master_down_interval());
             // keepalived (vrrp_set_effective_priority) reports every change, whatever the
             // state: MASTER_PRIORITY while master, BACKUP_PRIORITY otherwise.
             if self.config.notify_priority_changes && self.state != State::Stopped {
@@ -579,6 +649,25 @@ impl Instance {
             (State::Backup | State::Master, Some(reason)) => self.enter_fault(reason, out),
             (State::Fault, None) => self.recover(now, out),
             (_, None) => {}
+        }
+    }
+
+    /// Moves the down timer's length, and a backup's running deadline, by `to - from`.
+    fn shift_down_timer(&mut self, from: Duration, to: Duration) {
+        let moved = |t: Duration| {
+            if to >= from {
+                t + (to - from)
+            } else {
+                t.saturating_sub(from - to)
+            }
+        };
+        self.down_timer = moved(self.down_timer);
+        if self.state == State::Backup
+            && let Some(at) = self.master_down_at
+        {
+            self.master_down_at = Some(Timestamp::from_nanos(
+                moved(Duration::from_nanos(at.as_nanos())).as_nanos() as u64,
+            ));
         }
     }
 

@@ -2,10 +2,13 @@
 //! as plain data. The daemon writes it out as JSON lines; `xvrrpd replay` feeds it back to a
 //! router built from the same settings and gets the same actions (the engine is deterministic).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use super::config::{InstanceSettings, TrackerId};
 use super::events::Event;
-use super::router::InstanceId;
+use super::router::{InstanceId, SyncGroupConfig};
 use super::time::Timestamp;
 
 /// One call into the router.
@@ -20,6 +23,13 @@ pub enum Input {
     Tracker(Event),
     /// [`super::Router::handle_timers`].
     Timers,
+    /// [`super::Router::reconfigure`] (a reload).
+    Reconfigure {
+        instances: Vec<InstanceSettings>,
+        sync_groups: Vec<SyncGroupConfig>,
+        carry: Vec<Option<InstanceId>>,
+        trackers: BTreeMap<TrackerId, TrackerId>,
+    },
 }
 
 /// An input and when it was given.

@@ -12,6 +12,8 @@
 //! - `{... "broadcast": {...}}`: an event for every instance;
 //! - `{... "trackers": {...}}`: a tracker's report for the instances tracking it;
 //! - `{... "timers": true}`: the deadlines due by then fire (recordings);
+//! - `{... "reconfigure": {"instances", "sync_groups", "carry": [old name or null per
+//!   instance], "trackers": {old id: new id}}}`: a reload ([`Router::reconfigure`]);
 //! - `{"at_ms": T}`: only let time pass.
 //!
 //! Without `explicit_timers` (hand-written goldens), before each line every timer due by then
@@ -19,9 +21,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
-use super::config::{InstanceConfig, InstanceSettings, MacAddr};
+use super::config::{InstanceConfig, InstanceSettings, MacAddr, TrackerId};
 use super::events::{Action, Event};
 use super::journal::{Input, JournalEntry};
 use super::router::{InstanceId, Router, SyncGroupConfig};
@@ -89,18 +93,37 @@ fn instance_config(index: usize, overrides: &Value) -> Result<InstanceConfig, St
 
 /// The setup line of a recording of `router`'s instances.
 pub fn setup_line(configs: &[InstanceConfig], sync_groups: &[SyncGroupConfig]) -> Value {
+    let mut setup = configuration(configs, sync_groups);
+    setup["explicit_timers"] = json!(true);
+    setup
+}
+
+/// Instances and sync groups (members by name), as the setup and reconfigure lines hold them.
+fn configuration(configs: &[InstanceConfig], sync_groups: &[SyncGroupConfig]) -> Value {
     json!({
         "instances": configs.iter().map(|c| c.settings()).collect::<Vec<_>>(),
-        "sync_groups": sync_groups.iter().map(|g| json!({
-            "name": g.name,
-            "members": g.members.iter().map(|m| configs[m.0].name()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "explicit_timers": true,
+        "sync_groups": groups_by_name(sync_groups, |m| configs[m.0].name()),
     })
 }
 
-/// A journal entry as a replay line, naming instances.
-pub fn entry_line(entry: &JournalEntry, names: &[String]) -> Value {
+fn groups_by_name<'a>(
+    sync_groups: &[SyncGroupConfig],
+    name: impl Fn(InstanceId) -> &'a str,
+) -> Vec<Value> {
+    sync_groups
+        .iter()
+        .map(|g| {
+            json!({
+                "name": g.name,
+                "members": g.members.iter().map(|m| name(*m)).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+/// A journal entry as a replay line, naming instances; `names` are the instances' names when
+/// the entry was taken, and follow a reconfiguration.
+pub fn entry_line(entry: &JournalEntry, names: &mut Vec<String>) -> Value {
     let at = entry.at.as_nanos();
     match &entry.input {
         Input::Event { instance, event } => {
@@ -109,7 +132,87 @@ pub fn entry_line(entry: &JournalEntry, names: &[String]) -> Value {
         Input::Broadcast(event) => json!({"at_ns": at, "broadcast": event}),
         Input::Tracker(event) => json!({"at_ns": at, "trackers": event}),
         Input::Timers => json!({"at_ns": at, "timers": true}),
+        Input::Reconfigure {
+            instances,
+            sync_groups,
+            carry,
+            trackers,
+        } => {
+            let new_names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
+            let line = json!({"at_ns": at, "reconfigure": {
+                "instances": instances,
+                "sync_groups": groups_by_name(sync_groups, |m| new_names[m.0].as_str()),
+                "carry": carry.iter().map(|c| c.map(|old| names[old.0].clone())).collect::<Vec<_>>(),
+                "trackers": trackers,
+            }});
+            *names = new_names;
+            line
+        }
     }
+}
+
+/// Instances and sync groups from a setup or reconfigure line.
+fn read_configuration(
+    value: &Value,
+) -> Result<(Vec<InstanceConfig>, Vec<SyncGroupConfig>, Vec<String>), String> {
+    let instances = value["instances"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![json!({})]);
+    let configs = instances
+        .iter()
+        .enumerate()
+        .map(|(i, o)| instance_config(i, o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = configs.iter().map(|c| c.name().to_owned()).collect();
+    let mut groups = Vec::new();
+    for group in value["sync_groups"].as_array().into_iter().flatten() {
+        let members = group["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| id_of(&names, m.as_str().unwrap_or_default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        groups.push(SyncGroupConfig {
+            name: group["name"].as_str().unwrap_or_default().to_owned(),
+            members,
+        });
+    }
+    Ok((configs, groups, names))
+}
+
+fn id_of(names: &[String], name: &str) -> Result<InstanceId, String> {
+    names
+        .iter()
+        .position(|n| n == name)
+        .map(InstanceId)
+        .ok_or_else(|| format!("no instance named {name}"))
+}
+
+/// A reconfigure line: the new configuration, which running instance each continues, and
+/// the trackers kept.
+fn reconfigure(
+    router: &mut Router,
+    now: Timestamp,
+    value: &Value,
+    names: &mut Vec<String>,
+) -> Result<Vec<(InstanceId, Action)>, String> {
+    let (configs, groups, new_names) = read_configuration(value)?;
+    let carry = value["carry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|old| old.as_str().map(|old| id_of(names, old)).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    let trackers: BTreeMap<TrackerId, TrackerId> = match value.get("trackers") {
+        Some(trackers) => serde_json::from_value(trackers.clone()).map_err(|e| e.to_string())?,
+        None => BTreeMap::new(),
+    };
+    let actions = router
+        .reconfigure(now, configs, groups, carry, trackers)
+        .map_err(|e| e.to_string())?;
+    *names = new_names;
+    Ok(actions)
 }
 
 /// Replays `text` and returns every action, in order.
@@ -125,43 +228,16 @@ pub fn replay(text: &str) -> Result<Vec<Replayed>, ReplayError> {
     };
     let setup: Value =
         serde_json::from_str(setup).map_err(|e| fail(setup_number, e.to_string()))?;
-    let instances = setup["instances"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| vec![json!({})]);
-    let configs = instances
-        .iter()
-        .enumerate()
-        .map(|(i, o)| instance_config(i, o))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(setup_number, e))?;
-    let names: Vec<String> = configs.iter().map(|c| c.name().to_owned()).collect();
-    let id_of = |name: &str| {
-        names
-            .iter()
-            .position(|n| n == name)
-            .map(InstanceId)
-            .ok_or_else(|| format!("no instance named {name}"))
-    };
-    let mut groups = Vec::new();
-    for group in setup["sync_groups"].as_array().into_iter().flatten() {
-        let members = group["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| id_of(m.as_str().unwrap_or_default()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| fail(setup_number, e))?;
-        groups.push(SyncGroupConfig {
-            name: group["name"].as_str().unwrap_or_default().to_owned(),
-            members,
-        });
-    }
+    let (configs, groups, mut names) =
+        read_configuration(&setup).map_err(|e| fail(setup_number, e))?;
     let explicit_timers = setup["explicit_timers"].as_bool().unwrap_or(false);
     let mut router = Router::new(configs, groups).map_err(|e| fail(setup_number, e.to_string()))?;
 
     let mut out = Vec::new();
-    let mut record = |at: Timestamp, actions: Vec<(InstanceId, Action)>| {
+    let record = |out: &mut Vec<Replayed>,
+                  names: &[String],
+                  at: Timestamp,
+                  actions: Vec<(InstanceId, Action)>| {
         out.extend(actions.into_iter().map(|(id, action)| Replayed {
             at,
             instance: names[id.0].clone(),
@@ -182,13 +258,13 @@ pub fn replay(text: &str) -> Result<Vec<Replayed>, ReplayError> {
         };
         if !explicit_timers {
             while let Some(deadline) = router.next_deadline().filter(|d| *d <= now) {
-                record(deadline, router.handle_timers(deadline));
+                record(&mut out, &names, deadline, router.handle_timers(deadline));
             }
         }
         if let Some(event) = event("event")? {
             let name = line["instance"].as_str().unwrap_or("VI_1");
-            let id = id_of(name).map_err(|e| fail(number, e))?;
-            record(now, router.handle(now, id, event));
+            let id = id_of(&names, name).map_err(|e| fail(number, e))?;
+            record(&mut out, &names, now, router.handle(now, id, event));
         }
         if let Some(event) = event("broadcast")? {
             // Hand-written goldens broadcast tracker reports; they reach the trackers' instances.
@@ -198,13 +274,18 @@ pub fn replay(text: &str) -> Result<Vec<Replayed>, ReplayError> {
                 }
                 _ => router.broadcast(now, &event),
             };
-            record(now, actions);
+            record(&mut out, &names, now, actions);
         }
         if let Some(event) = event("trackers")? {
-            record(now, router.tracker_event(now, &event));
+            record(&mut out, &names, now, router.tracker_event(now, &event));
+        }
+        if let Some(value) = line.get("reconfigure") {
+            let actions =
+                reconfigure(&mut router, now, value, &mut names).map_err(|e| fail(number, e))?;
+            record(&mut out, &names, now, actions);
         }
         if line["timers"].as_bool() == Some(true) {
-            record(now, router.handle_timers(now));
+            record(&mut out, &names, now, router.handle_timers(now));
         }
     }
     Ok(out)
@@ -247,11 +328,11 @@ mod tests {
             live.extend(router.handle_timers(deadline + Duration::from_micros(40)));
         }
         let journal = router.take_journal();
-        let names = vec!["VI_1".to_owned()];
+        let mut names = vec!["VI_1".to_owned()];
         let mut text = setup_line(&configs, &[]).to_string();
         for entry in &journal {
             text.push('\n');
-            text.push_str(&entry_line(entry, &names).to_string());
+            text.push_str(&entry_line(entry, &mut names).to_string());
         }
         let replayed: Vec<Action> = replay(&text)
             .unwrap()
@@ -264,5 +345,60 @@ mod tests {
             "it became master"
         );
         assert_eq!(replayed, live);
+    }
+
+    /// A reload in the middle of a recording replays too, and the names after it follow the
+    /// new configuration.
+    #[test]
+    fn a_journal_with_a_reload_replays_to_the_same_actions() {
+        let settings = |name: &str, vrid: u8, vip: &str| {
+            let mut settings = InstanceSettings::new(
+                name,
+                vrid,
+                "192.0.2.1".parse().unwrap(),
+                MacAddr([2, 0, 0, 0, 0, 1]),
+            );
+            settings.priority = Priority(255);
+            settings.advertised = vec![vip.parse().unwrap()];
+            InstanceConfig::new(settings).unwrap()
+        };
+        let before = vec![settings("A", 1, "192.0.2.100"), settings("B", 2, "192.0.2.101")];
+        let after = vec![settings("C", 3, "192.0.2.102"), settings("A", 1, "192.0.2.103")];
+        let mut router = Router::new(before.clone(), Vec::new()).unwrap();
+        router.keep_journal(true);
+        let t = |ms: u64| Timestamp::from_nanos(1_000_000_000 + ms * 1_000_000);
+        let mut live = router.broadcast(t(0), &Event::Startup);
+        live.extend(router.handle(t(1500), InstanceId(1), Event::Shutdown));
+        live.extend(
+            router
+                .reconfigure(
+                    t(1500),
+                    after,
+                    Vec::new(),
+                    vec![None, Some(InstanceId(0))],
+                    BTreeMap::new(),
+                )
+                .unwrap(),
+        );
+        live.extend(router.handle(t(1500), InstanceId(0), Event::Startup));
+        live.extend(router.handle_timers(t(2000)));
+        let mut names = vec!["A".to_owned(), "B".to_owned()];
+        let mut text = setup_line(&before, &[]).to_string();
+        for entry in &router.take_journal() {
+            text.push('\n');
+            text.push_str(&entry_line(entry, &mut names).to_string());
+        }
+        assert_eq!(names, ["C", "A"]);
+        let replayed = replay(&text).unwrap();
+        let actions: Vec<&Action> = replayed.iter().map(|r| &r.action).collect();
+        let live: Vec<&Action> = live.iter().map(|(_, a)| a).collect();
+        assert_eq!(actions, live);
+        let replayed: Vec<(String, Action)> = replayed
+            .into_iter()
+            .map(|r| (r.instance, r.action))
+            .collect();
+        assert!(replayed.iter().any(|(name, action)| name == "B"
+            && matches!(action, Action::StateChanged { to: crate::engine::State::Stopped, .. })));
+        assert!(replayed.iter().any(|(name, _)| name == "C"));
     }
 }

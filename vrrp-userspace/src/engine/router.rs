@@ -2,6 +2,8 @@
 //! member in FAULT puts the whole group in FAULT, the group becomes MASTER only when every
 //! member wants to, and one member going BACKUP takes the others along.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::config::{InstanceConfig, TrackerId};
 use super::events::{Action, Event, State};
 use super::instance::Instance;
@@ -16,7 +18,7 @@ use super::time::Timestamp;
 pub struct InstanceId(pub usize);
 
 /// A sync group: its name (for logs and notify scripts) and its members.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncGroupConfig {
     pub name: String,
     pub members: Vec<InstanceId>,
@@ -38,6 +40,10 @@ pub enum RouterError {
         first: String,
         second: String,
     },
+    #[error("instance {instance} would continue running instance #{}, which does not exist or another instance continues", old.0)]
+    Carry { instance: String, old: InstanceId },
+    #[error("{carry} carried instances given for {instances} instances")]
+    CarryLength { carry: usize, instances: usize },
 }
 
 /// An action and the instance it belongs to.
@@ -61,51 +67,113 @@ impl Router {
         configs: Vec<InstanceConfig>,
         sync_groups: Vec<SyncGroupConfig>,
     ) -> Result<Self, RouterError> {
-        let mut instances: Vec<Instance> = configs.into_iter().map(Instance::new).collect();
-        let mut group_of = vec![None; instances.len()];
-        let mut groups: Vec<Group> = Vec::new();
-        for (index, group) in sync_groups.into_iter().enumerate() {
-            let mut members = Vec::new();
-            for id in &group.members {
-                if id.0 >= instances.len() {
-                    return Err(RouterError::UnknownMember {
-                        group: group.name.clone(),
-                        instance: *id,
-                        count: instances.len(),
-                    });
-                }
-                if let Some(first) = group_of[id.0] {
-                    let first: &Group = &groups[first];
-                    return Err(RouterError::TwoGroups {
-                        instance: instances[id.0].name().to_owned(),
-                        first: first.name.clone(),
-                        second: group.name.clone(),
-                    });
-                }
-                group_of[id.0] = Some(index);
-                members.push(id.0);
-            }
+        let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
+        let group_of = memberships(&names, &sync_groups)?;
+        let mut router = Self {
+            instances: configs.into_iter().map(Instance::new).collect(),
+            groups: Vec::new(),
+            group_of,
+            journal: None,
+        };
+        router.join_groups(sync_groups);
+        Ok(router)
+    }
+
+    /// Sets up the sync groups, whose memberships [`memberships`] checked.
+    fn join_groups(&mut self, sync_groups: Vec<SyncGroupConfig>) {
+        self.groups.clear();
+        for group in sync_groups {
+            let members: Vec<usize> = group.members.iter().map(|m| m.0).collect();
             // keepalived decides how a group starts from all its members' wishes.
-            let wishes: Vec<_> = members.iter().map(|&m| instances[m].start_wish()).collect();
+            let wishes: Vec<_> = members
+                .iter()
+                .map(|&m| self.instances[m].start_wish())
+                .collect();
             let group_start = wishes.iter().all(|&(state, _, owner)| {
                 state == Some(super::config::InitialState::Master) && owner
             });
             let keep_wish = !(wishes.iter().any(|&(_, wish, _)| wish)
                 && wishes.iter().any(|&(_, wish, owner)| !wish || !owner));
             for &m in &members {
-                instances[m].join_group(&group.name, group_start, keep_wish);
+                self.instances[m].join_group(&group.name, group_start, keep_wish);
             }
-            groups.push(Group {
+            self.groups.push(Group {
                 name: group.name,
                 members,
             });
         }
-        Ok(Self {
-            instances,
-            groups,
-            group_of,
-            journal: None,
-        })
+    }
+
+    /// A reload: the instances become `configs`, in that order. `carry[i]` names the running
+    /// instance the new instance `i` continues (matched by name, same VRID and link), which
+    /// keeps its state and timers (see [`Instance::reconfigure`]); the others are new and wait
+    /// for [`Event::Startup`]. Running instances not carried are dropped: the caller stops
+    /// them first ([`Event::Shutdown`]). `trackers` maps the old ids of trackers still in use
+    /// to their new ids. On an error nothing changed.
+    pub fn reconfigure(
+        &mut self,
+        now: Timestamp,
+        configs: Vec<InstanceConfig>,
+        sync_groups: Vec<SyncGroupConfig>,
+        carry: Vec<Option<InstanceId>>,
+        trackers: BTreeMap<TrackerId, TrackerId>,
+    ) -> Result<Vec<RoutedAction>, RouterError> {
+        let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
+        let group_of = memberships(&names, &sync_groups)?;
+        let mut seen = BTreeSet::new();
+        for (index, old) in carry.iter().enumerate() {
+            if let Some(old) = old
+                && (old.0 >= self.instances.len() || !seen.insert(*old))
+            {
+                return Err(RouterError::Carry {
+                    instance: names.get(index).copied().unwrap_or_default().to_owned(),
+                    old: *old,
+                });
+            }
+        }
+        if carry.len() != configs.len() {
+            return Err(RouterError::CarryLength {
+                carry: carry.len(),
+                instances: configs.len(),
+            });
+        }
+        self.note(now, || Input::Reconfigure {
+            instances: configs.iter().map(|c| c.settings().clone()).collect(),
+            sync_groups: sync_groups.clone(),
+            carry: carry.clone(),
+            trackers: trackers.clone(),
+        });
+
+        let mut running: Vec<Option<Instance>> =
+            std::mem::take(&mut self.instances).into_iter().map(Some).collect();
+        let mut out = Vec::new();
+        for (index, (config, old)) in configs.into_iter().zip(carry).enumerate() {
+            let instance = match old.and_then(|old| running[old.0].take()) {
+                Some(mut instance) => {
+                    let mut actions = Vec::new();
+                    instance.reconfigure(now, config, &trackers, &mut actions);
+                    out.extend(actions.into_iter().map(|a| (InstanceId(index), a)));
+                    instance
+                }
+                None => Instance::new(config),
+            };
+            self.instances.push(instance);
+        }
+        self.group_of = group_of;
+        self.join_groups(sync_groups);
+        // Group faults as the new groups have them (a new member in FAULT, a member gone).
+        for index in 0..self.instances.len() {
+            let fault = self.group_of[index].is_some_and(|group| {
+                self.groups[group]
+                    .members
+                    .iter()
+                    .any(|&m| self.instances[m].own_fault())
+            });
+            let mut actions = Vec::new();
+            self.instances[index].set_group_fault(now, fault, &mut actions);
+            out.extend(actions.into_iter().map(|a| (InstanceId(index), a)));
+        }
+        Ok(out)
     }
 
     pub fn instances(&self) -> impl Iterator<Item = (InstanceId, &Instance)> {
@@ -315,4 +383,32 @@ impl Router {
             }
         }
     }
+}
+
+/// Which group each instance is in, checking that every member exists and is in one group.
+fn memberships(
+    names: &[&str],
+    sync_groups: &[SyncGroupConfig],
+) -> Result<Vec<Option<usize>>, RouterError> {
+    let mut group_of: Vec<Option<usize>> = vec![None; names.len()];
+    for (index, group) in sync_groups.iter().enumerate() {
+        for id in &group.members {
+            if id.0 >= names.len() {
+                return Err(RouterError::UnknownMember {
+                    group: group.name.clone(),
+                    instance: *id,
+                    count: names.len(),
+                });
+            }
+            if let Some(first) = group_of[id.0] {
+                return Err(RouterError::TwoGroups {
+                    instance: names[id.0].to_owned(),
+                    first: sync_groups[first].name.clone(),
+                    second: group.name.clone(),
+                });
+            }
+            group_of[id.0] = Some(index);
+        }
+    }
+    Ok(group_of)
 }

@@ -39,6 +39,16 @@ impl Tracker {
         }
     }
 
+    /// The same tracked object under a new configuration (a reload): what it last said is
+    /// kept, so a reload neither forgets a failed script nor waits for a passing one again.
+    pub fn reconfigured(&self, config: TrackerConfig) -> Self {
+        Self {
+            config,
+            status: self.status,
+            streak: self.streak,
+        }
+    }
+
     pub fn id(&self) -> TrackerId {
         self.config.id
     }
