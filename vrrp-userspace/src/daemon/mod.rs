@@ -188,6 +188,8 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
         metrics_listen: options.metrics_listen,
         record_events: options.record_events.clone(),
         net_namespace: config.net_namespace.clone(),
+        load: options.load.clone(),
+        strict_config: options.strict_config,
     };
     let ops = match runtime::Operations::start(&ops_options, resolved.instances.len()).await {
         Ok(ops) => ops,

@@ -47,6 +47,31 @@ struct Entry {
     seq: u64,
 }
 
+impl Entry {
+    fn new(spec: ReceiveSpec) -> Self {
+        Self {
+            spec,
+            key: None,
+            policy: None,
+            delivered: Timestamp::ZERO,
+            seq: 0,
+        }
+    }
+}
+
+/// Whether adverts for the two specs reach the same kernel key (the unicast destination is
+/// the source address, which the instance keeps).
+fn same_address(old: &ReceiveSpec, new: &ReceiveSpec) -> bool {
+    let group = |spec: &ReceiveSpec| match spec.mode {
+        ReceiveMode::Multicast { group } => Some(group),
+        ReceiveMode::Unicast { .. } => None,
+    };
+    old.ifindex == new.ifindex
+        && old.family == new.family
+        && old.vrid == new.vrid
+        && group(old) == group(new)
+}
+
 /// The receive path of the running daemon.
 pub struct Receive {
     dataplane: Dataplane,
@@ -98,13 +123,7 @@ impl Receive {
             ring_full: 0,
         };
         for (index, instance) in resolved.instances.iter().enumerate() {
-            receive.entries.push(Entry {
-                spec: instance.receive.clone(),
-                key: None,
-                policy: None,
-                delivered: Timestamp::ZERO,
-                seq: 0,
-            });
+            receive.entries.push(Entry::new(instance.receive.clone()));
             receive.install(InstanceId(index), instance.engine.source)?;
         }
         receive.ring_full = receive.dataplane.global_stats().ring_full;
@@ -142,6 +161,89 @@ impl Receive {
         }
         entry.key = Some(key);
         self.ids.insert(key, id);
+        Ok(())
+    }
+
+    /// A reload: the entries follow the new instances (`carry[i]`: the running instance the
+    /// new instance `i` continues). A carried instance addressed as before keeps its entry:
+    /// what the kernel heard, its counters and its policy stay, and only a changed
+    /// configuration or VIP list is rewritten in place. Everything else is installed fresh,
+    /// after the keys nobody uses any more are removed (a new instance may reuse one). The
+    /// program stays attached; interfaces no longer used are detached, new ones attached.
+    pub fn reconfigure(
+        &mut self,
+        resolved: &Resolved,
+        carry: &[Option<InstanceId>],
+    ) -> Result<(), DataplaneError> {
+        let mut running: Vec<Option<Entry>> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut rewrite = Vec::new();
+        let mut install = Vec::new();
+        for (index, (instance, carried)) in resolved.instances.iter().zip(carry).enumerate() {
+            let spec = instance.receive.clone();
+            let kept = carried
+                .and_then(|old| running.get_mut(old.0).and_then(Option::take))
+                .filter(|entry| same_address(&entry.spec, &spec));
+            match kept {
+                Some(mut entry) => {
+                    if entry.spec != spec {
+                        rewrite.push((index, std::mem::replace(&mut entry.spec, spec)));
+                    }
+                    self.entries.push(entry);
+                }
+                None => {
+                    self.entries.push(Entry::new(spec));
+                    install.push(index);
+                }
+            }
+        }
+        for entry in running.into_iter().flatten() {
+            if let Some(key) = entry.key {
+                self.ids.remove(&key);
+                self.dataplane.remove_instance(&key)?;
+            }
+        }
+        self.ids = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| Some((entry.key?, InstanceId(index))))
+            .collect();
+        for (index, old_spec) in rewrite {
+            self.rewrite(InstanceId(index), &old_spec)?;
+        }
+        for index in install {
+            self.install(InstanceId(index), resolved.instances[index].engine.source)?;
+        }
+        let links: Vec<u32> = resolved.links().iter().map(|l| l.ifindex).collect();
+        for attached in self.dataplane.set_interfaces(&links)? {
+            debug!(ifindex = attached.ifindex, mode = ?attached.mode, "receive path attached");
+        }
+        Ok(())
+    }
+
+    /// Rewrites a kept instance's kernel configuration in place: entries that no longer
+    /// exist (a peer removed) go, the others are overwritten, the VIPs only if they changed.
+    fn rewrite(&mut self, id: InstanceId, old_spec: &ReceiveSpec) -> Result<(), DataplaneError> {
+        let entry = &self.entries[id.0];
+        let Some(key) = entry.key else {
+            return Ok(());
+        };
+        let wanted = config_entries(&entry.spec, key);
+        for (rx_key, _) in config_entries(old_spec, key) {
+            if !wanted.iter().any(|(k, _)| *k == rx_key) {
+                self.dataplane.remove_config(&rx_key)?;
+            }
+        }
+        for (rx_key, config) in &wanted {
+            self.dataplane.insert_config(rx_key, config)?;
+        }
+        if entry.spec.vips != old_spec.vips {
+            let vips = entry.spec.vips.clone();
+            self.dataplane.set_vips(&key, &vips)?;
+        }
         Ok(())
     }
 

@@ -199,6 +199,22 @@ pub enum TrackedObject {
     Process(String),
 }
 
+impl TrackedObject {
+    /// The interface, script, file or process name the configuration gives it.
+    pub fn name(&self) -> &str {
+        match self {
+            TrackedObject::Interface(link) => &link.name,
+            TrackedObject::Script(script) => &script.name,
+            TrackedObject::File(name) | TrackedObject::Process(name) => name,
+        }
+    }
+
+    /// The same object in two configurations (a reload carries what it said).
+    pub fn same_object(&self, other: &TrackedObject) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other) && self.name() == other.name()
+    }
+}
+
 /// The running configuration: indexes are [`InstanceId`]s and [`TrackerId`]s.
 #[derive(Clone, Debug)]
 pub struct Resolved {
@@ -224,11 +240,7 @@ impl Resolved {
 
     /// The name of a tracked object, for logs.
     pub fn tracker_name(&self, id: TrackerId) -> &str {
-        match &self.trackers[id.0 as usize] {
-            TrackedObject::Interface(link) => &link.name,
-            TrackedObject::Script(script) => &script.name,
-            TrackedObject::File(name) | TrackedObject::Process(name) => name,
-        }
+        self.trackers[id.0 as usize].name()
     }
 }
 

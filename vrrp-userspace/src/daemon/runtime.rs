@@ -29,6 +29,20 @@ mod reload;
 
 pub use operations::{Operations, OperationsOptions};
 
+/// What a master puts on the host: its virtual addresses, routes and rules.
+#[derive(Debug, Default)]
+struct Owned {
+    addresses: Vec<super::resolve::PlannedAddress>,
+    routes: Vec<crate::config::model::Route>,
+    rules: Vec<crate::config::model::Rule>,
+}
+
+impl Owned {
+    fn is_empty(&self) -> bool {
+        self.addresses.is_empty() && self.routes.is_empty() && self.rules.is_empty()
+    }
+}
+
 /// Everything the loop owns.
 pub struct Runtime {
     router: Router,
@@ -48,8 +62,9 @@ pub struct Runtime {
     bursts: Vec<Vec<JoinHandle<()>>>,
     /// Instances whose addresses are on the host now.
     holding: Vec<bool>,
-    /// What each instance was last told about its own link: (up, source address).
-    link_view: Vec<(bool, Option<IpAddr>)>,
+    /// What each instance was last told about its own link: (up, source address); `None`
+    /// until it was told (at startup, and for instances a reload added).
+    link_view: Vec<Option<(bool, Option<IpAddr>)>>,
     /// What each tracked interface was last reported as.
     tracked_up: BTreeMap<TrackerId, bool>,
     /// (instance, what failed) pairs already logged at warn level: later ones go to debug.
@@ -72,21 +87,7 @@ impl Runtime {
             .map(|i| i.engine.clone())
             .collect();
         let router = Router::new(configs, resolved.sync_groups.clone())?;
-        let mut link_sockets = BTreeMap::new();
-        for instance in &resolved.instances {
-            let ipv6 = instance.receive.family == Family::Ipv6;
-            let key = (instance.link.name.clone(), ipv6);
-            if !link_sockets.contains_key(&key) {
-                let socket = LinkSocket::new(instance.link.ifindex, ipv6, &instance.link.name)?;
-                link_sockets.insert(key.clone(), socket);
-            }
-            if let super::resolve::ReceiveMode::Multicast { group } = instance.receive.mode {
-                let socket = link_sockets.get_mut(&key).expect("inserted above");
-                if let Err(e) = socket.join(group) {
-                    warn!(instance = %instance.name, iface = %instance.link.name, %group, error = %e, "cannot join the VRRP multicast group");
-                }
-            }
-        }
+        let link_sockets = open_link_sockets(&resolved, BTreeMap::new());
         let count = resolved.instances.len();
         let scripts = Scripts::start(&resolved)?;
         let names_at_start = host
@@ -106,7 +107,7 @@ impl Runtime {
             scripts,
             bursts: (0..count).map(|_| Vec::new()).collect(),
             holding: vec![false; count],
-            link_view: vec![(true, None); count],
+            link_view: vec![None; count],
             tracked_up: BTreeMap::new(),
             reported: BTreeSet::new(),
             ops,
@@ -127,7 +128,7 @@ impl Runtime {
         let now = timer::now();
         // The engine learns the state of links and tracked interfaces before it starts, so
         // that an instance whose interface is down starts in FAULT.
-        self.refresh_links(now, false).await;
+        self.refresh_links(now).await;
         let actions = self.router.broadcast(now, &Event::Startup);
         self.perform(actions).await;
         self.ops
@@ -171,7 +172,7 @@ impl Runtime {
                     while let Ok(change) = changes.try_recv() {
                         debug!(?change, "host changed");
                     }
-                    self.refresh_links(timer::now(), true).await;
+                    self.refresh_links(timer::now()).await;
                 }
                 Some(result) = self.scripts.next() => {
                     self.script_result(result).await;
@@ -215,9 +216,9 @@ impl Runtime {
     }
 
     /// Re-reads the host and tells the engine what changed for each instance's own link,
-    /// its advert source and the tracked interfaces. `known`: false at startup, when every
-    /// current state is reported.
-    async fn refresh_links(&mut self, now: Timestamp, known: bool) {
+    /// its advert source and the tracked interfaces; an instance told nothing yet hears
+    /// everything.
+    async fn refresh_links(&mut self, now: Timestamp) {
         match self.netlink.host_facts().await {
             Ok(host) => self.host = host,
             Err(e) => {
@@ -242,7 +243,9 @@ impl Runtime {
                     .as_ref()
                     .and_then(|i| i.source_address(instance.receive.family == Family::Ipv6)),
             };
-            let (was_up, was_source) = self.link_view[index];
+            let known = self.link_view[index];
+            let (was_up, was_source) = known.unwrap_or((true, None));
+            let known = known.is_some();
             let mut events = Vec::new();
             if !known || up != was_up {
                 if current.is_none() {
@@ -261,7 +264,7 @@ impl Runtime {
                 self.receive.set_source(id, source);
                 events.push(Event::SourceAddress { addr: source });
             }
-            self.link_view[index] = (up, source);
+            self.link_view[index] = Some((up, source));
             for event in events {
                 let actions = self.router.handle(now, id, event);
                 self.perform(actions).await;
@@ -289,6 +292,11 @@ impl Runtime {
                 self.perform(actions).await;
             }
         }
+    }
+
+    /// The advert source the instance was last told about.
+    fn source_of(&self, id: InstanceId) -> Option<IpAddr> {
+        self.link_view[id.0].and_then(|(_, source)| source)
     }
 
     /// The instance's interface was deleted and created again with another index.
@@ -398,7 +406,7 @@ impl Runtime {
         let now = timer::now();
         for id in touched {
             let policy = self.router.instance(id).receive_policy(now);
-            let source = self.link_view[id.0].1;
+            let source = self.source_of(id);
             self.receive.set_policy(id, &policy, source);
         }
     }
@@ -464,15 +472,25 @@ impl Runtime {
         }));
     }
 
-    /// Adds or removes the instance's addresses, routes and rules. Failures are logged and
-    /// the rest goes on (keepalived does the same).
+    /// Adds or removes the instance's addresses, routes and rules.
     async fn addresses(&mut self, id: InstanceId, add: bool) {
         if self.holding[id.0] == add {
             return;
         }
         self.holding[id.0] = add;
-        let instance = self.resolved.instances[id.0].clone();
-        for address in &instance.addresses {
+        let instance = &self.resolved.instances[id.0];
+        let owned = Owned {
+            addresses: instance.addresses.clone(),
+            routes: instance.routes.clone(),
+            rules: instance.rules.clone(),
+        };
+        self.change_addresses(id, &owned, add).await;
+    }
+
+    /// Adds or removes addresses, routes and rules on the host for an instance. Failures are
+    /// logged and the rest goes on (keepalived does the same).
+    async fn change_addresses(&mut self, id: InstanceId, owned: &Owned, add: bool) {
+        for address in &owned.addresses {
             let mut address = address.clone();
             address.link.ifindex = self.current_ifindex(address.link.ifindex);
             let result = if add {
@@ -496,23 +514,23 @@ impl Runtime {
         // removal in the reverse order.
         let host = self.host.clone();
         if add {
-            for route in &instance.routes {
+            for route in &owned.routes {
                 if let Err(e) = self.netlink.route(route, &host, true).await {
                     self.report(id, "adding a route", &e);
                 }
             }
-            for rule in &instance.rules {
+            for rule in &owned.rules {
                 if let Err(e) = self.netlink.rule(rule, true).await {
                     self.report(id, "adding a rule", &e);
                 }
             }
         } else {
-            for rule in &instance.rules {
+            for rule in &owned.rules {
                 if let Err(e) = self.netlink.rule(rule, false).await {
                     self.report(id, "removing a rule", &e);
                 }
             }
-            for route in &instance.routes {
+            for route in &owned.routes {
                 if let Err(e) = self.netlink.route(route, &host, false).await {
                     self.report(id, "removing a route", &e);
                 }
@@ -589,6 +607,43 @@ impl Runtime {
         }
         self.receive.shutdown();
     }
+}
+
+/// The raw protocol-112 sockets the instances send unicast adverts on, one per (interface,
+/// family), joined to every multicast group an instance listens on there (so that the
+/// interface accepts the group). Sockets in `existing` for the same interface are kept. A
+/// socket that cannot be opened is logged; its instances' unicast sends then fail and say so.
+fn open_link_sockets(
+    resolved: &Resolved,
+    mut existing: BTreeMap<(String, bool), LinkSocket>,
+) -> BTreeMap<(String, bool), LinkSocket> {
+    let mut sockets = BTreeMap::new();
+    for instance in &resolved.instances {
+        let ipv6 = instance.receive.family == Family::Ipv6;
+        let key = (instance.link.name.clone(), ipv6);
+        if !sockets.contains_key(&key) {
+            let socket = match existing.remove(&key) {
+                Some(socket) if socket.ifindex() == instance.link.ifindex => Ok(socket),
+                _ => LinkSocket::new(instance.link.ifindex, ipv6, &instance.link.name),
+            };
+            match socket {
+                Ok(socket) => {
+                    sockets.insert(key.clone(), socket);
+                }
+                Err(e) => {
+                    warn!(iface = %instance.link.name, error = %e, "cannot open the send socket");
+                    continue;
+                }
+            }
+        }
+        if let super::resolve::ReceiveMode::Multicast { group } = instance.receive.mode
+            && let Some(socket) = sockets.get_mut(&key)
+            && let Err(e) = socket.join(group)
+        {
+            warn!(instance = %instance.name, iface = %instance.link.name, %group, error = %e, "cannot join the VRRP multicast group");
+        }
+    }
+    sockets
 }
 
 /// The next tick of an optional interval (never, without one).

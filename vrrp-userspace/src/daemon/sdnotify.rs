@@ -51,6 +51,13 @@ impl Notifier {
         ));
     }
 
+    /// A reload starts; [`Self::ready`] ends it. systemd wants the monotonic time with it
+    /// (sd_notify(3), `Type=notify-reload`).
+    pub fn reloading(&self) {
+        let usec = super::timer::now().as_nanos() / 1_000;
+        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={usec}"));
+    }
+
     pub fn stopping(&self) {
         self.send("STOPPING=1");
     }

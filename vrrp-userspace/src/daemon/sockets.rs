@@ -141,6 +141,11 @@ impl LinkSocket {
         })
     }
 
+    /// The interface the socket is bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
     /// Joins `group` on the socket's interface (idempotent).
     pub fn join(&mut self, group: IpAddr) -> io::Result<()> {
         if self.groups.contains(&group) {

@@ -70,6 +70,20 @@ struct InstanceBook {
     failovers: FailoverHistogram,
 }
 
+impl InstanceBook {
+    fn new(since_unix: f64, now: Timestamp) -> Self {
+        Self {
+            state: State::Initialize,
+            since_unix,
+            since_mono: now,
+            last: None,
+            counters: EngineCounters::default(),
+            transitions: 0,
+            failovers: FailoverHistogram::default(),
+        }
+    }
+}
+
 /// A transition as `xvrrpd watch` prints it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TransitionEvent {
@@ -97,18 +111,27 @@ impl Book {
         let started_unix = unix_now();
         Self {
             instances: (0..count)
-                .map(|_| InstanceBook {
-                    state: State::Initialize,
-                    since_unix: started_unix,
-                    since_mono: now,
-                    last: None,
-                    counters: EngineCounters::default(),
-                    transitions: 0,
-                    failovers: FailoverHistogram::default(),
-                })
+                .map(|_| InstanceBook::new(started_unix, now))
                 .collect(),
             started_unix,
         }
+    }
+
+    /// A reload: carried instances keep their history and counters (`carry[i]`: the old
+    /// instance the new instance `i` continues), new ones start a fresh page.
+    pub fn reconfigure(&mut self, carry: &[Option<InstanceId>], now: Timestamp) {
+        let mut old: Vec<Option<InstanceBook>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.instances = carry
+            .iter()
+            .map(|carried| {
+                carried
+                    .and_then(|id| old.get_mut(id.0).and_then(Option::take))
+                    .unwrap_or_else(|| InstanceBook::new(unix_now(), now))
+            })
+            .collect();
     }
 
     /// Notes what an action tells; returns the transition to announce, if it is one. `why` is

@@ -79,6 +79,16 @@ impl Router {
         Ok(router)
     }
 
+    /// Whether `sync_groups` fit `configs` (what [`Router::new`] and [`Router::reconfigure`]
+    /// refuse), to check a reload before anything changes.
+    pub fn check_groups(
+        configs: &[InstanceConfig],
+        sync_groups: &[SyncGroupConfig],
+    ) -> Result<(), RouterError> {
+        let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
+        memberships(&names, sync_groups).map(|_| ())
+    }
+
     /// Sets up the sync groups, whose memberships [`memberships`] checked.
     fn join_groups(&mut self, sync_groups: Vec<SyncGroupConfig>) {
         self.groups.clear();

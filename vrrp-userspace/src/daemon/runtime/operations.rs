@@ -32,6 +32,10 @@ pub struct OperationsOptions {
     pub record_events: Option<PathBuf>,
     /// keepalived's `net_namespace`, which names its data dump.
     pub net_namespace: Option<String>,
+    /// How the configuration is read again on a reload.
+    pub load: crate::config::LoadOptions,
+    /// `--strict-config`: a reload with warnings is refused too.
+    pub strict_config: bool,
 }
 
 /// keepalived's dump signals: SIGUSR1 data, SIGUSR2 stats, SIGRTMIN+2 JSON (SIGJSON).
@@ -60,14 +64,16 @@ impl DumpSignals {
 }
 
 pub struct Operations {
-    book: Book,
+    pub(super) book: Book,
     transitions: broadcast::Sender<TransitionEvent>,
     pub commands: mpsc::Receiver<Command>,
     pub signals: DumpSignals,
     recorder: Option<Recorder>,
     dumps: DumpPaths,
     pub notifier: Notifier,
-    config_file: PathBuf,
+    pub(super) config_file: PathBuf,
+    pub(super) load: crate::config::LoadOptions,
+    pub(super) strict_config: bool,
 }
 
 impl Operations {
@@ -94,6 +100,8 @@ impl Operations {
             dumps: DumpPaths::new(options.net_namespace.clone()),
             notifier: Notifier::from_env(),
             config_file: options.config_file.clone(),
+            load: options.load.clone(),
+            strict_config: options.strict_config,
         })
     }
 }
@@ -313,7 +321,7 @@ impl Runtime {
                     master_down_interval_ms: ms(engine.master_down_interval()),
                     preempt: config.preempt,
                     preempt_delay_ms: ms(config.preempt_delay),
-                    source: self.link_view[id.0].1,
+                    source: self.source_of(id),
                     addresses,
                     last_transition: self.ops.book.last_transition(id).cloned(),
                     transitions: self.ops.book.transitions(id),

@@ -1,12 +1,354 @@
-//! Reloading the configuration (SIGHUP, `xvrrpd reload`).
+//! Reloading the configuration (SIGHUP, `xvrrpd reload`) the way keepalived users expect it,
+//! without its glitches. A configuration with errors is refused and nothing changes.
+//! Instances are matched by name: one with the same VRID, family, version, interface and kind
+//! of destination continues, keeping its state and timers, so a master stays master and sends
+//! no priority 0 and no extra gratuitous ARP; of its addresses, routes and rules only the
+//! added and removed ones are touched. Removed instances stop as on SIGTERM (priority 0 if
+//! master), new ones start. The XDP program stays attached; its maps change in place.
 
-use super::Runtime;
+use std::collections::BTreeMap;
+
+use tracing::{error, info, warn};
+
+use super::{Owned, Runtime, open_link_sockets};
+use crate::config::{self, Severity};
 use crate::daemon::control::Reply;
+use crate::daemon::resolve::{self, Resolved, ResolvedInstance};
+use crate::daemon::scripts::Scripts;
+use crate::daemon::{prepare_host, timer};
+use crate::engine::{Destination, Event, InstanceId, Router, TrackerId};
 
-impl Runtime {
-    pub(super) async fn reload(&mut self) -> Reply {
-        Reply::Failed {
-            message: "reloading the configuration is not implemented yet; nothing changed".into(),
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error(
+        "{file}: the configuration has {what}; the running configuration is kept\n{diagnostics}"
+    )]
+    Diagnostics {
+        file: String,
+        what: &'static str,
+        diagnostics: String,
+    },
+    #[error("cannot prepare the host for the new configuration: {0:#}")]
+    Host(anyhow::Error),
+    #[error("the new configuration cannot run on this host ({0}); the running configuration is kept")]
+    Resolve(resolve::ResolveError),
+    #[error("the new sync groups do not fit the instances ({0}); the running configuration is kept")]
+    Groups(crate::engine::RouterError),
+}
+
+/// How the running instances map onto the new ones.
+struct Plan {
+    /// For each new instance, the running instance it continues.
+    carry: Vec<Option<InstanceId>>,
+    /// Old tracker id -> new tracker id, for objects tracked before and after.
+    trackers: BTreeMap<TrackerId, TrackerId>,
+    /// Running instances that stop.
+    removed: Vec<InstanceId>,
+}
+
+impl Plan {
+    fn new(old: &Resolved, new: &Resolved) -> Self {
+        let carry: Vec<Option<InstanceId>> = new
+            .instances
+            .iter()
+            .map(|n| {
+                old.instances
+                    .iter()
+                    .position(|o| o.name == n.name && same_identity(o, n))
+                    .map(InstanceId)
+            })
+            .collect();
+        let trackers = old
+            .trackers
+            .iter()
+            .enumerate()
+            .filter_map(|(o, object)| {
+                let n = new.trackers.iter().position(|n| n.same_object(object))?;
+                Some((TrackerId(o as u32), TrackerId(n as u32)))
+            })
+            .collect();
+        let removed = (0..old.instances.len())
+            .map(InstanceId)
+            .filter(|id| !carry.contains(&Some(*id)))
+            .collect();
+        Self {
+            carry,
+            trackers,
+            removed,
         }
     }
+
+    fn added(&self) -> impl Iterator<Item = InstanceId> + '_ {
+        self.carry
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_none())
+            .map(|(i, _)| InstanceId(i))
+    }
+}
+
+/// Whether a new instance continues a running one of the same name: the same virtual router
+/// (VRID, family and version) on the same interface, reached the same way. Anything else is
+/// another router on the wire, so the old one stops and the new one starts.
+fn same_identity(old: &ResolvedInstance, new: &ResolvedInstance) -> bool {
+    let multicast = |i: &ResolvedInstance| {
+        matches!(i.engine.settings().destination, Destination::Multicast { .. })
+    };
+    old.engine.settings().vrid == new.engine.settings().vrid
+        && old.engine.settings().flavor == new.engine.settings().flavor
+        && old.link.name == new.link.name
+        && multicast(old) == multicast(new)
+}
+
+/// What the new list has that the old one does not.
+fn missing_from<T: PartialEq + Clone>(list: &[T], other: &[T]) -> Vec<T> {
+    list.iter().filter(|x| !other.contains(x)).cloned().collect()
+}
+
+/// Numbers for the reply and the log.
+#[derive(Default)]
+struct Summary {
+    kept: usize,
+    changed: usize,
+    added: usize,
+    removed: usize,
+    addresses_added: usize,
+    addresses_removed: usize,
+}
+
+impl Runtime {
+    /// Re-reads the configuration and applies it; the reply says what changed or why nothing
+    /// did (with the diagnostics).
+    pub(super) async fn reload(&mut self) -> Reply {
+        self.ops.notifier.reloading();
+        let file = self.ops.config_file.display().to_string();
+        let reply = match self.read_new_configuration().await {
+            Err(refused) => {
+                warn!(file, "reload refused: {refused}");
+                Reply::Failed {
+                    message: refused.to_string(),
+                }
+            }
+            Ok((new, warnings)) => {
+                let summary = self.apply(new).await;
+                let message = format!(
+                    "reloaded {file}: {} instances kept ({} changed), {} added, {} removed; virtual addresses +{} -{}{}",
+                    summary.kept,
+                    summary.changed,
+                    summary.added,
+                    summary.removed,
+                    summary.addresses_added,
+                    summary.addresses_removed,
+                    warnings
+                        .iter()
+                        .map(|w| format!("\n{w}"))
+                        .collect::<String>()
+                );
+                info!(
+                    file,
+                    kept = summary.kept,
+                    changed = summary.changed,
+                    added = summary.added,
+                    removed = summary.removed,
+                    "configuration reloaded"
+                );
+                Reply::Done { message }
+            }
+        };
+        self.ops.notifier.ready(&format!(
+            "{} VRRP instances",
+            self.resolved.instances.len()
+        ));
+        reply
+    }
+
+    /// Reads, checks and resolves the configuration file again; nothing running changes
+    /// (except VMAC interfaces a new instance needs, which exist before it resolves).
+    async fn read_new_configuration(&mut self) -> Result<(Resolved, Vec<String>), Refused> {
+        let loaded = config::load_file(&self.ops.config_file, &self.ops.load);
+        let refused = loaded.exit_code(self.ops.strict_config) != config::exit_code::CLEAN;
+        let lines: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+        if refused {
+            return Err(Refused::Diagnostics {
+                file: self.ops.config_file.display().to_string(),
+                what: if loaded
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.severity > Severity::Warning)
+                {
+                    "errors"
+                } else {
+                    "warnings (--strict-config)"
+                },
+                diagnostics: lines.join("\n"),
+            });
+        }
+        let host = prepare_host(&loaded.config, &self.netlink)
+            .await
+            .map_err(Refused::Host)?;
+        let new = resolve::resolve(&loaded.config, &host).map_err(Refused::Resolve)?;
+        let configs: Vec<_> = new.instances.iter().map(|i| i.engine.clone()).collect();
+        Router::check_groups(&configs, &new.sync_groups).map_err(Refused::Groups)?;
+        self.host = host;
+        let mut warnings = lines;
+        warnings.extend(new.warnings.iter().cloned());
+        for warning in &warnings {
+            warn!("{warning}");
+        }
+        Ok((new, warnings))
+    }
+
+    /// Moves the running daemon to `new`.
+    async fn apply(&mut self, new: Resolved) -> Summary {
+        let plan = Plan::new(&self.resolved, &new);
+        let mut summary = Summary {
+            kept: plan.carry.iter().flatten().count(),
+            added: plan.added().count(),
+            removed: plan.removed.len(),
+            ..Summary::default()
+        };
+
+        // Removed instances stop first, under their old ids: a master sends priority 0 and
+        // gives its addresses up, as on SIGTERM.
+        let now = timer::now();
+        for &id in &plan.removed {
+            let actions = self.router.handle(now, id, Event::Shutdown);
+            self.perform(actions).await;
+            for burst in self.bursts[id.0].drain(..) {
+                burst.abort();
+            }
+        }
+        self.remove_unused_vmacs(&new).await;
+
+        // Kept masters: only what changed on the host. Every removal before any addition, so
+        // an address moving between two instances ends up present.
+        let mut diffs = Vec::new();
+        for (index, carried) in plan.carry.iter().enumerate() {
+            let Some(old_id) = *carried else { continue };
+            let (old, new) = (&self.resolved.instances[old_id.0], &new.instances[index]);
+            if old.engine != new.engine
+                || old.addresses != new.addresses
+                || old.routes != new.routes
+                || old.rules != new.rules
+            {
+                summary.changed += 1;
+            }
+            if !self.holding[old_id.0] {
+                continue;
+            }
+            let gone = Owned {
+                addresses: missing_from(&old.addresses, &new.addresses),
+                routes: missing_from(&old.routes, &new.routes),
+                rules: missing_from(&old.rules, &new.rules),
+            };
+            let added = Owned {
+                addresses: missing_from(&new.addresses, &old.addresses),
+                routes: missing_from(&new.routes, &old.routes),
+                rules: missing_from(&new.rules, &old.rules),
+            };
+            summary.addresses_removed += gone.addresses.len();
+            summary.addresses_added += added.addresses.len();
+            diffs.push((old_id, gone, added));
+        }
+        for (id, gone, _) in &diffs {
+            if !gone.is_empty() {
+                self.change_addresses(*id, gone, false).await;
+            }
+        }
+        for (id, _, added) in &diffs {
+            if !added.is_empty() {
+                self.change_addresses(*id, added, true).await;
+            }
+        }
+
+        // The engine continues the kept instances; its actions use the new ids.
+        let configs = new.instances.iter().map(|i| i.engine.clone()).collect();
+        let actions = match self.router.reconfigure(
+            now,
+            configs,
+            new.sync_groups.clone(),
+            plan.carry.clone(),
+            plan.trackers.clone(),
+        ) {
+            Ok(actions) => actions,
+            Err(e) => {
+                // check_groups accepted these groups, so this is a bug; the old instances run.
+                error!(error = %e, "the engine refused the new configuration");
+                return summary;
+            }
+        };
+        self.resolved = new;
+        self.bursts = carry_over(std::mem::take(&mut self.bursts), &plan.carry, Vec::new);
+        self.holding = carry_over(std::mem::take(&mut self.holding), &plan.carry, || false);
+        self.link_view = carry_over(std::mem::take(&mut self.link_view), &plan.carry, || None);
+        self.reported.clear();
+        // Every tracked interface is reported again: an instance may track one it did not.
+        self.tracked_up.clear();
+        self.ops.book.reconfigure(&plan.carry, now);
+        self.names_at_start = self
+            .host
+            .interfaces
+            .iter()
+            .map(|i| (i.ifindex, i.name.clone()))
+            .collect();
+
+        if let Err(e) = self.receive.reconfigure(&self.resolved, &plan.carry) {
+            error!(error = %e, "cannot update the receive path; adverts for changed instances may be dropped until the next reload");
+        }
+        self.link_sockets =
+            open_link_sockets(&self.resolved, std::mem::take(&mut self.link_sockets));
+        match Scripts::start(&self.resolved) {
+            Ok(scripts) => std::mem::replace(&mut self.scripts, scripts).stop().await,
+            Err(e) => warn!(error = %e, "cannot restart the check scripts; the old ones keep running"),
+        }
+
+        self.perform(actions).await;
+        self.refresh_links(timer::now()).await;
+        let added: Vec<InstanceId> = plan.added().collect();
+        for id in added {
+            let actions = self.router.handle(timer::now(), id, Event::Startup);
+            self.perform(actions).await;
+        }
+        summary
+    }
+
+    /// VMAC interfaces of removed instances that the new configuration does not use.
+    async fn remove_unused_vmacs(&mut self, new: &Resolved) {
+        let wanted: Vec<&str> = new
+            .instances
+            .iter()
+            .filter_map(|i| i.vmac.as_ref().map(|v| v.name.as_str()))
+            .collect();
+        let unused: Vec<String> = self
+            .resolved
+            .instances
+            .iter()
+            .filter_map(|i| i.vmac.as_ref().map(|v| v.name.clone()))
+            .filter(|name| !wanted.contains(&name.as_str()))
+            .collect();
+        for name in unused {
+            if let Some(iface) = self.host.interface(&name)
+                && let Err(e) = self.netlink.delete_link(&name, iface.ifindex).await
+            {
+                warn!(iface = %name, error = %e, "cannot remove the VMAC interface");
+            }
+        }
+    }
+}
+
+/// A per-instance vector re-indexed for the new instances: carried ones keep their value.
+fn carry_over<T>(
+    old: Vec<T>,
+    carry: &[Option<InstanceId>],
+    fresh: impl Fn() -> T,
+) -> Vec<T> {
+    let mut old: Vec<Option<T>> = old.into_iter().map(Some).collect();
+    carry
+        .iter()
+        .map(|c| {
+            c.and_then(|id| old.get_mut(id.0).and_then(Option::take))
+                .unwrap_or_else(&fresh)
+        })
+        .collect()
 }
