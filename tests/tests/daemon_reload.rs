@@ -11,7 +11,7 @@ use netlab::capture::Capture;
 use netlab::lab::{Host, IFACE, Lab};
 use netlab::ping::Ping;
 use netlab::router::{Daemon, Router};
-use netlab::{Process, TempDir, run, xvrrpd_bin};
+use netlab::{Process, TempDir, xvrrpd_bin};
 use serde_json::Value;
 
 const SETTLE: Duration = Duration::from_secs(5);
@@ -163,12 +163,12 @@ fn a_configuration_with_errors_is_refused_and_the_daemon_runs_on() {
     );
     assert!(!output.status.success(), "{text}");
     let file = r1.config_file().display().to_string();
-    assert!(text.contains(&format!("{file}:3:")), "names the line: {text}");
-    assert!(text.contains("virtual_router_id"), "{text}");
     assert!(
-        text.contains("the running configuration is kept"),
-        "{text}"
+        text.contains(&format!("{file}:3:")),
+        "names the line: {text}"
     );
+    assert!(text.contains("virtual_router_id"), "{text}");
+    assert!(text.contains("the running configuration is kept"), "{text}");
 
     // The same by SIGHUP: logged, and nothing changes.
     // SAFETY: a signal to the daemon this test started.
@@ -250,9 +250,7 @@ fn a_reload_touches_only_what_changed() {
     std::fs::write(r1.config_file(), &after).unwrap();
     let reply = reload(&lab.r1, &r1);
     assert!(
-        reply.contains(
-            "1 instances kept (1 changed), 1 added, 1 removed; virtual addresses +1 -1"
-        ),
+        reply.contains("1 instances kept (1 changed), 1 added, 1 removed; virtual addresses +1 -1"),
         "{reply}"
     );
     // VI_2's backup takes over after Skew_Time (priority 0); VI_3 has no peer and becomes

@@ -277,7 +277,10 @@ impl Instance {
                 self.trackers
                     .iter()
                     .find(|kept| trackers.get(&kept.id()) == Some(&new.id))
-                    .map_or_else(|| Tracker::new(new.clone()), |kept| kept.reconfigured(new.clone()))
+                    .map_or_else(
+                        || Tracker::new(new.clone()),
+                        |kept| kept.reconfigured(new.clone()),
+                    )
             })
             .collect();
         // The owner's step-down to 254 was a reaction to another owner on the wire; the

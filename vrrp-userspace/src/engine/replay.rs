@@ -151,10 +151,15 @@ pub fn entry_line(entry: &JournalEntry, names: &mut Vec<String>) -> Value {
     }
 }
 
+/// What a setup or reconfigure line holds: the instances, their sync groups, their names.
+struct Configuration {
+    configs: Vec<InstanceConfig>,
+    groups: Vec<SyncGroupConfig>,
+    names: Vec<String>,
+}
+
 /// Instances and sync groups from a setup or reconfigure line.
-fn read_configuration(
-    value: &Value,
-) -> Result<(Vec<InstanceConfig>, Vec<SyncGroupConfig>, Vec<String>), String> {
+fn read_configuration(value: &Value) -> Result<Configuration, String> {
     let instances = value["instances"]
         .as_array()
         .cloned()
@@ -178,7 +183,11 @@ fn read_configuration(
             members,
         });
     }
-    Ok((configs, groups, names))
+    Ok(Configuration {
+        configs,
+        groups,
+        names,
+    })
 }
 
 fn id_of(names: &[String], name: &str) -> Result<InstanceId, String> {
@@ -197,7 +206,11 @@ fn reconfigure(
     value: &Value,
     names: &mut Vec<String>,
 ) -> Result<Vec<(InstanceId, Action)>, String> {
-    let (configs, groups, new_names) = read_configuration(value)?;
+    let Configuration {
+        configs,
+        groups,
+        names: new_names,
+    } = read_configuration(value)?;
     let carry = value["carry"]
         .as_array()
         .into_iter()
@@ -228,8 +241,11 @@ pub fn replay(text: &str) -> Result<Vec<Replayed>, ReplayError> {
     };
     let setup: Value =
         serde_json::from_str(setup).map_err(|e| fail(setup_number, e.to_string()))?;
-    let (configs, groups, mut names) =
-        read_configuration(&setup).map_err(|e| fail(setup_number, e))?;
+    let Configuration {
+        configs,
+        groups,
+        mut names,
+    } = read_configuration(&setup).map_err(|e| fail(setup_number, e))?;
     let explicit_timers = setup["explicit_timers"].as_bool().unwrap_or(false);
     let mut router = Router::new(configs, groups).map_err(|e| fail(setup_number, e.to_string()))?;
 
@@ -362,8 +378,14 @@ mod tests {
             settings.advertised = vec![vip.parse().unwrap()];
             InstanceConfig::new(settings).unwrap()
         };
-        let before = vec![settings("A", 1, "192.0.2.100"), settings("B", 2, "192.0.2.101")];
-        let after = vec![settings("C", 3, "192.0.2.102"), settings("A", 1, "192.0.2.103")];
+        let before = vec![
+            settings("A", 1, "192.0.2.100"),
+            settings("B", 2, "192.0.2.101"),
+        ];
+        let after = vec![
+            settings("C", 3, "192.0.2.102"),
+            settings("A", 1, "192.0.2.103"),
+        ];
         let mut router = Router::new(before.clone(), Vec::new()).unwrap();
         router.keep_journal(true);
         let t = |ms: u64| Timestamp::from_nanos(1_000_000_000 + ms * 1_000_000);
@@ -398,7 +420,13 @@ mod tests {
             .map(|r| (r.instance, r.action))
             .collect();
         assert!(replayed.iter().any(|(name, action)| name == "B"
-            && matches!(action, Action::StateChanged { to: crate::engine::State::Stopped, .. })));
+            && matches!(
+                action,
+                Action::StateChanged {
+                    to: crate::engine::State::Stopped,
+                    ..
+                }
+            )));
         assert!(replayed.iter().any(|(name, _)| name == "C"));
     }
 }

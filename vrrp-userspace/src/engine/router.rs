@@ -154,8 +154,10 @@ impl Router {
             trackers: trackers.clone(),
         });
 
-        let mut running: Vec<Option<Instance>> =
-            std::mem::take(&mut self.instances).into_iter().map(Some).collect();
+        let mut running: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
         let mut out = Vec::new();
         for (index, (config, old)) in configs.into_iter().zip(carry).enumerate() {
             let instance = match old.and_then(|old| running[old.0].take()) {

@@ -31,9 +31,13 @@ enum Refused {
     },
     #[error("cannot prepare the host for the new configuration: {0:#}")]
     Host(anyhow::Error),
-    #[error("the new configuration cannot run on this host ({0}); the running configuration is kept")]
+    #[error(
+        "the new configuration cannot run on this host ({0}); the running configuration is kept"
+    )]
     Resolve(resolve::ResolveError),
-    #[error("the new sync groups do not fit the instances ({0}); the running configuration is kept")]
+    #[error(
+        "the new sync groups do not fit the instances ({0}); the running configuration is kept"
+    )]
     Groups(crate::engine::RouterError),
 }
 
@@ -93,7 +97,10 @@ impl Plan {
 /// another router on the wire, so the old one stops and the new one starts.
 fn same_identity(old: &ResolvedInstance, new: &ResolvedInstance) -> bool {
     let multicast = |i: &ResolvedInstance| {
-        matches!(i.engine.settings().destination, Destination::Multicast { .. })
+        matches!(
+            i.engine.settings().destination,
+            Destination::Multicast { .. }
+        )
     };
     old.engine.settings().vrid == new.engine.settings().vrid
         && old.engine.settings().flavor == new.engine.settings().flavor
@@ -103,7 +110,10 @@ fn same_identity(old: &ResolvedInstance, new: &ResolvedInstance) -> bool {
 
 /// What the new list has that the old one does not.
 fn missing_from<T: PartialEq + Clone>(list: &[T], other: &[T]) -> Vec<T> {
-    list.iter().filter(|x| !other.contains(x)).cloned().collect()
+    list.iter()
+        .filter(|x| !other.contains(x))
+        .cloned()
+        .collect()
 }
 
 /// Numbers for the reply and the log.
@@ -156,10 +166,9 @@ impl Runtime {
                 Reply::Done { message }
             }
         };
-        self.ops.notifier.ready(&format!(
-            "{} VRRP instances",
-            self.resolved.instances.len()
-        ));
+        self.ops
+            .notifier
+            .ready(&format!("{} VRRP instances", self.resolved.instances.len()));
         reply
     }
 
@@ -300,7 +309,9 @@ impl Runtime {
             open_link_sockets(&self.resolved, std::mem::take(&mut self.link_sockets));
         match Scripts::start(&self.resolved) {
             Ok(scripts) => std::mem::replace(&mut self.scripts, scripts).stop().await,
-            Err(e) => warn!(error = %e, "cannot restart the check scripts; the old ones keep running"),
+            Err(e) => {
+                warn!(error = %e, "cannot restart the check scripts; the old ones keep running")
+            }
         }
 
         self.perform(actions).await;
@@ -338,11 +349,7 @@ impl Runtime {
 }
 
 /// A per-instance vector re-indexed for the new instances: carried ones keep their value.
-fn carry_over<T>(
-    old: Vec<T>,
-    carry: &[Option<InstanceId>],
-    fresh: impl Fn() -> T,
-) -> Vec<T> {
+fn carry_over<T>(old: Vec<T>, carry: &[Option<InstanceId>], fresh: impl Fn() -> T) -> Vec<T> {
     let mut old: Vec<Option<T>> = old.into_iter().map(Some).collect();
     carry
         .iter()
