@@ -108,6 +108,7 @@ pub struct Lab {
     pub r2: Host,
     pub client: Host,
     switch: Arc<Netns>,
+    tag: String,
 }
 
 impl Lab {
@@ -137,6 +138,7 @@ impl Lab {
             r2: host("r2", "r2", 2)?,
             client: host("client", "cl", 10)?,
             switch,
+            tag: tag.to_owned(),
         };
         // A port learned addresses between joining the bridge and `learning off` (the hosts'
         // IPv6 start-up chatter): forget them, or unicast to those hosts stops being flooded
@@ -207,6 +209,19 @@ impl Lab {
             host.netns.addr(IFACE, &cidr)?;
         }
         host.link_local = wait_for_link_local(&host)?;
+        Ok(host)
+    }
+
+    /// One more host on the switch (a third router), with 192.0.2.`last` and 2001:db8::`last`.
+    pub fn add_host(
+        &self,
+        name: &'static str,
+        port: &'static str,
+        last: u8,
+    ) -> anyhow::Result<Host> {
+        let host = Self::host(&self.switch, &self.tag, name, port, last)?;
+        self.switch
+            .ip(&["link", "set", "dev", "br0", "type", "bridge", "fdb_flush"])?;
         Ok(host)
     }
 

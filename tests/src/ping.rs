@@ -22,6 +22,8 @@ pub struct PingReport {
     pub received: u32,
     /// Sequence numbers that got an echo reply, in order of arrival.
     pub replied: Vec<u32>,
+    /// When each reply arrived (`-D`: seconds since the epoch), in order of arrival.
+    pub reply_times: Vec<Duration>,
     pub interval: Duration,
 }
 
@@ -68,6 +70,14 @@ impl PingReport {
                 seq.split_whitespace().next()?.parse().ok()
             })
             .collect();
+        let reply_times = text
+            .lines()
+            .filter(|line| line.contains(" bytes from "))
+            .filter_map(|line| {
+                let stamp = line.strip_prefix('[')?.split(']').next()?;
+                Some(Duration::from_secs_f64(stamp.parse().ok()?))
+            })
+            .collect();
         let summary = text
             .lines()
             .find(|line| line.contains(" packets transmitted, "))
@@ -84,6 +94,7 @@ impl PingReport {
             transmitted: number(" packets transmitted")?,
             received: number(" received")?,
             replied,
+            reply_times,
             interval,
         })
     }
@@ -98,6 +109,18 @@ impl PingReport {
         self.replied
             .iter()
             .any(|&seq| seq + 3 > self.transmitted && seq <= self.transmitted)
+    }
+
+    /// The longest time between two consecutive replies, less one interval: how long the
+    /// client went without an answer it should have had. (ping sends more slowly while
+    /// requests go unanswered, so counting lost requests understates an outage.)
+    pub fn longest_silence(&self) -> Duration {
+        self.reply_times
+            .windows(2)
+            .map(|pair| pair[1].saturating_sub(pair[0]))
+            .max()
+            .unwrap_or_default()
+            .saturating_sub(self.interval)
     }
 
     /// The longest run of consecutive requests without a reply, as a time at the ping interval.
@@ -144,6 +167,9 @@ rtt min/avg/max/mdev = 0.040/0.045/0.051/0.005 ms
         assert_eq!(report.lost(), 4);
         assert!(report.answered_at_end());
         assert_eq!(report.longest_outage(), Duration::from_millis(30));
+        // Replies at 10.1 and 60.1 ms: 50 ms apart, 40 ms more than the interval.
+        let silence = report.longest_silence().as_secs_f64() * 1e3;
+        assert!((silence - 40.0).abs() < 0.01, "{silence}");
     }
 
     #[test]
@@ -152,6 +178,7 @@ rtt min/avg/max/mdev = 0.040/0.045/0.051/0.005 ms
             transmitted: 100,
             received: 10,
             replied: (1..=10).collect(),
+            reply_times: Vec::new(),
             interval: Duration::from_millis(10),
         };
         assert!(!report.answered_at_end());
