@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 
 fn main() -> anyhow::Result<()> {
+    build_info();
     let manifest_dir =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?);
     let ebpf_dir = manifest_dir
@@ -28,4 +29,20 @@ fn main() -> anyhow::Result<()> {
     .context(
         "building the XDP program (run `cargo xtask setup` if bpf-linker or rust-src is missing)",
     )
+}
+
+/// What `xvrrpd --version` says about the build.
+fn build_info() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let version = std::process::Command::new(rustc)
+        .arg("-V")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "an unknown rustc".to_owned(), |v| v.trim().to_owned());
+    println!("cargo:rustc-env=XVRRPD_RUSTC={version}");
+    for (name, variable) in [("XVRRPD_TARGET", "TARGET"), ("XVRRPD_PROFILE", "PROFILE")] {
+        let value = std::env::var(variable).unwrap_or_default();
+        println!("cargo:rustc-env={name}={value}");
+    }
 }

@@ -457,3 +457,59 @@ fn the_unit_file_passes_systemd_analyze() {
         "{stderr}"
     );
 }
+
+#[test]
+fn without_log_console_the_daemon_logs_to_syslog_with_its_facility() {
+    let lab = Lab::new("syslog").unwrap();
+    let dir = TempDir::new("syslog").unwrap();
+    let socket_path = dir.path().join("log.sock");
+    let syslog = UnixDatagram::bind(&socket_path).unwrap();
+    syslog
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let conf = dir.write("keepalived.conf", &config(150));
+    let pins = netlab::PinDir::new("syslog");
+    let mut process = Process::spawn(
+        "xvrrpd",
+        lab.r1
+            .netns()
+            .enter(xvrrpd_bin())
+            .args(["-n", "-S", "3", "--syslog-socket"])
+            .arg(&socket_path)
+            .arg("-f")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.path().join("x.pid"))
+            .arg("--bpffs")
+            .arg(pins.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
+    // LOCAL3 is facility 19: informational lines are <158>, warnings <156>.
+    let info = format!("<158>xvrrpd[{}]: ", process.pid());
+    let mut lines = Vec::new();
+    let mut buffer = vec![0u8; 8192];
+    while !lines
+        .iter()
+        .any(|l: &String| l.starts_with(&info) && l.contains("VI_1 BACKUP -> MASTER"))
+    {
+        let n = syslog
+            .recv(&mut buffer)
+            .unwrap_or_else(|e| panic!("{e}; lines so far: {lines:#?}"));
+        lines.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+    }
+    process.signal(libc::SIGTERM);
+    let output = process.wait_timeout(Duration::from_secs(5)).unwrap();
+    assert!(output.status.success());
+    assert!(
+        output.stderr.is_empty(),
+        "nothing on stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in &lines {
+        assert!(line.starts_with('<') && !line.ends_with('\n'), "{line:?}");
+        assert!(!line.contains('\x1b'), "no colours in syslog: {line:?}");
+    }
+}

@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod dataplane;
 pub mod engine;
+pub mod logging;
 pub mod monitor;
 pub mod pcap;
 pub mod protocol;

@@ -9,14 +9,29 @@ use tracing_subscriber::EnvFilter;
 use xvrrpd::config::{self, DEFAULT_CONFIG_FILE};
 use xvrrpd::daemon;
 use xvrrpd::dataplane::{DEFAULT_BPFFS_ROOT, Role, pin_dir_for};
+use xvrrpd::logging;
 use xvrrpd::monitor::{self, LiveOptions};
 
 mod operations;
+
+/// `--version`: what was built, from what, how.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nbuilt by ",
+    env!("XVRRPD_RUSTC"),
+    "\nfor ",
+    env!("XVRRPD_TARGET"),
+    ", ",
+    env!("XVRRPD_PROFILE"),
+    " profile; the XDP program (vrrp-ebpf) is built with it and embedded",
+    "\nreads keepalived.conf as keepalived 2.2.7 does; speaks VRRPv2 (RFC 3768) and VRRPv3 (RFC 5798)",
+);
 
 #[derive(Parser)]
 #[command(
     name = "xvrrpd",
     version,
+    long_version = LONG_VERSION,
     about = "keepalived-compatible VRRP with an XDP receive path",
     args_conflicts_with_subcommands = true
 )]
@@ -56,9 +71,15 @@ struct KeepalivedArgs {
     /// Stay in the foreground (xvrrpd never forks; accepted for keepalived compatibility).
     #[arg(short = 'n', long = "dont-fork")]
     dont_fork: bool,
-    /// Log to the console (xvrrpd logs to stderr; accepted for keepalived compatibility).
+    /// Log to the console (stderr) instead of syslog.
     #[arg(short = 'l', long = "log-console")]
     log_console: bool,
+    /// Syslog facility LOCAL0..LOCAL7 instead of DAEMON.
+    #[arg(short = 'S', long = "log-facility", value_name = "0-7", value_parser = clap::value_parser!(u8).range(0..=7))]
+    log_facility: Option<u8>,
+    /// The syslog socket to log to without --log-console.
+    #[arg(long, value_name = "PATH", default_value = xvrrpd::logging::DEFAULT_SYSLOG_SOCKET)]
+    syslog_socket: PathBuf,
     /// Detailed log messages.
     #[arg(short = 'D', long = "log-detail")]
     log_detail: bool,
@@ -150,13 +171,19 @@ fn main() -> anyhow::Result<()> {
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let runs_daemon =
+        cli.command.is_none() && cli.keepalived.config_test.is_none() && !cli.keepalived.dump_conf;
+    let destination = if runs_daemon && !cli.keepalived.log_console {
+        logging::Destination::Syslog {
+            socket: cli.keepalived.syslog_socket.clone(),
+            local: cli.keepalived.log_facility,
+        }
+    } else {
+        logging::Destination::Console
+    };
+    logging::init(&destination, filter);
     match cli.command {
         Some(Command::Monitor(args)) => monitor_command(args),
         Some(Command::Status(args)) => operations::status(&args),
@@ -206,7 +233,8 @@ fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
     std::process::exit(code);
 }
 
-/// The daemon: keepalived's `-n -l -D -P` are accepted (it never forks and logs to stderr).
+/// The daemon: keepalived's `-n -P` are accepted (it never forks and has only the VRRP
+/// subsystem).
 fn daemon_command(args: &KeepalivedArgs) -> ! {
     let options = daemon::DaemonOptions {
         config_file: args.config_file.clone(),
