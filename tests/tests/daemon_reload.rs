@@ -200,6 +200,20 @@ fn a_configuration_with_errors_is_refused_and_the_daemon_runs_on() {
     let reply = reload(&lab.r1, &r1);
     assert!(reply.contains("1 instances kept (0 changed)"), "{reply}");
     assert_eq!(summary(&lab.r1, &r1), before);
+
+    // A script without enable_script_security is keepalived's run-time warning, not a
+    // refusal: the reload goes through and says so.
+    let with_script = "vrrp_script chk {\n script \"/bin/true\"\n interval 1\n weight -20\n}\n"
+        .to_owned()
+        + &good.replace(
+            " virtual_ipaddress",
+            " track_script {\n  chk\n }\n virtual_ipaddress",
+        );
+    std::fs::write(r1.config_file(), &with_script).unwrap();
+    let reply = reload(&lab.r1, &r1);
+    assert!(reply.contains("1 instances kept (1 changed)"), "{reply}");
+    assert!(reply.contains("enable_script_security"), "{reply}");
+    assert_eq!(summary(&lab.r1, &r1)[0].1, "MASTER");
 }
 
 #[test]

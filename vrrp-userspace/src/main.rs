@@ -184,6 +184,12 @@ fn main() -> anyhow::Result<()> {
         logging::Destination::Console
     };
     logging::init(&destination, filter);
+    if !runs_daemon {
+        // Commands end quietly when their reader goes away (`xvrrpd status --json | head`);
+        // the daemon keeps Rust's SIGPIPE-ignored default and sees EPIPE on its sockets.
+        // SAFETY: restoring a signal's default disposition before any thread is started.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cli.command {
         Some(Command::Monitor(args)) => monitor_command(args),
         Some(Command::Status(args)) => operations::status(&args),

@@ -176,16 +176,23 @@ impl Runtime {
     /// (except VMAC interfaces a new instance needs, which exist before it resolves).
     async fn read_new_configuration(&mut self) -> Result<(Resolved, Vec<String>), Refused> {
         let loaded = config::load_file(&self.ops.config_file, &self.ops.load);
-        let refused = loaded.exit_code(self.ops.strict_config) != config::exit_code::CLEAN;
+        // What the reader dropped (errors) would stop running instances; the script security
+        // notice is keepalived's warning at run time (it starts and reloads with it), a
+        // refusal only with --strict-config, as warnings are.
+        let strict = self.ops.strict_config;
+        let refusing = |severity: Severity| match severity {
+            Severity::Error | Severity::Fatal => true,
+            Severity::Warning | Severity::ScriptSecurity => strict,
+        };
         let lines: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
-        if refused {
+        if loaded.diagnostics.iter().any(|d| refusing(d.severity)) {
+            let errors = loaded
+                .diagnostics
+                .iter()
+                .any(|d| matches!(d.severity, Severity::Error | Severity::Fatal));
             return Err(Refused::Diagnostics {
                 file: self.ops.config_file.display().to_string(),
-                what: if loaded
-                    .diagnostics
-                    .iter()
-                    .any(|d| d.severity > Severity::Warning)
-                {
+                what: if errors {
                     "errors"
                 } else {
                     "warnings (--strict-config)"
