@@ -440,3 +440,65 @@ fn missing_capabilities_are_named() {
     );
     assert_eq!(xdp_programs(&lab.r1), 0);
 }
+
+/// `chrt -p` of the daemon's main thread: (policy line, priority line).
+fn scheduling(router: &Router) -> String {
+    let output = run(std::process::Command::new("chrt")
+        .arg("-p")
+        .arg(router.pid().unwrap().to_string()))
+    .unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_protocol_loop_runs_at_real_time_priority_unless_configured_otherwise() {
+    let lab = Lab::new("sched").unwrap();
+    let mut r1 = xvrrpd(&lab.r1, &config(150));
+    lab.wait_for_holders(vip(), &["r1"], SETTLE, || r1.check_running())
+        .unwrap();
+    let default = scheduling(&r1);
+    assert!(
+        default.contains("SCHED_RR|SCHED_RESET_ON_FORK"),
+        "{default}"
+    );
+    assert!(default.contains("priority: 1\n"), "{default}");
+    // Scripts and the reload's file reader run as ordinary threads and processes.
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", r1.pid().unwrap()))
+        .unwrap()
+        .map(|t| t.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|tid| *tid != r1.pid().unwrap().to_string())
+        .collect();
+    for tid in threads {
+        let output = run(std::process::Command::new("chrt").args(["-p", &tid])).unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains("SCHED_OTHER"), "thread {tid}: {text}");
+    }
+    r1.terminate(Duration::from_secs(5)).unwrap();
+
+    // keepalived's keywords: vrrp_rt_priority, or vrrp_priority (nice) alone.
+    let with = |globals: &str| format!("global_defs {{\n {globals}\n}}\n{}", config(150));
+    let r1 = xvrrpd(&lab.r1, &with("vrrp_rt_priority 10"));
+    lab.wait_for_holders(vip(), &["r1"], SETTLE, || Ok(()))
+        .unwrap();
+    let rt = scheduling(&r1);
+    assert!(
+        rt.contains("SCHED_RR") && rt.contains("priority: 10\n"),
+        "{rt}"
+    );
+    drop(r1);
+    let r1 = xvrrpd(&lab.r1, &with("vrrp_priority -5"));
+    lab.wait_for_holders(vip(), &["r1"], SETTLE, || Ok(()))
+        .unwrap();
+    let nice = scheduling(&r1);
+    assert!(nice.contains("SCHED_OTHER"), "{nice}");
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", r1.pid().unwrap())).unwrap();
+    // Field 19 of /proc/PID/stat is the nice value (after the command in parentheses).
+    let after_command = stat.rsplit(')').next().unwrap();
+    let nice_value: i32 = after_command
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(nice_value, -5, "{stat}");
+}

@@ -14,7 +14,7 @@ use netlab::router::{Daemon, Router};
 use netlab::{Process, TempDir, xvrrpd_bin};
 use serde_json::Value;
 
-const SETTLE: Duration = Duration::from_secs(5);
+const SETTLE: Duration = Duration::from_secs(10);
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()

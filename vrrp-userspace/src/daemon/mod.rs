@@ -103,6 +103,7 @@ pub fn run(options: &DaemonOptions) -> i32 {
     process::minimize_timer_slack();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_start(process::ordinary_thread)
         .build()
     {
         Ok(runtime) => runtime,
@@ -174,6 +175,11 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
             return exit_code::FATAL;
         }
     };
+    // After the program is loaded: the verifier's long system call must not count against a
+    // real-time CPU limit.
+    for problem in process::set_scheduling(&config.global.tuning) {
+        warn!("{problem}");
+    }
     info!(
         instances = resolved.instances.len(),
         pins = %pin_dir.display(),

@@ -145,6 +145,95 @@ pub fn minimize_timer_slack() {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64, 0u64, 0u64, 0u64) };
 }
 
+/// The real-time priority xvrrpd runs at when the configuration sets neither
+/// `vrrp_rt_priority` nor `vrrp_priority`. keepalived runs as an ordinary process unless told,
+/// and its users see false failovers when a busy host delays its adverts; the lowest SCHED_RR
+/// priority puts the daemon ahead of every ordinary process and behind any real-time one.
+pub const DEFAULT_RT_PRIORITY: i32 = 1;
+
+/// keepalived's default `vrrp_rlimit_rttime` (microseconds), when `vrrp_rt_priority` is set.
+const KEEPALIVED_RLIMIT_RTTIME_US: u64 = 10_000;
+
+/// Linux's SCHED_RESET_ON_FORK: scripts the daemon starts run as ordinary processes.
+const SCHED_RESET_ON_FORK: libc::c_int = 0x4000_0000;
+/// Linux's MCL_ONFAULT: lock pages as they are touched, not the whole address space at once.
+const MCL_ONFAULT: libc::c_int = 4;
+
+/// keepalived's process tuning (`vrrp_rt_priority`, `vrrp_priority`, `vrrp_rlimit_rttime`,
+/// `vrrp_no_swap`) for this thread, the protocol loop; returns what could not be done, for the
+/// log. Without either priority keyword the loop runs at [`DEFAULT_RT_PRIORITY`], with no
+/// RTTIME limit (the kernel's real-time throttling still bounds it). Threads started later
+/// inherit the policy: [`ordinary_thread`] puts them back.
+pub fn set_scheduling(tuning: &crate::config::model::Tuning) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (rt_priority, rlimit_us) = match (tuning.vrrp_rt_priority, tuning.vrrp_priority) {
+        (Some(priority), _) => (
+            Some(priority),
+            Some(
+                tuning
+                    .vrrp_rlimit_rttime
+                    .unwrap_or(KEEPALIVED_RLIMIT_RTTIME_US),
+            ),
+        ),
+        (None, Some(_)) => (None, None),
+        (None, None) => (Some(DEFAULT_RT_PRIORITY), None),
+    };
+    if let Some(priority) = rt_priority {
+        let param = libc::sched_param {
+            sched_priority: priority,
+        };
+        // SAFETY: sched_setscheduler on the calling thread with a valid parameter.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | SCHED_RESET_ON_FORK, &param) } != 0
+        {
+            problems.push(format!(
+                "cannot run at real-time priority {priority} (SCHED_RR; needs CAP_SYS_NICE): {}; \
+                 a busy host may delay adverts",
+                std::io::Error::last_os_error()
+            ));
+        } else if let Some(limit) = rlimit_us {
+            // keepalived warns at half the limit and is killed at the limit; SIGXCPU's default
+            // would kill at the soft limit already, so only the hard limit is set.
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            // SAFETY: setrlimit with a valid structure.
+            if unsafe { libc::setrlimit(libc::RLIMIT_RTTIME, &rlimit) } != 0 {
+                problems.push(format!(
+                    "cannot set vrrp_rlimit_rttime {limit}: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+    } else if let Some(nice) = tuning.vrrp_priority {
+        // SAFETY: setpriority on this process.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+            problems.push(format!(
+                "cannot set vrrp_priority {nice}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    if tuning.vrrp_no_swap {
+        // SAFETY: mlockall with flags only.
+        if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | MCL_ONFAULT) } != 0 {
+            problems.push(format!(
+                "vrrp_no_swap: cannot lock the daemon in memory: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    problems
+}
+
+/// Puts the calling thread back to ordinary scheduling: the runtime's blocking threads (a
+/// configuration being read for a reload) must not compete with the protocol loop.
+pub fn ordinary_thread() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler on the calling thread with a valid parameter.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,8 @@ pub struct Runtime {
     reported: BTreeSet<(usize, String)>,
     /// Status, control socket, dumps, recorder, systemd.
     ops: Operations,
+    /// A reload whose configuration file is being read.
+    reload: Option<reload::PendingReload>,
 }
 
 impl Runtime {
@@ -112,6 +114,7 @@ impl Runtime {
             reported: BTreeSet::new(),
             ops,
             resolved,
+            reload: None,
         })
     }
 
@@ -147,9 +150,10 @@ impl Runtime {
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = sighup.recv() => {
-                    let reply = self.reload().await;
-                    info!(?reply, "SIGHUP");
+                    info!("SIGHUP: reloading the configuration");
+                    self.request_reload(None);
                 }
+                loaded = reload::read(&mut self.reload) => self.finish_reload(loaded).await,
                 Some(command) = self.ops.commands.recv() => self.command(command).await,
                 dump = self.ops.signals.next() => self.dump(dump),
                 Some(_) = tick(&mut watchdog) => self.ops.notifier.watchdog(),

@@ -173,7 +173,7 @@ impl Runtime {
                     },
                 }
             }
-            Request::Reload => self.reload().await,
+            Request::Reload => return self.request_reload(Some(command.reply)),
             Request::Watch => Reply::Failed {
                 message: "watch is served by the socket itself".into(),
             },

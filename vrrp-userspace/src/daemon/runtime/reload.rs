@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::{Owned, Runtime, open_link_sockets};
@@ -127,55 +129,117 @@ struct Summary {
     addresses_removed: usize,
 }
 
+/// A reload whose configuration file is being read on a blocking thread (a 20,000-line file
+/// takes tens of milliseconds, longer than a Master_Down_Interval at `advert_int 0.01`: the
+/// loop keeps advertising meanwhile), and who waits for its outcome.
+pub(in crate::daemon) struct PendingReload {
+    reading: JoinHandle<config::Loaded>,
+    waiting: Vec<oneshot::Sender<Reply>>,
+    /// Requests that came while the file was read: the file may have changed since, so they
+    /// get a read of their own afterwards.
+    again: Option<Vec<oneshot::Sender<Reply>>>,
+    started: std::time::Instant,
+}
+
+/// The file read of the pending reload, when it is done (never, without one).
+pub(super) async fn read(pending: &mut Option<PendingReload>) -> config::Loaded {
+    match pending {
+        Some(pending) => match (&mut pending.reading).await {
+            Ok(loaded) => loaded,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        },
+        None => std::future::pending().await,
+    }
+}
+
 impl Runtime {
-    /// Re-reads the configuration and applies it; the reply says what changed or why nothing
-    /// did (with the diagnostics).
-    pub(super) async fn reload(&mut self) -> Reply {
+    /// SIGHUP or `xvrrpd reload`: starts reading the configuration file, unless a read is
+    /// running (then another follows it). `waiter` gets the outcome.
+    pub(super) fn request_reload(&mut self, waiter: Option<oneshot::Sender<Reply>>) {
+        match &mut self.reload {
+            Some(pending) => pending.again.get_or_insert_with(Vec::new).extend(waiter),
+            None => self.start_reading(waiter.into_iter().collect()),
+        }
+    }
+
+    fn start_reading(&mut self, waiting: Vec<oneshot::Sender<Reply>>) {
         self.ops.notifier.reloading();
+        let (file, options) = (self.ops.config_file.clone(), self.ops.load.clone());
+        self.reload = Some(PendingReload {
+            reading: tokio::task::spawn_blocking(move || config::load_file(&file, &options)),
+            waiting,
+            again: None,
+            started: std::time::Instant::now(),
+        });
+    }
+
+    /// The file is read: checks and applies it, answers whoever waits, and starts the next
+    /// read if one was asked for meanwhile.
+    pub(super) async fn finish_reload(&mut self, loaded: config::Loaded) {
+        let Some(pending) = self.reload.take() else {
+            return;
+        };
+        let reply = self.reload_with(loaded, pending.started).await;
+        if let Reply::Failed { message } = &reply {
+            warn!("reload refused: {message}");
+        }
+        self.ops
+            .notifier
+            .ready(&format!("{} VRRP instances", self.resolved.instances.len()));
+        for waiter in pending.waiting {
+            let _ = waiter.send(reply.clone());
+        }
+        if let Some(waiting) = pending.again {
+            self.start_reading(waiting);
+        }
+    }
+
+    /// Checks the configuration and applies it; the reply says what changed or why nothing
+    /// did (with the diagnostics).
+    async fn reload_with(&mut self, loaded: config::Loaded, started: std::time::Instant) -> Reply {
         let file = self.ops.config_file.display().to_string();
-        let reply = match self.read_new_configuration().await {
-            Err(refused) => {
-                warn!(file, "reload refused: {refused}");
-                Reply::Failed {
-                    message: refused.to_string(),
-                }
-            }
+        match self.check_new_configuration(loaded).await {
+            Err(refused) => Reply::Failed {
+                message: refused.to_string(),
+            },
             Ok((new, warnings)) => {
                 let summary = self.apply(new).await;
-                let message = format!(
-                    "reloaded {file}: {} instances kept ({} changed), {} added, {} removed; virtual addresses +{} -{}{}",
-                    summary.kept,
-                    summary.changed,
-                    summary.added,
-                    summary.removed,
-                    summary.addresses_added,
-                    summary.addresses_removed,
-                    warnings
-                        .iter()
-                        .map(|w| format!("\n{w}"))
-                        .collect::<String>()
-                );
+                let took = started.elapsed();
                 info!(
                     file,
                     kept = summary.kept,
                     changed = summary.changed,
                     added = summary.added,
                     removed = summary.removed,
+                    ms = took.as_secs_f64() * 1e3,
                     "configuration reloaded"
                 );
-                Reply::Done { message }
+                Reply::Done {
+                    message: format!(
+                        "reloaded {file} in {:.1} ms: {} instances kept ({} changed), {} added, {} removed; virtual addresses +{} -{}{}",
+                        took.as_secs_f64() * 1e3,
+                        summary.kept,
+                        summary.changed,
+                        summary.added,
+                        summary.removed,
+                        summary.addresses_added,
+                        summary.addresses_removed,
+                        warnings
+                            .iter()
+                            .map(|w| format!("\n{w}"))
+                            .collect::<String>()
+                    ),
+                }
             }
-        };
-        self.ops
-            .notifier
-            .ready(&format!("{} VRRP instances", self.resolved.instances.len()));
-        reply
+        }
     }
 
-    /// Reads, checks and resolves the configuration file again; nothing running changes
-    /// (except VMAC interfaces a new instance needs, which exist before it resolves).
-    async fn read_new_configuration(&mut self) -> Result<(Resolved, Vec<String>), Refused> {
-        let loaded = config::load_file(&self.ops.config_file, &self.ops.load);
+    /// Checks and resolves the configuration read again; nothing running changes (except
+    /// VMAC interfaces a new instance needs, which exist before it resolves).
+    async fn check_new_configuration(
+        &mut self,
+        loaded: config::Loaded,
+    ) -> Result<(Resolved, Vec<String>), Refused> {
         // What the reader dropped (errors) would stop running instances; the script security
         // notice is keepalived's warning at run time (it starts and reloads with it), a
         // refusal only with --strict-config, as warnings are.
@@ -278,7 +342,11 @@ impl Runtime {
             }
         }
 
+        // Timers that came due meanwhile (a master's next advert) fire before the switch.
+        self.deadlines().await;
+
         // The engine continues the kept instances; its actions use the new ids.
+        let now = timer::now();
         let configs = new.instances.iter().map(|i| i.engine.clone()).collect();
         let actions = match self.router.reconfigure(
             now,
