@@ -328,3 +328,72 @@ fn a_reload_touches_only_what_changed() {
     assert!(zero_from_r1(52));
     r1.check_running().unwrap();
 }
+
+#[test]
+fn a_renamed_instance_and_a_new_version_continue_as_in_keepalived() {
+    // keepalived 2.2.7 (vrrp.c vrrp_exist) recognises an instance by VRID, family and
+    // interface, not by name or version: a master renamed, or moved from VRRPv3 to v2, stays
+    // master with no priority 0 and its addresses untouched.
+    let lab = Lab::new("reloadname").unwrap();
+    let vip = ip("192.0.2.100");
+    // No second burst of gratuitous ARPs, which would land in the capture.
+    let config = |name: &str, version: &str, priority| {
+        "global_defs {\n vrrp_garp_master_delay 0\n}\n".to_owned()
+            + &instance("VI_1", 51, priority, "1", &["192.0.2.100"])
+                .replace("vrrp_instance VI_1", &format!("vrrp_instance {name}"))
+                .replace("version 3", &format!("version {version}"))
+    };
+    let mut r1 = Router::start(Daemon::Xvrrpd, lab.r1.netns(), &config("VI_1", "3", 150)).unwrap();
+    let mut r2 = Router::start(Daemon::Xvrrpd, lab.r2.netns(), &config("VI_1", "3", 100)).unwrap();
+    lab.wait_for_holders(vip, &["r1"], 2 * SETTLE, || r1.check_running())
+        .unwrap();
+    let transitions = summary(&lab.r1, &r1)[0].2;
+    let capture = Capture::start(lab.client.netns(), IFACE).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    std::fs::write(r1.config_file(), config("web", "3", 150)).unwrap();
+    let reply = reload(&lab.r1, &r1);
+    assert!(
+        reply.contains("1 instances kept (1 changed), 0 added, 0 removed"),
+        "{reply}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        summary(&lab.r1, &r1)[0],
+        ("web".to_owned(), "MASTER".to_owned(), transitions, 0, 0)
+    );
+
+    // Both routers move to VRRPv2, the backup first (it drops the master's v3 adverts until
+    // the master follows, well within its Master_Down_Interval).
+    std::fs::write(r2.config_file(), config("VI_1", "2", 100)).unwrap();
+    reload(&lab.r2, &r2);
+    std::fs::write(r1.config_file(), config("web", "2", 150)).unwrap();
+    let reply = reload(&lab.r1, &r1);
+    assert!(
+        reply.contains("1 instances kept (1 changed), 0 added, 0 removed"),
+        "{reply}"
+    );
+    std::thread::sleep(Duration::from_millis(4500));
+    let frames = capture.stop().unwrap().frames().unwrap();
+
+    assert_eq!(
+        summary(&lab.r1, &r1)[0],
+        ("web".to_owned(), "MASTER".to_owned(), transitions, 0, 0)
+    );
+    assert_eq!(summary(&lab.r2, &r2)[0].1, "BACKUP");
+    assert_eq!(lab.holders(vip).unwrap(), ["r1"]);
+    let r1_source = IpAddr::V4(lab.r1.ipv4());
+    let from_r1: Vec<_> = frames
+        .iter()
+        .filter_map(|f| f.advert())
+        .filter(|a| a.source == r1_source)
+        .collect();
+    assert!(from_r1.iter().all(|a| a.priority == 150), "{from_r1:?}");
+    assert!(from_r1.iter().any(|a| a.version == 2), "{from_r1:?}");
+    assert!(
+        !frames.iter().any(|f| f.announces(vip)),
+        "the kept address was announced again"
+    );
+    r1.check_running().unwrap();
+    r2.check_running().unwrap();
+}

@@ -90,7 +90,25 @@ pub struct Instance {
 
 impl Instance {
     pub fn new(config: InstanceConfig) -> Self {
-        let trackers: Vec<Tracker> = config.trackers.iter().cloned().map(Tracker::new).collect();
+        Self::with_known_trackers(config, &BTreeMap::new())
+    }
+
+    /// A new instance whose trackers in `known` already reported (a reload: keepalived keeps
+    /// one state per tracked script, which an instance added by the reload reads at once);
+    /// the others start as at startup.
+    pub(crate) fn with_known_trackers(
+        config: InstanceConfig,
+        known: &BTreeMap<TrackerId, Tracker>,
+    ) -> Self {
+        let trackers: Vec<Tracker> = config
+            .trackers
+            .iter()
+            .map(|t| {
+                known
+                    .get(&t.id)
+                    .map_or_else(|| Tracker::new(t.clone()), |k| k.reconfigured(t.clone()))
+            })
+            .collect();
         let base_priority = config.priority;
         let priority = effective_priority(base_priority, &trackers);
         let master_adver_interval = config.advert_interval;
@@ -256,7 +274,8 @@ impl Instance {
     /// by name and keeps their state). Nothing about the election restarts: the state, the
     /// running timers, the master heard and what each kept tracker said stay, so an unchanged
     /// instance produces no action at all. `trackers` maps the old ids of trackers that are
-    /// still tracked to their new ids. What changed takes effect as keepalived's reload
+    /// still tracked to their new ids; a tracker new to the instance waits for its first
+    /// report without holding the instance in FAULT ([`Tracker::added_on_reload`]). What changed takes effect as keepalived's reload
     /// leaves it: a new priority or tracker weight like a tracker report, a new
     /// Master_Down_Interval by moving the running deadline, and a master announces only the
     /// virtual addresses it did not have (the shell adds and removes only the difference).
@@ -278,7 +297,7 @@ impl Instance {
                     .iter()
                     .find(|kept| trackers.get(&kept.id()) == Some(&new.id))
                     .map_or_else(
-                        || Tracker::new(new.clone()),
+                        || Tracker::added_on_reload(new.clone()),
                         |kept| kept.reconfigured(new.clone()),
                     )
             })

@@ -115,11 +115,12 @@ impl Router {
     }
 
     /// A reload: the instances become `configs`, in that order. `carry[i]` names the running
-    /// instance the new instance `i` continues (matched by name, same VRID and link), which
-    /// keeps its state and timers (see [`Instance::reconfigure`]); the others are new and wait
-    /// for [`Event::Startup`]. Running instances not carried are dropped: the caller stops
-    /// them first ([`Event::Shutdown`]). `trackers` maps the old ids of trackers still in use
-    /// to their new ids. On an error nothing changed.
+    /// instance the new instance `i` continues (the same VRID, family and link), which keeps
+    /// its state and timers (see [`Instance::reconfigure`]); the others are new and wait for
+    /// [`Event::Startup`], knowing what the kept trackers they share last said. Running
+    /// instances not carried are dropped: the caller stops them first ([`Event::Shutdown`]).
+    /// `trackers` maps the old ids of trackers still in use to their new ids. On an error
+    /// nothing changed.
     pub fn reconfigure(
         &mut self,
         now: Timestamp,
@@ -154,6 +155,16 @@ impl Router {
             trackers: trackers.clone(),
         });
 
+        // What the kept trackers last said, under their new ids, for new instances tracking
+        // them (keepalived keeps one result per script, whoever tracks it).
+        let mut known = BTreeMap::new();
+        for instance in &self.instances {
+            for tracker in instance.trackers() {
+                if let Some(new_id) = trackers.get(&tracker.id()) {
+                    known.entry(*new_id).or_insert_with(|| tracker.clone());
+                }
+            }
+        }
         let mut running: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
             .into_iter()
             .map(Some)
@@ -167,7 +178,7 @@ impl Router {
                     out.extend(actions.into_iter().map(|a| (InstanceId(index), a)));
                     instance
                 }
-                None => Instance::new(config),
+                None => Instance::with_known_trackers(config, &known),
             };
             self.instances.push(instance);
         }

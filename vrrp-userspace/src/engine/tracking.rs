@@ -21,6 +21,10 @@ pub struct Tracker {
     status: Status,
     /// Consecutive successes (positive) or failures (negative) of a script.
     streak: i64,
+    /// Added to a running instance by a reload (keepalived's SCRIPT_INIT_STATE_INIT_RELOAD):
+    /// until it reports, it does not hold the instance in FAULT as a new script does at
+    /// startup.
+    added_on_reload: bool,
 }
 
 impl Tracker {
@@ -36,6 +40,19 @@ impl Tracker {
             config,
             status,
             streak: 0,
+            added_on_reload: false,
+        }
+    }
+
+    /// A tracker a reload adds to a running instance. keepalived (vrrp_data.c alloc_vrrp_script,
+    /// vrrp_track.c initialise_track_script_state) gives a script first seen on a reload the
+    /// state SCRIPT_INIT_STATE_INIT_RELOAD, which does not count in `num_script_init`: the
+    /// instance keeps its state (a master stays master) until the script's first result,
+    /// which then counts as at startup. `init_fail` still starts it failed.
+    pub fn added_on_reload(config: TrackerConfig) -> Self {
+        Self {
+            added_on_reload: true,
+            ..Self::new(config)
         }
     }
 
@@ -46,6 +63,7 @@ impl Tracker {
             config,
             status: self.status,
             streak: self.streak,
+            added_on_reload: self.added_on_reload,
         }
     }
 
@@ -119,10 +137,12 @@ impl Tracker {
             }
     }
 
-    /// A weight-0 script that has not reported yet (keepalived's `num_script_init`).
+    /// A weight-0 script that has not reported yet (keepalived's `num_script_init`), unless a
+    /// reload added it to a running instance.
     pub fn pending(&self) -> bool {
         self.config.weight == 0
             && self.status == Status::Unknown
+            && !self.added_on_reload
             && matches!(self.config.kind, TrackerKind::Script { .. })
     }
 
@@ -238,6 +258,33 @@ mod tests {
         assert!(
             !interface.pending(),
             "only scripts hold an instance until they report"
+        );
+    }
+
+    #[test]
+    fn a_weight_zero_script_added_by_a_reload_holds_nothing_until_it_fails() {
+        let config = |init_fail| TrackerConfig {
+            id: TrackerId(0),
+            kind: TrackerKind::Script {
+                rise: 1,
+                fall: 1,
+                init_fail,
+            },
+            weight: 0,
+            reverse: false,
+        };
+        let mut check = Tracker::added_on_reload(config(false));
+        assert!(!check.pending());
+        assert!(!check.causes_fault());
+        assert!(
+            !check.reconfigured(config(false)).pending(),
+            "still not pending after another reload"
+        );
+        check.script_result(false);
+        assert!(check.causes_fault());
+        assert!(
+            Tracker::added_on_reload(config(true)).causes_fault(),
+            "init_fail still starts it failed"
         );
     }
 

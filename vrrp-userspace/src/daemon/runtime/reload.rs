@@ -1,10 +1,12 @@
 //! Reloading the configuration (SIGHUP, `xvrrpd reload`) the way keepalived users expect it,
 //! without its glitches. A configuration with errors is refused and nothing changes.
-//! Instances are matched by name: one with the same VRID, family, version, interface and kind
-//! of destination continues, keeping its state and timers, so a master stays master and sends
-//! no priority 0 and no extra gratuitous ARP; of its addresses, routes and rules only the
-//! added and removed ones are touched. Removed instances stop as on SIGTERM (priority 0 if
-//! master), new ones start. The XDP program stays attached; its maps change in place.
+//! A running instance continues when the new configuration has the same virtual router: the
+//! same VRID, family, interface and kind of destination (keepalived's vrrp_exist, which does
+//! not look at the name or the version); one of the same name is preferred. It keeps its state
+//! and timers, so a master stays master and sends no priority 0 and no extra gratuitous ARP;
+//! of its addresses, routes and rules only the added and removed ones are touched. Removed
+//! instances stop as on SIGTERM (priority 0 if master), new ones start. The XDP program stays
+//! attached; its maps change in place.
 
 use std::collections::BTreeMap;
 
@@ -55,16 +57,25 @@ struct Plan {
 
 impl Plan {
     fn new(old: &Resolved, new: &Resolved) -> Self {
-        let carry: Vec<Option<InstanceId>> = new
-            .instances
-            .iter()
-            .map(|n| {
-                old.instances
-                    .iter()
-                    .position(|o| o.name == n.name && same_identity(o, n))
-                    .map(InstanceId)
-            })
-            .collect();
+        // keepalived (vrrp.c vrrp_exist) recognises a running instance by the virtual router
+        // it is, whatever its name: a renamed instance continues. The same name goes first,
+        // so that instances are not paired crosswise when only their names moved.
+        let mut carry: Vec<Option<InstanceId>> = vec![None; new.instances.len()];
+        let mut taken = vec![false; old.instances.len()];
+        for same_name in [true, false] {
+            for (index, n) in new.instances.iter().enumerate() {
+                if carry[index].is_some() {
+                    continue;
+                }
+                let found = old.instances.iter().enumerate().position(|(o, old)| {
+                    !taken[o] && (!same_name || old.name == n.name) && same_identity(old, n)
+                });
+                if let Some(o) = found {
+                    taken[o] = true;
+                    carry[index] = Some(InstanceId(o));
+                }
+            }
+        }
         let trackers = old
             .trackers
             .iter()
@@ -94,9 +105,12 @@ impl Plan {
     }
 }
 
-/// Whether a new instance continues a running one of the same name: the same virtual router
-/// (VRID, family and version) on the same interface, reached the same way. Anything else is
-/// another router on the wire, so the old one stops and the new one starts.
+/// Whether a new instance continues a running one: the same virtual router (VRID and family)
+/// on the same interface, reached the same way (multicast or unicast), as keepalived's
+/// vrrp_exist decides. Like keepalived, a new `version` continues the instance (its adverts
+/// change format, a master stays master). Unlike keepalived, a new unicast source address or
+/// multicast group continues it too: the instance is the same on the wire to its peers, and
+/// keepalived's stop and restart would only send a priority 0 and give the addresses up.
 fn same_identity(old: &ResolvedInstance, new: &ResolvedInstance) -> bool {
     let multicast = |i: &ResolvedInstance| {
         matches!(
@@ -105,7 +119,7 @@ fn same_identity(old: &ResolvedInstance, new: &ResolvedInstance) -> bool {
         )
     };
     old.engine.settings().vrid == new.engine.settings().vrid
-        && old.engine.settings().flavor == new.engine.settings().flavor
+        && old.engine.settings().flavor.family() == new.engine.settings().flavor.family()
         && old.link.name == new.link.name
         && multicast(old) == multicast(new)
 }
