@@ -76,6 +76,10 @@ struct KeepalivedArgs {
     /// keepalived kept for other VRIDs, runs on this host).
     #[arg(long, value_name = "POLICY", default_value = "drop", value_parser = ["drop", "pass"])]
     foreign_adverts: String,
+    /// Keep backups' master-down timers in userspace (a precise timerfd deadline that reads
+    /// when the master was last heard) instead of the kernel's bpf_timer.
+    #[arg(long = "no-kernel-timers")]
+    no_kernel_timers: bool,
     /// VRRP child pid file (xvrrpd has no child; accepted for keepalived compatibility).
     #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
     vrrp_pid_file: Option<PathBuf>,
@@ -193,6 +197,7 @@ fn daemon_command(args: &KeepalivedArgs) -> ! {
         pid_file: args.pid_file.clone(),
         pin_dir: args.bpffs.clone(),
         foreign_pass: args.foreign_adverts == "pass",
+        kernel_timers: !args.no_kernel_timers,
     };
     std::process::exit(daemon::run(&options))
 }

@@ -9,6 +9,7 @@ pub mod process;
 pub mod receive;
 pub mod resolve;
 mod runtime;
+pub mod schedule;
 mod scripts;
 pub mod sockets;
 pub mod timer;
@@ -48,6 +49,9 @@ pub struct DaemonOptions {
     /// Adverts for VRIDs this daemon does not run pass to the stack (another VRRP speaker on
     /// this host owns them) instead of being dropped in the kernel.
     pub foreign_pass: bool,
+    /// Backups' master-down timers run in the kernel (`bpf_timer`) when it allows; false
+    /// (`--no-kernel-timers`) keeps them in userspace.
+    pub kernel_timers: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
@@ -153,7 +157,12 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
             }
         },
     };
-    let receive = match receive::Receive::start(&resolved, &pin_dir, options.foreign_pass) {
+    let receive = match receive::Receive::start(
+        &resolved,
+        &pin_dir,
+        options.foreign_pass,
+        options.kernel_timers,
+    ) {
         Ok(receive) => receive,
         Err(e) => {
             error!("{:#}", anyhow::Error::from(e));

@@ -49,6 +49,12 @@ pub struct Router {
     instances: Vec<Instance>,
     groups: Vec<Group>,
     group_of: Vec<Option<usize>>,
+    /// One instance's actions while it handles an event, reused (no allocation per event).
+    scratch: Vec<Action>,
+    /// Instances an event may have changed since [`Router::take_changed`] last ran, once each:
+    /// their deadlines and receive policies are what the IO shell re-reads.
+    changed: Vec<InstanceId>,
+    is_changed: Vec<bool>,
 }
 
 impl Router {
@@ -95,11 +101,32 @@ impl Router {
                 members,
             });
         }
+        let count = instances.len();
         Ok(Self {
             instances,
             groups,
             group_of,
+            scratch: Vec::new(),
+            changed: Vec::with_capacity(count),
+            is_changed: vec![false; count],
         })
+    }
+
+    fn mark_changed(&mut self, index: usize) {
+        if !self.is_changed[index] {
+            self.is_changed[index] = true;
+            self.changed.push(InstanceId(index));
+        }
+    }
+
+    /// Moves the instances that handled an event since the last call into `out` (which is
+    /// cleared first), each once: everything else kept its deadlines and receive policy.
+    pub fn take_changed(&mut self, out: &mut Vec<InstanceId>) {
+        out.clear();
+        for id in &self.changed {
+            self.is_changed[id.0] = false;
+        }
+        out.append(&mut self.changed);
     }
 
     pub fn instances(&self) -> impl Iterator<Item = (InstanceId, &Instance)> {
@@ -142,19 +169,23 @@ impl Router {
         out
     }
 
-    fn handle_into(
+    /// [`Router::handle`] appending to `out`: with `out` reused, an event that sends an
+    /// advert allocates nothing.
+    pub fn handle_into(
         &mut self,
         now: Timestamp,
         id: InstanceId,
         event: Event,
         out: &mut Vec<RoutedAction>,
     ) {
-        let mut actions = Vec::new();
+        self.mark_changed(id.0);
+        let mut actions = std::mem::take(&mut self.scratch);
         let transition = self.instances[id.0].handle(now, event, &mut actions);
         let heard_lower = actions
             .iter()
             .any(|a| matches!(a, Action::MasterRxLowerPriority { .. }));
-        out.extend(actions.into_iter().map(|action| (id, action)));
+        out.extend(actions.drain(..).map(|action| (id, action)));
+        self.scratch = actions;
         let left_master = transition
             .as_ref()
             .is_some_and(|t| t.from == State::Master && t.to == State::Backup);
@@ -230,6 +261,9 @@ impl Router {
         let Some(group) = self.group_of[changed] else {
             return;
         };
+        for index in 0..self.groups[group].members.len() {
+            self.mark_changed(self.groups[group].members[index]);
+        }
         let Group { name, members } = &self.groups[group];
         let mut actions = Vec::new();
         let mut flush = |member: usize, actions: &mut Vec<Action>| {
