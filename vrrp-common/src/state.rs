@@ -155,7 +155,8 @@ pub struct bpf_timer {
 /// [`MasterDownTimer::flags`]: the timer is running (armed by an advert, not fired or
 /// cancelled since).
 pub const TIMER_ARMED: u8 = 1 << 0;
-/// [`MasterDownTimer::flags`]: `bpf_timer_init` and the callback are done.
+/// [`MasterDownTimer::flags`]: `bpf_timer_init` and `bpf_timer_set_callback` are done
+/// (cleared by a cancel, which drops the callback).
 pub const TIMER_INITIALISED: u8 = 1 << 1;
 /// [`MasterDownTimer::flags`]: the last firing could not write its event (ring full) and is
 /// retried [`TIMER_RETRY_NS`] later.

@@ -61,16 +61,15 @@ fn entry(key: &InstanceKey) -> Option<*mut MasterDownTimer> {
             TIMERS.get_ptr_mut(key)?
         }
     };
-    // SAFETY: a byte of a live map value; a stale read only costs a redundant init below.
+    // SAFETY: a byte of a live map value; a stale read only costs a redundant set-up below.
     let flags = unsafe { core::ptr::read_volatile(&(*entry).flags) };
     if flags & TIMER_INITIALISED == 0 {
         let map = (&raw const TIMERS).cast_mut().cast::<c_void>();
-        // -EBUSY when another CPU (or an earlier call) initialised it: only the first sets
-        // the callback. A timer started before its callback is set fails; the next advert
-        // starts it again.
-        if unsafe { bpf_timer_init(timer_of(entry), map, CLOCK_MONOTONIC) } == 0 {
-            unsafe { bpf_timer_set_callback(timer_of(entry), master_down_fired as *mut c_void) };
-        }
+        // -EBUSY once initialised, which is fine. The callback is set again after every
+        // `bpf_timer_cancel`, which drops it (and the program reference it holds); a timer
+        // started without one fails with -EINVAL.
+        unsafe { bpf_timer_init(timer_of(entry), map, CLOCK_MONOTONIC) };
+        unsafe { bpf_timer_set_callback(timer_of(entry), master_down_fired as *mut c_void) };
         let lock = lock_of(entry);
         unsafe { bpf_spin_lock(lock) };
         unsafe { (*entry).flags |= TIMER_INITIALISED };
@@ -190,6 +189,10 @@ pub fn sync(key: &InstanceKey) -> u32 {
             false
         }
     };
+    if cancel {
+        // bpf_timer_cancel drops the callback: the next advert sets it again.
+        e.flags &= !TIMER_INITIALISED;
+    }
     unsafe { bpf_spin_unlock(lock) };
     if cancel {
         unsafe { bpf_timer_cancel(timer_of(entry)) };

@@ -292,7 +292,12 @@ fn leaving_backup_cancels_and_a_new_generation_starts_afresh() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kinds, EVENT_TIMER_ARMED);
     assert_eq!(events[0].policy_generation, 3);
-    // FAULT cancels too.
+    // A timer started again after a cancel fires.
+    let downs = master_downs(&mut lab, 1, Duration::from_secs(1));
+    assert_eq!(downs.len(), 1, "fires after a cancel and a new start");
+    assert_eq!(downs[0].policy_generation, 3);
+    // FAULT cancels too, and after it a timer still fires.
+    lab.run(&v3(v4(1), 150, Duration::from_millis(10)));
     lab.set(
         &k52(),
         ReceivePolicy {
@@ -302,6 +307,17 @@ fn leaving_backup_cancels_and_a_new_generation_starts_afresh() {
         },
     );
     assert!(!armed(&lab.timer(&k52())));
+    lab.set(
+        &k52(),
+        ReceivePolicy {
+            generation: 5,
+            ..backup(3, 1)
+        },
+    );
+    lab.run(&v3(v4(1), 150, Duration::from_millis(10)));
+    lab.drain_events();
+    let downs = master_downs(&mut lab, 1, Duration::from_secs(1));
+    assert_eq!(downs.len(), 1, "fires after FAULT and BACKUP again");
 }
 
 /// Waits for `count` master-down events (or the timeout).
