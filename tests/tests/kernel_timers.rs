@@ -136,7 +136,7 @@ fn kernel_master_down_timers_against_keepalived() -> anyhow::Result<()> {
 
     let mut keepalived = Keepalived::start(&peer, &keepalived_config())?;
     let all_armed = wait_until(Duration::from_secs(10), || {
-        VRIDS.all(|vrid| {
+        VRIDS.clone().all(|vrid| {
             bench
                 .dataplane
                 .timer(&bench.key(vrid))

@@ -5,6 +5,7 @@
 
 pub mod host;
 pub mod netlink;
+mod policy;
 pub mod process;
 pub mod receive;
 pub mod resolve;

@@ -23,15 +23,16 @@ use tracing::{debug, info, warn};
 use vrrp_common::{
     CONFIG_CHECK_UNICAST_SRC, CONFIG_OLD_UNICAST_CHECKSUM, CONFIG_SKIP_CHECK_ADV_ADDR,
     CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, EVENT_MASTER_DOWN,
-    EVENT_TIMER_ARMED, InstanceKey, InstanceState, POLICY_ACCEPT_LOWER, POLICY_BACKUP,
-    POLICY_FAULT, POLICY_INIT, POLICY_MASTER, RxKey, TIMER_ARMED, VrrpEvent,
+    EVENT_TIMER_ARMED, InstanceKey, InstanceState, POLICY_BACKUP, RxKey, TIMER_ARMED, VrrpEvent,
 };
 
+pub use super::policy::kernel_policy;
+use super::policy::kernel_state;
 use super::resolve::{LinkRef, ReceiveMode, ReceiveSpec, Resolved, UnicastChecksum};
 use crate::dataplane::{
     Dataplane, DataplaneError, KernelTimers, LoadOptions, Mode, ProgramLog, parse_event,
 };
-use crate::engine::{Event, InstanceId, ReceivePolicy, State, Timestamp};
+use crate::engine::{Event, InstanceId, ReceivePolicy, Timestamp};
 use crate::protocol::{Auth, ChecksumMode, Family, Priority};
 
 /// An advert the engine should hear, at the time the kernel stamped it.
@@ -449,46 +450,6 @@ async fn readable(
     match log {
         Some(log) => log.readable_mut().await,
         None => std::future::pending().await,
-    }
-}
-
-fn kernel_state(state: State) -> u8 {
-    match state {
-        State::Initialize | State::Stopped => POLICY_INIT,
-        State::Backup => POLICY_BACKUP,
-        State::Master => POLICY_MASTER,
-        State::Fault => POLICY_FAULT,
-    }
-}
-
-/// An interval as the map's centiseconds (VRRP's unit; v2 seconds are whole centiseconds).
-fn to_centiseconds(interval: Duration) -> u16 {
-    (interval.as_millis() / 10).min(u128::from(u16::MAX)) as u16
-}
-
-/// The engine's receive policy as the program reads it.
-pub fn kernel_policy(
-    policy: &ReceivePolicy,
-    source: Option<IpAddr>,
-    generation: u32,
-) -> vrrp_common::ReceivePolicy {
-    vrrp_common::ReceivePolicy {
-        state: kernel_state(policy.state),
-        priority: policy.priority.0,
-        flags: if policy.accept_lower {
-            POLICY_ACCEPT_LOWER
-        } else {
-            0
-        },
-        version: policy.version.number(),
-        local_addr: source.map_or([0; 16], |s| Family::map_bytes(&s)),
-        down_timer_adverts: policy.down_timer_adverts.min(255) as u8,
-        _pad: 0,
-        advert_interval_cs: to_centiseconds(policy.advert_interval),
-        master_adver_interval_cs: to_centiseconds(policy.master_adver_interval),
-        _pad2: 0,
-        generation,
-        preempt_until_ns: policy.accept_lower_until.map_or(0, Timestamp::as_nanos),
     }
 }
 
