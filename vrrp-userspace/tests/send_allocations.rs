@@ -116,7 +116,7 @@ fn a_hundred_masters_advertising_allocate_nothing() {
         }
         // What Runtime::deadlines and Runtime::perform_all do.
         queue.pop_due(now, &mut due);
-        for &id in &due {
+        for &(id, _) in &due {
             router.handle_into(now, id, Event::Timer, &mut actions);
         }
         for (id, action) in actions.drain(..) {

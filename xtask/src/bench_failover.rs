@@ -8,7 +8,8 @@
 //! SIGTERM minus (the priority-0 advert + Skew_Time); then how long after that first advert it
 //! announced the VIP (gratuitous ARP), and how many pings were lost. Then all of it again
 //! with `stress-ng --cpu 4` running. Prints both daemons side by side, writes
-//! target/bench/failover.json and draws target/bench/failover.png.
+//! target/bench/failover.json, draws target/bench/failover.png and keeps every trial's capture
+//! in target/bench/captures/.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -229,9 +230,20 @@ fn run_daemon(
             errors: Vec::new(),
         })
         .collect();
+    let captures = crate::workspace_root().join("target/bench/captures");
+    std::fs::create_dir_all(&captures)?;
     for trial in 0..trials {
         for (index, failure) in Failure::ALL.into_iter().enumerate() {
-            match bench.trial(failure) {
+            let save = captures.join(
+                format!(
+                    "{}-{}-{}-{load}-{trial}.pcap",
+                    daemon.name(),
+                    variant.name.replace(' ', ""),
+                    failure.name().replace([' ', '-'], ""),
+                )
+                .replace(' ', "_"),
+            );
+            match bench.trial(failure, &save) {
                 Ok(sample) => series[index].samples.push(sample),
                 Err(error) => {
                     eprintln!("  trial {trial} {}: {error:#}", failure.name());
@@ -270,7 +282,8 @@ impl Bench {
             .map(|_| ())
     }
 
-    fn trial(&mut self, failure: Failure) -> anyhow::Result<Sample> {
+    /// One failure and recovery; the capture is saved to `save`.
+    fn trial(&mut self, failure: Failure, save: &std::path::Path) -> anyhow::Result<Sample> {
         let variant = self.variant;
         let client = self.lab.client.netns().clone();
         let capture = Capture::start(&client, IFACE)?;
@@ -303,7 +316,9 @@ impl Bench {
         lab.wait_for_holders(VIP, &["r1"], preempt, || r1.check_running())
             .context("r1 did not preempt back")?;
         std::thread::sleep(variant.advert_int().max(Duration::from_millis(200)));
-        let frames = capture.stop()?.frames()?;
+        let pcap = capture.stop()?;
+        pcap.save(save)?;
+        let frames = pcap.frames()?;
         let handover = Handover::find(
             &frames,
             variant.vrid,

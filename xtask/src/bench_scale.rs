@@ -88,17 +88,28 @@ struct Report {
 pub fn run(options: &Options) -> anyhow::Result<()> {
     crate::bench_env::use_release_xvrrpd()?;
     let mut report = Report::default();
+    // A part that fails is reported and the others still run.
+    let mut failed = Vec::new();
     for daemon in [Daemon::Keepalived, Daemon::Xvrrpd] {
         eprintln!("bench scale: 100 instances at 10 ms, {daemon}");
-        report.hundred.push(hundred(daemon, options)?);
+        match hundred(daemon, options) {
+            Ok(result) => report.hundred.push(result),
+            Err(e) => failed.push(format!("100 instances, {daemon}: {e:#}")),
+        }
     }
     for daemon in [Daemon::Keepalived, Daemon::Xvrrpd] {
         eprintln!("bench scale: 1,000 instances at 10 ms on four links, {daemon}");
-        report.thousand.push(thousand(daemon, options)?);
+        match thousand(daemon, options) {
+            Ok(result) => report.thousand.push(result),
+            Err(e) => failed.push(format!("1,000 instances, {daemon}: {e:#}")),
+        }
     }
     for daemon in [Daemon::Keepalived, Daemon::Xvrrpd] {
         eprintln!("bench scale: flood of adverts for unconfigured VRIDs, {daemon}");
-        report.flood.push(flood(daemon, options)?);
+        match flood(daemon, options) {
+            Ok(result) => report.flood.push(result),
+            Err(e) => failed.push(format!("flood, {daemon}: {e:#}")),
+        }
     }
     let table = table(&report, options);
     println!("{table}");
@@ -114,6 +125,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         dir.join("scale.txt").display(),
         dir.join("scale.json").display()
     );
+    anyhow::ensure!(failed.is_empty(), "parts failed:\n{}", failed.join("\n"));
     Ok(())
 }
 
@@ -287,7 +299,7 @@ impl JitterCapture {
             lab.switch()
                 .exec("tcpdump")
                 .args(["-Z", "root", "-i", lab.r1.port(), "-n", "-s", "64"])
-                .args(["-B", "65536", "--time-stamp-precision=nano", "-w"])
+                .args(["-B", "16384", "--time-stamp-precision=nano", "-w"])
                 .arg(dir.path().join("vrrp.pcap"))
                 .arg("ip proto 112")
                 .stdin(Stdio::null())
@@ -304,7 +316,11 @@ impl JitterCapture {
 
     fn finish(mut self) -> anyhow::Result<Jitter> {
         self.process.signal(libc::SIGINT);
-        self.process.wait_timeout(Duration::from_secs(10))?;
+        if self.process.wait_timeout(Duration::from_secs(30)).is_err() {
+            // Whatever it wrote is still a capture (tcpdump writes whole records).
+            eprintln!("  tcpdump did not stop within 30 s; reading what it wrote");
+            let _ = self.process.kill_group();
+        }
         let log = std::fs::read_to_string(self.dir.path().join("tcpdump.log"))?;
         let kernel_drops = log
             .lines()

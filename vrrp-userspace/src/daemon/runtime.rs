@@ -25,6 +25,9 @@ use crate::engine::{
 };
 use crate::protocol::Family;
 
+/// Adverts due this soon after a wakeup go with it (at most this early, never late).
+const ADVERT_BATCH_WINDOW: Duration = Duration::from_micros(250);
+
 /// Everything the loop owns.
 pub struct Runtime {
     router: Router,
@@ -46,7 +49,7 @@ pub struct Runtime {
     batch: AdvertBatch,
     /// Reused buffers of the deadline path: due instances, instances the engine changed, and
     /// their actions (nothing is allocated per advert).
-    due: Vec<InstanceId>,
+    due: Vec<(InstanceId, Timestamp)>,
     changed: Vec<InstanceId>,
     timer_actions: Vec<RoutedAction>,
     scripts: Scripts,
@@ -175,12 +178,25 @@ impl Runtime {
     /// Deadlines passed: first ask the kernel whether the masters of backups whose
     /// master-down timer is due spoke since (the engine hears only changes), then let the
     /// engine act for every due instance. Adverts due together leave in one `sendmmsg`.
+    ///
+    /// A master whose next advert is due within [`ADVERT_BATCH_WINDOW`] is handled now, at its
+    /// own deadline (its schedule does not move): a thousand masters whose schedules drifted
+    /// apart still wake the loop at most once per window, not once per advert.
     async fn deadlines(&mut self) {
         let now = timer::now();
         let mut due = std::mem::take(&mut self.due);
         let mut actions = std::mem::take(&mut self.timer_actions);
-        self.schedule.pop_due(now, &mut due);
-        for &id in &due {
+        self.schedule.pop_due(now + ADVERT_BATCH_WINDOW, &mut due);
+        for &(id, at) in &due {
+            if at > now {
+                if self.router.instance(id).state() == State::Master {
+                    self.router.handle_into(at, id, Event::Timer, &mut actions);
+                } else {
+                    // Only adverts go early; everything else waits for its time.
+                    self.schedule.set(id, Some(at));
+                }
+                continue;
+            }
             self.master_alive(id, now, &mut actions);
             self.router.handle_into(now, id, Event::Timer, &mut actions);
         }
@@ -214,11 +230,12 @@ impl Runtime {
             }
             News::MasterDown { id, at } => {
                 let now = timer::now();
-                debug!(instance = %self.resolved.instances[id.0].name, late_us = (now - at).as_secs_f64() * 1e6, "kernel: master down");
                 let mut actions = Vec::new();
                 self.master_alive(id, now, &mut actions);
                 self.router.handle_into(now, id, Event::Timer, &mut actions);
                 self.perform_all(&mut actions).await;
+                // Logged after the takeover, which it must not delay.
+                debug!(instance = %self.resolved.instances[id.0].name, late_us = (now - at).as_secs_f64() * 1e6, "kernel: master down");
             }
         }
     }

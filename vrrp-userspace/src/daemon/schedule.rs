@@ -66,14 +66,15 @@ impl DeadlineQueue {
     }
 
     /// Takes every instance whose deadline is at or before `now` out of the queue, earliest
-    /// first, into `out` (cleared first).
-    pub fn pop_due(&mut self, now: Timestamp, out: &mut Vec<InstanceId>) {
+    /// first, with its deadline, into `out` (cleared first).
+    pub fn pop_due(&mut self, now: Timestamp, out: &mut Vec<(InstanceId, Timestamp)>) {
         out.clear();
         while let Some(&first) = self.heap.first() {
-            if self.at[first as usize] > now {
+            let at = self.at[first as usize];
+            if at > now {
                 break;
             }
-            out.push(InstanceId(first as usize));
+            out.push((InstanceId(first as usize), at));
             self.remove_at(0);
         }
     }
@@ -163,12 +164,17 @@ mod tests {
         queue.pop_due(at(20), &mut due);
         assert_eq!(
             due,
-            [InstanceId(4), InstanceId(1), InstanceId(3), InstanceId(5)]
+            [
+                (InstanceId(4), at(5)),
+                (InstanceId(1), at(10)),
+                (InstanceId(3), at(10)),
+                (InstanceId(5), at(20))
+            ]
         );
         assert_eq!(queue.len(), 1);
         assert_eq!(queue.next(), Some(at(40)));
         queue.pop_due(at(100), &mut due);
-        assert_eq!(due, [InstanceId(2)]);
+        assert_eq!(due, [(InstanceId(2), at(40))]);
         assert!(queue.is_empty());
     }
 
@@ -200,10 +206,12 @@ mod tests {
                     .filter_map(|(i, a)| a.filter(|a| *a <= now).map(|a| (a, i)))
                     .collect();
                 expected.sort();
-                let expected: Vec<InstanceId> =
-                    expected.into_iter().map(|(_, i)| InstanceId(i)).collect();
+                let expected: Vec<(InstanceId, Timestamp)> = expected
+                    .into_iter()
+                    .map(|(a, i)| (InstanceId(i), a))
+                    .collect();
                 assert_eq!(due, expected, "round {round}");
-                for id in &due {
+                for (id, _) in &due {
                     model[id.0] = None;
                 }
             }
