@@ -269,11 +269,7 @@ fn kernel_master_down_timers_against_keepalived() -> anyhow::Result<()> {
     let mut worst = 0;
     for vrid in watching {
         let key = bench.key(vrid);
-        let last = downs
-            .iter()
-            .filter(|e| e.key == key)
-            .next_back()
-            .expect("fired");
+        let last = downs.iter().rfind(|e| e.key == key).expect("fired");
         let state = bench.dataplane.state(&key)?.unwrap();
         let timer = bench.timer(vrid);
         let skew = match vrid {
