@@ -225,6 +225,38 @@ impl Lab {
         Ok(host)
     }
 
+    /// Adds LAN segment `index` (1..): a bridge `br{index}` of its own in the switch and an
+    /// interface `eth{index}` on both routers, with `198.19.{index}.{1,2}/24` (RFC 2544's
+    /// benchmarking range; the client stays on eth0's LAN). Returns the routers' interface name. For benches of many instances on
+    /// several links.
+    pub fn add_link(&self, index: u8) -> anyhow::Result<String> {
+        let bridge = format!("br{index}");
+        self.switch.ip(&[
+            "link",
+            "add",
+            &bridge,
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "mcast_snooping",
+            "0",
+        ])?;
+        self.switch
+            .sysctl(&format!("net.ipv6.conf.{bridge}.disable_ipv6"), "1")?;
+        self.switch.ip(&["link", "set", &bridge, "up"])?;
+        let iface = format!("eth{index}");
+        for (router, last) in [(&self.r1, 1), (&self.r2, 2)] {
+            let port = format!("{}x{index}", router.port);
+            veth(&router.netns, &iface, &self.switch, &port)?;
+            self.switch.ip(&["link", "set", &port, "master", &bridge])?;
+            router
+                .netns
+                .addr(&iface, &format!("198.19.{index}.{last}/24"))?;
+        }
+        Ok(iface)
+    }
+
     pub fn routers(&self) -> [&Host; 2] {
         [&self.r1, &self.r2]
     }

@@ -18,7 +18,8 @@ pub enum Daemon {
     /// Debian's keepalived, through netlab's keepalived command line.
     Keepalived,
     /// `xvrrpd -n -l -D -P -f CONF -p PIDFILE --bpffs PINDIR`, entered with `nsenter --net` so
-    /// that it keeps the host's bpffs.
+    /// that it keeps the host's bpffs. `$XVRRPD_ARGS` (split on whitespace) is added to every
+    /// xvrrpd started, e.g. `XVRRPD_ARGS=--no-kernel-timers` to run a suite on the fallback.
     Xvrrpd,
 }
 
@@ -35,6 +36,15 @@ impl fmt::Display for Daemon {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// `$XVRRPD_ARGS`, split on whitespace.
+pub fn xvrrpd_env_args() -> Vec<String> {
+    std::env::var("XVRRPD_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// How a process ended after SIGTERM.
@@ -106,7 +116,8 @@ impl Router {
                     .arg(self.dir.path().join("xvrrpd.pid"))
                     .arg("--bpffs")
                     .arg(self.pins.path())
-                    .args(&self.extra_args);
+                    .args(&self.extra_args)
+                    .args(xvrrpd_env_args());
                 command
             }
         };

@@ -34,7 +34,25 @@ fn config(priority: u8) -> String {
 }
 
 fn xvrrpd(host: &Host, config: &str) -> Router {
-    Router::start(Daemon::Xvrrpd, host.netns(), config).expect("xvrrpd starts")
+    xvrrpd_with(host, config, &[])
+}
+
+fn xvrrpd_with(host: &Host, config: &str, args: &[&str]) -> Router {
+    Router::start_with(Daemon::Xvrrpd, host.netns(), config, args).expect("xvrrpd starts")
+}
+
+/// The fallback: master-down timers in userspace.
+const USERSPACE_TIMERS: &[&str] = &["--no-kernel-timers"];
+
+/// The daemon ran its backups' master-down timers where `args` asked.
+fn assert_timers(router: &Router, args: &[&str]) {
+    let log = router.log();
+    let expected = if args.contains(&"--no-kernel-timers") {
+        "kernel master-down timers off"
+    } else {
+        "master-down timers run in the kernel"
+    };
+    assert!(log.contains(expected), "expected {expected:?} in:\n{log}");
 }
 
 /// Both routers' logs, for failure messages.
@@ -62,9 +80,18 @@ fn xdp_programs(host: &Host) -> usize {
 
 #[test]
 fn kill_9_and_restart_as_master_and_as_backup() {
+    kill_9_and_restart(&[]);
+}
+
+#[test]
+fn kill_9_and_restart_on_userspace_timers() {
+    kill_9_and_restart(USERSPACE_TIMERS);
+}
+
+fn kill_9_and_restart(args: &[&str]) {
     let lab = Lab::new("kill").unwrap();
-    let mut r1 = xvrrpd(&lab.r1, &config(150));
-    let mut r2 = xvrrpd(&lab.r2, &config(100));
+    let mut r1 = xvrrpd_with(&lab.r1, &config(150), args);
+    let mut r2 = xvrrpd_with(&lab.r2, &config(100), args);
     lab.wait_for_holders(vip(), &["r1"], SETTLE, || Ok(()))
         .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&[&r1, &r2])));
 
@@ -109,6 +136,7 @@ fn kill_9_and_restart_as_master_and_as_backup() {
         !second_run.contains("MASTER -> BACKUP"),
         "the master must not flap while the backup restarts:\n{second_run}"
     );
+    assert_timers(&r2, args);
 }
 
 #[test]
@@ -278,6 +306,15 @@ fn run_to_exit(command: &mut std::process::Command) -> std::process::Output {
 
 #[test]
 fn fifty_instances_elect_and_fail_over_together() {
+    fifty_instances(&[]);
+}
+
+#[test]
+fn fifty_instances_on_userspace_timers() {
+    fifty_instances(USERSPACE_TIMERS);
+}
+
+fn fifty_instances(args: &[&str]) {
     let lab = Lab::new("fifty").unwrap();
     let many = |priority: u8| {
         (1..=50u8)
@@ -295,8 +332,8 @@ fn fifty_instances_elect_and_fail_over_together() {
     let vips: Vec<IpAddr> = (1..=50u8)
         .map(|vrid| IpAddr::from([10, 50, 0, vrid]))
         .collect();
-    let mut r1 = xvrrpd(&lab.r1, &many(150));
-    let r2 = xvrrpd(&lab.r2, &many(100));
+    let mut r1 = xvrrpd_with(&lab.r1, &many(150), args);
+    let r2 = xvrrpd_with(&lab.r2, &many(100), args);
     let all_on = |host: &Host, others: &Host| {
         let mine = host.addresses().unwrap();
         let theirs = others.addresses().unwrap();
@@ -335,6 +372,7 @@ fn fifty_instances_elect_and_fail_over_together() {
         &mut r1,
     );
     r1.check_running().unwrap();
+    assert_timers(&r2, args);
 }
 
 #[test]

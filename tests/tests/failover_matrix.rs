@@ -9,6 +9,10 @@
 //! client pings the VIP every 10 ms throughout and captures the wire; tshark must find no
 //! malformed frame. keepalived-keepalived is the baseline printed in the same run.
 //!
+//! xvrrpd runs its backups' master-down timers in the kernel; the `_userspace_timers` cases run
+//! a representative subset (every variant with xvrrpd as the backup) on the fallback,
+//! `--no-kernel-timers`, and `XVRRPD_ARGS=--no-kernel-timers` runs the whole matrix on it.
+//!
 //! Each case is its own #[test] with its own lab, so cases run in parallel; the three failures
 //! of a case reuse one lab. Tables go to stdout (`-- --show-output`) and to
 //! `target/tmp/failover-matrix/`, with the captures and logs of failing cases.
@@ -22,7 +26,7 @@ mod failover_matrix {
 
 use std::time::Duration;
 
-use failover_matrix::case::{Variant, run_case};
+use failover_matrix::case::{Variant, run_case, run_case_with};
 use netlab::router::Daemon::{Keepalived, Xvrrpd};
 use netlab::timing::VrrpVersion;
 
@@ -98,4 +102,29 @@ matrix! {
     v3_unicast_ipv4_master_xvrrpd_backup_keepalived: V3_UNICAST_IPV4, Xvrrpd, Keepalived;
     v3_unicast_ipv4_master_keepalived_backup_xvrrpd: V3_UNICAST_IPV4, Keepalived, Xvrrpd;
     v3_unicast_ipv4_master_xvrrpd_backup_xvrrpd: V3_UNICAST_IPV4, Xvrrpd, Xvrrpd;
+}
+
+/// The same pairings with xvrrpd's master-down timers in userspace (`--no-kernel-timers`).
+macro_rules! userspace_timers {
+    ($($name:ident: $variant:ident, $master:ident, $backup:ident;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                run_case_with(
+                    stringify!($name),
+                    &$variant,
+                    $master,
+                    $backup,
+                    &["--no-kernel-timers"],
+                );
+            }
+        )*
+    };
+}
+
+userspace_timers! {
+    v2_pass_ipv4_master_keepalived_backup_xvrrpd_userspace_timers: V2_PASS_IPV4, Keepalived, Xvrrpd;
+    v3_ipv4_master_xvrrpd_backup_xvrrpd_userspace_timers: V3_IPV4, Xvrrpd, Xvrrpd;
+    v3_ipv6_master_keepalived_backup_xvrrpd_userspace_timers: V3_IPV6, Keepalived, Xvrrpd;
+    v3_unicast_ipv4_master_xvrrpd_backup_xvrrpd_userspace_timers: V3_UNICAST_IPV4, Xvrrpd, Xvrrpd;
 }

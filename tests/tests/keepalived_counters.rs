@@ -248,8 +248,8 @@ fn configure(dataplane: &mut Dataplane, ifindex: u32, receiver: IpAddr) -> anyho
                 state: POLICY_BACKUP,
                 priority: 50,
                 flags: 0,
-                _pad: 0,
                 local_addr: bytes(receiver),
+                ..ReceivePolicy::default()
             },
         )?;
         if config.flags & CONFIG_CHECK_UNICAST_SRC != 0 {
@@ -337,6 +337,7 @@ fn counters_equal_keepalived_stats_for_the_same_traffic() -> anyhow::Result<()> 
             mode: Mode::Enforce,
             pin_dir,
             foreign_pass: false,
+            kernel_timers: false,
         })?;
         let attached = dataplane.attach("eth0")?;
         configure(&mut dataplane, attached.ifindex, ip(3))?;

@@ -63,11 +63,12 @@ pub const POLICY_MASTER: u8 = 2;
 pub const POLICY_FAULT: u8 = 3;
 
 /// [`ReceivePolicy::flags`]: a lower priority advert still counts as "master alive" (`nopreempt`,
-/// or a `preempt_delay` window that is open).
+/// or a `preempt_delay` window that is open; see [`ReceivePolicy::preempt_until_ns`]).
 pub const POLICY_ACCEPT_LOWER: u8 = 1 << 0;
 
 /// The engine's view of one instance, written by the daemon whenever it changes. The program
-/// uses it to decide which adverts mean "master alive" and which are worth an event.
+/// uses it to decide which adverts mean "master alive", which are worth an event, and how long
+/// the master-down timer of a backup runs (RFC 5798 section 6.1, computed as the engine does).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReceivePolicy {
@@ -77,11 +78,73 @@ pub struct ReceivePolicy {
     pub priority: u8,
     /// `POLICY_*` flag bits.
     pub flags: u8,
-    pub _pad: u8,
+    /// VRRP version (2 or 3): a v2 Skew_Time does not scale with the interval, and a v2 backup
+    /// keeps its configured interval.
+    pub version: u8,
     /// Our advert source address, for the equal-priority tie-break (RFC 5798 section 6.4.3).
     pub local_addr: [u8; 16],
+    /// keepalived's `down_timer_adverts` (3 by default): Master_Down_Interval is this many
+    /// intervals plus Skew_Time.
+    pub down_timer_adverts: u8,
+    pub _pad: u8,
+    /// The configured `advert_int` in centiseconds (a v2 backup's Master_Adver_Interval).
+    pub advert_interval_cs: u16,
+    /// The engine's Master_Adver_Interval now (a v3 backup adopts the master's), in
+    /// centiseconds: the interval a priority-0 advert's Skew_Time is computed from until an
+    /// accepted advert says otherwise.
+    pub master_adver_interval_cs: u16,
+    pub _pad2: u16,
+    /// Incremented by the daemon whenever it writes another `state`: a master-down timer armed
+    /// under an older generation belongs to a state the instance has left.
+    pub generation: u32,
+    /// With [`POLICY_ACCEPT_LOWER`] set by a `preempt_delay` window: when the window closes
+    /// (CLOCK_MONOTONIC ns); lower adverts stop counting then. 0: no end.
+    pub preempt_until_ns: u64,
 }
-const _: () = assert!(core::mem::size_of::<ReceivePolicy>() == 20);
+const _: () = assert!(core::mem::size_of::<ReceivePolicy>() == 40);
+
+impl ReceivePolicy {
+    /// Whether an advert of lower priority than ours counts as "master alive" at `now`.
+    #[inline(always)]
+    pub fn accepts_lower(&self, now: u64) -> bool {
+        self.flags & POLICY_ACCEPT_LOWER != 0
+            && (self.preempt_until_ns == 0 || now < self.preempt_until_ns)
+    }
+
+    /// Master_Adver_Interval in nanoseconds for an accepted advert that says `advertised_cs`:
+    /// v3 adopts the master's interval, v2 keeps the configured one (RFC 5798 section 6.4.2).
+    #[inline(always)]
+    pub fn adopted_interval_cs(&self, advertised_cs: u16) -> u16 {
+        if self.version == 3 {
+            advertised_cs
+        } else {
+            self.advert_interval_cs
+        }
+    }
+
+    /// Skew_Time for our priority: v3 `(256 - prio) x interval / 256`; v2 `(256 - prio) / 256`
+    /// s whatever the interval, as keepalived keeps it (nanoseconds, never truncated to
+    /// centiseconds).
+    #[inline(always)]
+    pub fn skew_time_ns(&self, interval_cs: u16) -> u64 {
+        let weight = 256 - self.priority as u64;
+        if self.version == 3 {
+            weight * interval_cs as u64 * CENTISECOND_NS / 256
+        } else {
+            weight * 1_000_000_000 / 256
+        }
+    }
+
+    /// Master_Down_Interval: `down_timer_adverts x interval + Skew_Time`.
+    #[inline(always)]
+    pub fn master_down_interval_ns(&self, interval_cs: u16) -> u64 {
+        self.down_timer_adverts as u64 * interval_cs as u64 * CENTISECOND_NS
+            + self.skew_time_ns(interval_cs)
+    }
+}
+
+/// Nanoseconds in a centisecond, the unit of VRRPv3 intervals.
+pub const CENTISECOND_NS: u64 = 10_000_000;
 
 /// [`IfaceConfig::flags`]: adverts for instances this host does not run (unknown VRID or
 /// destination) pass to the stack untouched, for another VRRP speaker on this host.

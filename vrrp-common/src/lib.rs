@@ -43,9 +43,12 @@ pub mod map_names {
     pub const GLOBAL: &str = "vrrp_global";
     /// Ring buffer of [`crate::VrrpEvent`].
     pub const EVENTS: &str = "vrrp_events";
+    /// [`crate::InstanceKey`] -> [`crate::MasterDownTimer`]: each backup's master-down timer;
+    /// written only by the program.
+    pub const TIMERS: &str = "vrrp_timers";
 
     /// Every map the daemon pins, in a fixed order.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         CONFIG,
         VIPS,
         POLICY,
@@ -55,11 +58,37 @@ pub mod map_names {
         IFACES,
         GLOBAL,
         EVENTS,
+        TIMERS,
     ];
 }
 
 /// Name of the XDP program inside the object file.
 pub const PROGRAM_NAME: &str = "vrrp_rx";
+
+/// The program that keeps master-down timers in step with a new receive policy. It is never
+/// attached: the daemon runs it with BPF_PROG_TEST_RUN on a [`TimerSync`] after every policy
+/// write, so a priority change moves a running timer and leaving BACKUP cancels it at once.
+pub const TIMER_SYNC_PROGRAM_NAME: &str = "vrrp_timer_sync";
+
+/// Name of the read-only global that turns master-down timers on (see [`KERNEL_TIMERS`]).
+pub const KERNEL_TIMERS_GLOBAL: &str = "KERNEL_TIMERS";
+/// Value of [`KERNEL_TIMERS_GLOBAL`] that arms timers; any other leaves the timer code
+/// unreachable (the verifier never sees it), for kernels without `bpf_timer`.
+pub const KERNEL_TIMERS: u8 = 1;
+
+/// What [`TIMER_SYNC_PROGRAM_NAME`] runs on: the instance whose policy was just written.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimerSync {
+    pub key: InstanceKey,
+    pub _pad: [u8; 8],
+}
+const _: () = assert!(core::mem::size_of::<TimerSync>() == 32);
+
+/// [`TIMER_SYNC_PROGRAM_NAME`]'s return value: the timer is running.
+pub const TIMER_SYNC_ARMED: u32 = 2;
+/// [`TIMER_SYNC_PROGRAM_NAME`]'s return value: no timer is running (none yet, or cancelled).
+pub const TIMER_SYNC_IDLE: u32 = 1;
 
 /// Name of the read-only global that turns the program into a pure observer (see [`OBSERVE_ALL`]).
 pub const OBSERVE_ALL_GLOBAL: &str = "OBSERVE_ALL";
@@ -87,4 +116,5 @@ mod pod {
     unsafe impl aya::Pod for super::IfaceDrops {}
     unsafe impl aya::Pod for super::GlobalStats {}
     unsafe impl aya::Pod for super::VrrpEvent {}
+    unsafe impl aya::Pod for super::MasterDownTimer {}
 }

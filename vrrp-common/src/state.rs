@@ -85,6 +85,14 @@ pub const EVENT_HIGHER: u32 = 1 << 7;
 pub const EVENT_LOWER: u32 = 1 << 8;
 /// [`STATE_OLD_UNICAST_CHECKSUM`] was just set.
 pub const EVENT_OLD_CHECKSUM: u32 = 1 << 9;
+/// This advert armed the instance's master-down timer, which was not running: from now on the
+/// kernel watches the master (until the timer fires or the policy's generation changes).
+pub const EVENT_TIMER_ARMED: u32 = 1 << 10;
+/// The master-down timer fired: no advert that keeps the master alive for
+/// Master_Down_Interval (Skew_Time after priority 0). Sent by the timer callback with
+/// `BPF_RB_FORCE_WAKEUP`; `timestamp_ns` is when it fired, `seq` is 0 (it changes no state
+/// the adverts' order is about), `advert_interval_cs` the interval the timer ran with.
+pub const EVENT_MASTER_DOWN: u32 = 1 << 11;
 
 /// Kinds that describe the master, coalesced while contended.
 pub const EVENT_MASTER_KINDS: u32 =
@@ -130,6 +138,63 @@ pub struct VrrpEvent {
     pub state_flags: u8,
     /// [`InstanceState::contended_changes`] after the change.
     pub contended_changes: u32,
-    pub _pad: u32,
+    /// The [`crate::ReceivePolicy::generation`] the program saw (the one a master-down timer
+    /// was armed or fired under).
+    pub policy_generation: u32,
 }
 const _: () = assert!(core::mem::size_of::<VrrpEvent>() == 24 + 16 + 8 + 16 + 8 + 8);
+
+/// The kernel's `struct bpf_timer`: opaque, 16 bytes, 8-aligned. The BTF name must be exactly
+/// this for the verifier to find the timer in a map value.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bpf_timer {
+    pub opaque: [u64; 2],
+}
+
+/// [`MasterDownTimer::flags`]: the timer is running (armed by an advert, not fired or
+/// cancelled since).
+pub const TIMER_ARMED: u8 = 1 << 0;
+/// [`MasterDownTimer::flags`]: `bpf_timer_init` and `bpf_timer_set_callback` are done
+/// (cleared by a cancel, which drops the callback).
+pub const TIMER_INITIALISED: u8 = 1 << 1;
+/// [`MasterDownTimer::flags`]: the last firing could not write its event (ring full) and is
+/// retried [`TIMER_RETRY_NS`] later.
+pub const TIMER_RETRYING: u8 = 1 << 2;
+/// How soon a firing whose event found the ring full tries again.
+pub const TIMER_RETRY_NS: u64 = 1_000_000;
+
+/// One backup's master-down timer (`vrrp_timers`), owned by the program: userspace never writes
+/// an entry (a write would cancel the timer), it only reads it or deletes it with its instance.
+/// Every field but `timer` is written under `lock`; the timer helpers run after unlocking.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MasterDownTimer {
+    pub timer: bpf_timer,
+    pub lock: bpf_spin_lock,
+    /// `TIMER_*` bits.
+    pub flags: u8,
+    /// The local priority the running timer was computed with (a policy change shifts it).
+    pub priority: u8,
+    /// Master_Adver_Interval the timer uses (v3: the last accepted advert's), centiseconds.
+    pub interval_cs: u16,
+    /// The [`crate::ReceivePolicy::generation`] of the backup period the timer belongs to.
+    pub generation: u32,
+    pub _pad: u32,
+    /// When the running timer expires (CLOCK_MONOTONIC ns; absolute).
+    pub expires_ns: u64,
+    /// keepalived's `ms_down_timer`: the length the timer was last set to (a lower advert
+    /// ignored under preemption leaves the deadline and sets this to the time remaining).
+    pub down_ns: u64,
+    /// When it was last armed by an advert.
+    pub armed_ns: u64,
+    /// When it last fired.
+    pub fired_ns: u64,
+    /// Adverts that armed or re-armed it, ever.
+    pub arms: u64,
+    /// Times it fired, ever.
+    pub fires: u32,
+    /// Priority changes that moved a running timer, ever.
+    pub shifts: u32,
+}
+const _: () = assert!(core::mem::size_of::<MasterDownTimer>() == 16 + 16 + 8 * 5 + 8);

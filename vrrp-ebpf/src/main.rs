@@ -7,7 +7,8 @@
 //! instance configuration userspace put in the maps. What fails is dropped and counted, so a
 //! flood never wakes userspace; valid adverts update `vrrp_state` under its lock and pass on to
 //! the stack; only changes userspace must act on go out through `vrrp_events`, rate-limited per
-//! instance (`record.rs`).
+//! instance (`record.rs`). A backup's master-down timer lives here too (`timers.rs`): every
+//! advert that keeps the master alive re-arms it, and only its expiry wakes the daemon.
 #![no_std]
 #![no_main]
 
@@ -15,6 +16,7 @@ mod checksum;
 mod headers;
 mod ip;
 mod record;
+mod timers;
 mod validate;
 mod vips;
 
@@ -26,7 +28,8 @@ use aya_ebpf::{
 };
 use vrrp_common::{
     GlobalStats, IfaceConfig, IfaceDrops, InstanceConfig, InstanceKey, InstanceState,
-    ReceivePolicy, RxCounters, RxKey, VipEntry, VipKey, VrrpEvent,
+    MasterDownTimer, ReceivePolicy, RxCounters, RxKey, TIMER_SYNC_IDLE, TimerSync, VipEntry,
+    VipKey, VrrpEvent,
     proto::{ETH_HEADER_LEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6},
 };
 
@@ -76,6 +79,15 @@ static VIP_WORK: PerCpuArray<vips::VipWork, 1> = PerCpuArray::new();
 #[btf_map(name = "vrrp_events")]
 static EVENTS: RingBuf<VrrpEvent, { 256 * 1024 }> = RingBuf::new();
 
+/// Each backup's master-down timer; written only here (a userspace write would cancel it).
+#[btf_map(name = "vrrp_timers")]
+static TIMERS: HashMap<InstanceKey, MasterDownTimer, 4096> = HashMap::new();
+
+/// Set to [`vrrp_common::KERNEL_TIMERS`] at load time to run master-down timers. Otherwise the
+/// timer code is unreachable and the verifier never looks at it (the daemon's fallback).
+#[unsafe(no_mangle)]
+static KERNEL_TIMERS: u8 = 0;
+
 /// Set to [`vrrp_common::OBSERVE_ALL`] at load time by `xvrrpd monitor`: record every VRID on
 /// every interface with default checks and drop nothing. A read-only global, so the verifier
 /// removes the branch that is not taken.
@@ -85,6 +97,19 @@ static OBSERVE_ALL: u8 = 0;
 #[xdp]
 pub fn vrrp_rx(ctx: XdpContext) -> u32 {
     try_vrrp_rx(&ctx).unwrap_or(xdp_action::XDP_PASS)
+}
+
+/// Never attached: the daemon runs it with BPF_PROG_TEST_RUN on a [`TimerSync`] right after
+/// it wrote an instance's policy (see `timers::sync`).
+#[xdp]
+pub fn vrrp_timer_sync(ctx: XdpContext) -> u32 {
+    if !kernel_timers() {
+        return TIMER_SYNC_IDLE;
+    }
+    match header_at::<TimerSync>(&ctx, 0) {
+        Some(command) => timers::sync(unsafe { &(*command).key }),
+        None => TIMER_SYNC_IDLE,
+    }
 }
 
 #[inline(always)]
@@ -124,6 +149,11 @@ fn same_mac(a: &[u8; 6], b: &[u8; 6]) -> bool {
 pub fn observe_all() -> bool {
     let observe = unsafe { core::ptr::read_volatile(&OBSERVE_ALL) };
     observe == vrrp_common::OBSERVE_ALL
+}
+
+pub fn kernel_timers() -> bool {
+    let enabled = unsafe { core::ptr::read_volatile(&KERNEL_TIMERS) };
+    enabled == vrrp_common::KERNEL_TIMERS
 }
 
 /// `XDP_DROP`, or `XDP_PASS` in observe mode, which drops nothing at all.
@@ -200,8 +230,10 @@ pub fn config(key: &RxKey) -> Option<InstanceConfig> {
     CONFIG.get_ptr(key).map(|config| unsafe { *config })
 }
 
-pub fn policy(key: &InstanceKey) -> Option<ReceivePolicy> {
-    POLICY.get_ptr(key).map(|policy| unsafe { *policy })
+/// The instance's policy in place (a map value stays valid for the whole program run): no
+/// copy on the program's 512 bytes of stack.
+pub fn policy(key: &InstanceKey) -> Option<&'static ReceivePolicy> {
+    POLICY.get_ptr(key).map(|policy| unsafe { &*policy })
 }
 
 /// The instance's state entry, created empty (never heard) on first use.

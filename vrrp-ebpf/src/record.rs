@@ -11,10 +11,7 @@
 //! event. Priority 0 passes the limit unless a priority-0 event was sent within the spacing.
 
 use aya_ebpf::{
-    helpers::{
-        bpf_ktime_get_ns,
-        generated::{bpf_spin_lock, bpf_spin_unlock},
-    },
+    helpers::generated::{bpf_spin_lock, bpf_spin_unlock},
     programs::XdpContext,
 };
 use aya_log_ebpf::debug;
@@ -22,8 +19,8 @@ use vrrp_common::{
     CONTENTION_FLIPS, EVENT_AFTER_SILENCE, EVENT_BURST, EVENT_CONTENDED, EVENT_CONTENTION_OVER,
     EVENT_HIGHER, EVENT_INTERVAL_CHANGE, EVENT_LOWER, EVENT_MASTER_KINDS, EVENT_NEW_MASTER,
     EVENT_OLD_CHECKSUM, EVENT_PRIORITY_CHANGE, EVENT_PRIORITY_ZERO, EVENT_SPACING_NS,
-    GLOBAL_EVENTS_SENT, GLOBAL_EVENTS_SUPPRESSED, GLOBAL_RING_FULL, InstanceKey, InstanceState,
-    MIN_INTERVAL_NS, POLICY_ACCEPT_LOWER, POLICY_BACKUP, POLICY_INIT, POLICY_MASTER, ReceivePolicy,
+    EVENT_TIMER_ARMED, GLOBAL_EVENTS_SENT, GLOBAL_EVENTS_SUPPRESSED, GLOBAL_RING_FULL, InstanceKey,
+    InstanceState, MIN_INTERVAL_NS, POLICY_BACKUP, POLICY_INIT, POLICY_MASTER, ReceivePolicy,
     SILENCE_ADVERTS, STATE_CONTENDED, STATE_OLD_UNICAST_CHECKSUM, VrrpEvent,
 };
 
@@ -38,6 +35,8 @@ pub struct Heard {
     pub interval_cs: u16,
     /// The advert switched the instance to keepalived's old unicast checksum.
     pub learned_old_checksum: bool,
+    /// The advert armed the master-down timer, which was not running.
+    pub timer_armed: bool,
 }
 
 enum Outcome {
@@ -53,7 +52,13 @@ fn lock_of(state: *mut InstanceState) -> *mut aya_ebpf::bindings::bpf_spin_lock 
 
 /// Records a valid advert and sends the event the rule asks for.
 #[inline(always)]
-pub fn record(ctx: &XdpContext, key: &InstanceKey, heard: &Heard, policy: Option<&ReceivePolicy>) {
+pub fn record(
+    ctx: &XdpContext,
+    key: &InstanceKey,
+    heard: &Heard,
+    policy: Option<&ReceivePolicy>,
+    now: u64,
+) {
     let Some(state) = state_entry(key) else {
         return;
     };
@@ -61,7 +66,6 @@ pub fn record(ctx: &XdpContext, key: &InstanceKey, heard: &Heard, policy: Option
         return;
     };
     let event = unsafe { &mut *event };
-    let now = unsafe { bpf_ktime_get_ns() };
     let lock = lock_of(state);
     unsafe { bpf_spin_lock(lock) };
     let outcome = update(unsafe { &mut *state }, key, heard, policy, now, event);
@@ -206,7 +210,7 @@ fn update(
     }
     let alive = h.priority != 0
         && policy.is_none_or(|p| {
-            p.state == POLICY_INIT || h.priority >= p.priority || p.flags & POLICY_ACCEPT_LOWER != 0
+            p.state == POLICY_INIT || h.priority >= p.priority || p.accepts_lower(now)
         });
     if alive {
         s.last_alive_ns = now;
@@ -222,6 +226,9 @@ fn update(
     if h.learned_old_checksum && s.flags & STATE_OLD_UNICAST_CHECKSUM == 0 {
         s.flags |= STATE_OLD_UNICAST_CHECKSUM;
         kinds |= EVENT_OLD_CHECKSUM;
+    }
+    if h.timer_armed {
+        kinds |= EVENT_TIMER_ARMED;
     }
 
     let previous_priority = s.master_priority;
@@ -274,5 +281,6 @@ fn update(
     event.policy_state = state;
     event.state_flags = s.flags;
     event.contended_changes = s.contended_changes;
+    event.policy_generation = policy.map_or(0, |p| p.generation);
     Outcome::Emit
 }

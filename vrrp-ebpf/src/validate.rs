@@ -23,9 +23,9 @@ use crate::{
     config, count_instance, drop_before_instance, drop_verdict,
     headers::{VrrpHeader, header_at},
     ip::IpInfo,
-    observe_all, policy,
+    kernel_timers, observe_all, policy,
     record::{self, Heard},
-    vips,
+    timers, vips,
 };
 
 /// Validates the VRRP message `ip` points at and returns the XDP verdict.
@@ -58,7 +58,7 @@ pub fn advert(ctx: &XdpContext, ifindex: u32, iface: Option<&IfaceConfig>, ip: &
     if !counting {
         count_instance(&key, RX_IGNORED_DOWN);
     }
-    let checked = match packet_checks(ctx, ip, header, &config, &key, policy.as_ref(), observe) {
+    let checked = match packet_checks(ctx, ip, header, &config, &key, policy, observe) {
         Ok(checked) => checked,
         Err(kind) => {
             count(kind);
@@ -77,6 +77,13 @@ pub fn advert(ctx: &XdpContext, ifindex: u32, iface: Option<&IfaceConfig>, ip: &
     if header.priority == 0 {
         count(RX_PRIORITY_ZERO);
     }
+    let now = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
+    let timer_armed = match policy {
+        Some(p) if p.state == POLICY_BACKUP && kernel_timers() => {
+            timers::on_advert(&key, p, header.priority, checked.interval_cs, now)
+        }
+        _ => false,
+    };
     record::record(
         ctx,
         &key,
@@ -87,8 +94,10 @@ pub fn advert(ctx: &XdpContext, ifindex: u32, iface: Option<&IfaceConfig>, ip: &
             addr_count: header.addr_count,
             interval_cs: checked.interval_cs,
             learned_old_checksum: checked.learned_old_checksum,
+            timer_armed,
         },
-        policy.as_ref(),
+        policy,
+        now,
     );
     xdp_action::XDP_PASS
 }

@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
         mode: Mode::Enforce,
         pin_dir,
         foreign_pass: false,
+        kernel_timers: false,
     })?;
     let mut password = [0u8; 8];
     password[..6].copy_from_slice(b"secret");

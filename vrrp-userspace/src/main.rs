@@ -109,6 +109,10 @@ struct KeepalivedArgs {
     /// keepalived kept for other VRIDs, runs on this host).
     #[arg(long, value_name = "POLICY", default_value = "drop", value_parser = ["drop", "pass"])]
     foreign_adverts: String,
+    /// Keep backups' master-down timers in userspace (a precise timerfd deadline that reads
+    /// when the master was last heard) instead of the kernel's bpf_timer.
+    #[arg(long = "no-kernel-timers")]
+    no_kernel_timers: bool,
     /// VRRP child pid file (xvrrpd has no child; accepted for keepalived compatibility).
     #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
     vrrp_pid_file: Option<PathBuf>,
@@ -258,6 +262,7 @@ fn daemon_command(args: &KeepalivedArgs) -> ! {
         socket: args.socket.clone(),
         metrics_listen: args.metrics_listen,
         record_events: args.record_events.clone(),
+        kernel_timers: !args.no_kernel_timers,
     };
     std::process::exit(daemon::run(&options))
 }

@@ -7,18 +7,28 @@
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 //! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
+//! - `bench failover`: takeover overshoot, GARP delay and lost pings of keepalived and xvrrpd on
+//!   the same namespace bench (also under `stress-ng --cpu 4`), side by side, and a PNG.
+//! - `bench scale`: 100 and 1,000 instances at 10 ms and a flood of foreign adverts, CPU,
+//!   wakeups, send jitter and VIP holders of keepalived and xvrrpd side by side.
 //! - `matrix`: the failover interop matrix (xvrrpd and keepalived in both roles), as tables.
 
 mod bench_config;
 mod bench_reload;
+mod bench_env;
+mod bench_failover;
+mod bench_plot;
+mod bench_scale;
 mod demo;
 mod matrix;
+mod procstat;
 mod setup;
+mod stats;
 
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
@@ -48,12 +58,12 @@ enum Task {
     },
     /// Run a benchmark.
     Bench {
-        #[arg(value_enum)]
+        #[command(subcommand)]
         which: Bench,
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Subcommand)]
 enum Bench {
     /// ns per packet of the XDP program (BPF_PROG_TEST_RUN with repeat).
     Xdp,
@@ -63,6 +73,27 @@ enum Bench {
     Config,
     /// 100 reloads of a master at advert_int 0.01 under ping, keepalived and xvrrpd.
     Reload,
+    /// Takeover after link down, kill -9 and SIGTERM: keepalived and xvrrpd side by side.
+    Failover {
+        /// Trials of each failure, per daemon, variant and load.
+        #[arg(long, default_value_t = 20)]
+        trials: usize,
+        /// Skip the second round under `stress-ng --cpu 4`.
+        #[arg(long)]
+        no_stress: bool,
+        /// Only VRRPv3 at 10 ms (`v3`) or VRRPv2 at 1 s (`v2`).
+        #[arg(long, value_parser = ["v3", "v2"])]
+        only: Option<String>,
+    },
+    /// 100 and 1,000 instances at 10 ms, and a flood: keepalived and xvrrpd side by side.
+    Scale {
+        /// Seconds the 1,000-instance bench watches for false takeovers.
+        #[arg(long, default_value_t = 60)]
+        watch: u64,
+        /// Seconds CPU and wakeups are measured over.
+        #[arg(long, default_value_t = 10)]
+        window: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -93,6 +124,23 @@ fn main() -> anyhow::Result<()> {
                 }
                 Bench::Config => bench_config::run(),
                 Bench::Reload => bench_reload::run(),
+                Bench::Failover {
+                    trials,
+                    no_stress,
+                    only,
+                } => bench_failover::run(&bench_failover::Options {
+                    trials,
+                    stress: !no_stress,
+                    variants: match only.as_deref() {
+                        Some("v3") => vec![0],
+                        Some("v2") => vec![1],
+                        _ => vec![0, 1],
+                    },
+                }),
+                Bench::Scale { watch, window } => bench_scale::run(&bench_scale::Options {
+                    watch: std::time::Duration::from_secs(watch),
+                    window: std::time::Duration::from_secs(window),
+                }),
             }
         }
     }

@@ -10,11 +10,14 @@ use anyhow::bail;
 use crate::{cargo, workspace_root};
 
 const VARIANTS: [&str; 4] = ["v2_pass_ipv4", "v3_ipv4", "v3_ipv6", "v3_unicast_ipv4"];
-const PAIRINGS: [&str; 4] = [
+const PAIRINGS: [&str; 6] = [
     "master_keepalived_backup_keepalived",
     "master_xvrrpd_backup_keepalived",
     "master_keepalived_backup_xvrrpd",
     "master_xvrrpd_backup_xvrrpd",
+    // The subset that runs xvrrpd's master-down timers in userspace (--no-kernel-timers).
+    "master_keepalived_backup_xvrrpd_userspace_timers",
+    "master_xvrrpd_backup_xvrrpd_userspace_timers",
 ];
 
 pub fn run(filter: Option<&str>) -> anyhow::Result<()> {

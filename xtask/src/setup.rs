@@ -18,6 +18,9 @@ const APT_PACKAGES: &[&str] = &[
     "iputils-ping",
     "iproute2",
     "keepalived",
+    // The benches: CPU load for the failover bench, the font of its picture.
+    "stress-ng",
+    "fonts-dejavu-core",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -114,13 +114,28 @@ struct Case<'a> {
 /// Runs every failure of one case, prints its table, and panics with every failed check (with
 /// the routers' logs; captures and logs are kept under target/tmp/failover-matrix/).
 pub fn run_case(test: &str, variant: &Variant, master: Daemon, backup: Daemon) {
-    let title = format!(
+    run_case_with(test, variant, master, backup, &[]);
+}
+
+/// [`run_case`] with `xvrrpd_args` added to every xvrrpd's command line (`--no-kernel-timers`
+/// for the cases that run on the fallback).
+pub fn run_case_with(
+    test: &str,
+    variant: &Variant,
+    master: Daemon,
+    backup: Daemon,
+    xvrrpd_args: &[&str],
+) {
+    let mut title = format!(
         "{} (advert_int {} s), master {master}, backup {backup}",
         variant.name,
         variant.advert_int.as_secs_f64()
     );
+    if !xvrrpd_args.is_empty() {
+        title += &format!(", xvrrpd {}", xvrrpd_args.join(" "));
+    }
     report::clear(test);
-    let mut case = match Case::start(variant, master, backup) {
+    let mut case = match Case::start(variant, master, backup, xvrrpd_args) {
         Ok(case) => case,
         Err(error) => panic!("{title}: {error:#}"),
     };
@@ -156,13 +171,18 @@ pub fn run_case(test: &str, variant: &Variant, master: Daemon, backup: Daemon) {
 
 impl<'a> Case<'a> {
     /// Builds the lab, starts both routers and waits for r1 to win the election.
-    fn start(variant: &'a Variant, master: Daemon, backup: Daemon) -> anyhow::Result<Self> {
+    fn start(
+        variant: &'a Variant,
+        master: Daemon,
+        backup: Daemon,
+        xvrrpd_args: &[&str],
+    ) -> anyhow::Result<Self> {
         let lab = Lab::new("fm")?;
         let r1_config = variant.config(&lab.r1, &lab.r2, MASTER_PRIORITY, "MASTER");
         let r2_config = variant.config(&lab.r2, &lab.r1, BACKUP_PRIORITY, "BACKUP");
         let heavy = quiet::heavy();
-        let r1 = Router::start(master, lab.r1.netns(), &r1_config)?;
-        let r2 = Router::start(backup, lab.r2.netns(), &r2_config)?;
+        let r1 = Router::start_with(master, lab.r1.netns(), &r1_config, xvrrpd_args)?;
+        let r2 = Router::start_with(backup, lab.r2.netns(), &r2_config, xvrrpd_args)?;
         std::thread::sleep(quiet::STARTUP);
         drop(heavy);
         let mut case = Self {

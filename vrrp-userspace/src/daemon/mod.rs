@@ -8,11 +8,13 @@ pub mod dumps;
 pub mod host;
 mod metrics;
 pub mod netlink;
+mod policy;
 pub mod process;
 pub mod receive;
 mod recorder;
 pub mod resolve;
 mod runtime;
+pub mod schedule;
 mod scripts;
 mod sdnotify;
 pub mod sockets;
@@ -62,6 +64,9 @@ pub struct DaemonOptions {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// `--record-events FILE`.
     pub record_events: Option<PathBuf>,
+    /// Backups' master-down timers run in the kernel (`bpf_timer`) when it allows; false
+    /// (`--no-kernel-timers`) keeps them in userspace.
+    pub kernel_timers: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
@@ -168,7 +173,12 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
             }
         },
     };
-    let receive = match receive::Receive::start(&resolved, &pin_dir, options.foreign_pass) {
+    let receive = match receive::Receive::start(
+        &resolved,
+        &pin_dir,
+        options.foreign_pass,
+        options.kernel_timers,
+    ) {
         Ok(receive) => receive,
         Err(e) => {
             error!("{:#}", anyhow::Error::from(e));

@@ -3,6 +3,14 @@
 //! from the state map (read when a master-down deadline is due, or after the ring overflowed),
 //! and the engine's receive policy goes back into the kernel. `dataplane` stays the only code
 //! that touches BPF.
+//!
+//! Master-down timers: with kernel timers on, a backup's timer runs in the XDP program from
+//! the first advert it accepts after the policy said BACKUP (`EVENT_TIMER_ARMED`); from then on
+//! the instance is *watched*: the loop drops its userspace master-down deadline, and the
+//! kernel's `EVENT_MASTER_DOWN` is what wakes it. Every state the daemon writes starts a new
+//! policy generation, so nothing armed for an earlier state counts. Without kernel timers
+//! (`--no-kernel-timers`, or a kernel that refuses them) nothing is ever watched and the
+//! userspace deadline, checked against `last_alive_ns`, does it all.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,16 +22,18 @@ use tokio::io::unix::AsyncFd;
 use tracing::{debug, info, warn};
 use vrrp_common::{
     CONFIG_CHECK_UNICAST_SRC, CONFIG_OLD_UNICAST_CHECKSUM, CONFIG_SKIP_CHECK_ADV_ADDR,
-    CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, GlobalStats,
-    IfaceDrops, InstanceKey, InstanceState, POLICY_ACCEPT_LOWER, POLICY_BACKUP, POLICY_FAULT,
-    POLICY_INIT, POLICY_MASTER, RxCounters, RxKey, VrrpEvent,
+    CONFIG_UNICAST, CONFIG_UNICAST_CHECKSUM_AUTO, CONFIG_V3_CHECKSUM_AS_V2, EVENT_MASTER_DOWN,
+    EVENT_TIMER_ARMED, GlobalStats, IfaceDrops, InstanceKey, InstanceState, POLICY_BACKUP,
+    RxCounters, RxKey, TIMER_ARMED, VrrpEvent,
 };
 
+pub use super::policy::kernel_policy;
+use super::policy::kernel_state;
 use super::resolve::{LinkRef, ReceiveMode, ReceiveSpec, Resolved, UnicastChecksum};
 use crate::dataplane::{
-    Attached, Dataplane, DataplaneError, LoadOptions, Mode, ProgramLog, parse_event,
+    Attached, Dataplane, DataplaneError, KernelTimers, LoadOptions, Mode, ProgramLog, parse_event,
 };
-use crate::engine::{Event, InstanceId, ReceivePolicy, State, Timestamp};
+use crate::engine::{Event, InstanceId, ReceivePolicy, Timestamp};
 use crate::protocol::{Auth, ChecksumMode, Family, Priority};
 
 /// An advert the engine should hear, at the time the kernel stamped it.
@@ -32,6 +42,15 @@ pub struct Heard {
     pub id: InstanceId,
     pub at: Timestamp,
     pub event: Event,
+}
+
+/// What the kernel reported.
+#[derive(Clone, Debug, PartialEq)]
+pub enum News {
+    /// An advert the engine should hear.
+    Heard(Heard),
+    /// The backup's master-down timer fired at `at` (it is no longer watched).
+    MasterDown { id: InstanceId, at: Timestamp },
 }
 
 /// One instance as the receive path knows it.
@@ -45,6 +64,10 @@ struct Entry {
     delivered: Timestamp,
     /// The newest state-map sequence number seen in an event.
     seq: u64,
+    /// [`vrrp_common::ReceivePolicy::generation`] of the last policy written.
+    generation: u32,
+    /// A kernel master-down timer of this generation runs: the userspace deadline is not needed.
+    watching: bool,
 }
 
 impl Entry {
@@ -55,6 +78,8 @@ impl Entry {
             policy: None,
             delivered: Timestamp::ZERO,
             seq: 0,
+            generation: 0,
+            watching: false,
         }
     }
 }
@@ -92,12 +117,30 @@ impl Receive {
         resolved: &Resolved,
         pin_dir: &Path,
         foreign_pass: bool,
+        kernel_timers: bool,
     ) -> Result<Self, DataplaneError> {
         let mut dataplane = Dataplane::load(&LoadOptions {
             mode: Mode::Enforce,
             pin_dir: pin_dir.to_owned(),
             foreign_pass,
+            kernel_timers,
         })?;
+        match dataplane.kernel_timers() {
+            KernelTimers::On => {
+                info!(
+                    "master-down timers run in the kernel (bpf_timer); a backup wakes only when its master is down"
+                )
+            }
+            KernelTimers::Off => {
+                info!(
+                    "kernel master-down timers off (--no-kernel-timers): backups use userspace deadlines"
+                )
+            }
+            KernelTimers::Unavailable(why) => warn!(
+                reason = %why,
+                "the kernel refused master-down timers (bpf_timer); backups use userspace deadlines instead"
+            ),
+        }
         let links: Vec<u32> = resolved.links().iter().map(|l| l.ifindex).collect();
         for attached in dataplane.set_interfaces(&links)? {
             info!(ifindex = attached.ifindex, mode = ?attached.mode, "receive path attached");
@@ -135,6 +178,8 @@ impl Receive {
     fn install(&mut self, id: InstanceId, source: Option<IpAddr>) -> Result<(), DataplaneError> {
         let entry = &mut self.entries[id.0];
         if let Some(old) = entry.key.take() {
+            // Its timer goes with its entries.
+            entry.watching = false;
             self.ids.remove(&old);
             self.dataplane.remove_instance(&old)?;
         }
@@ -247,8 +292,8 @@ impl Receive {
         Ok(())
     }
 
-    /// The adverts the kernel reported since the last call (waits for at least one).
-    pub async fn next(&mut self) -> std::io::Result<Vec<Heard>> {
+    /// What the kernel reported since the last call (waits for something).
+    pub async fn next(&mut self) -> std::io::Result<Vec<News>> {
         loop {
             tokio::select! {
                 guard = self.events.readable_mut() => {
@@ -259,10 +304,10 @@ impl Receive {
                     }
                     guard.clear_ready();
                     drop(guard);
-                    let mut heard: Vec<Heard> = events.iter().filter_map(|e| self.heard(e)).collect();
-                    heard.extend(self.after_overflow());
-                    if !heard.is_empty() {
-                        return Ok(heard);
+                    let mut news: Vec<News> = events.iter().filter_map(|e| self.news(e)).collect();
+                    news.extend(self.after_overflow().into_iter().map(News::Heard));
+                    if !news.is_empty() {
+                        return Ok(news);
                     }
                 }
                 guard = readable(&mut self.log) => {
@@ -274,9 +319,32 @@ impl Receive {
         }
     }
 
-    /// An event as the engine's advert, unless it is older than what the engine heard.
-    fn heard(&mut self, event: &VrrpEvent) -> Option<Heard> {
+    /// An event as news: a master-down timer that fired, or an advert for the engine (unless
+    /// it is older than what the engine heard). A timer armed for the current generation makes
+    /// the instance watched; anything of an older generation is stale.
+    fn news(&mut self, event: &VrrpEvent) -> Option<News> {
         let id = *self.ids.get(&event.key)?;
+        let entry = &mut self.entries[id.0];
+        let current = event.policy_generation == entry.generation
+            && entry.policy.is_some_and(|p| p.state == POLICY_BACKUP);
+        if event.kinds & EVENT_MASTER_DOWN != 0 {
+            if !current {
+                return None;
+            }
+            entry.watching = false;
+            return Some(News::MasterDown {
+                id,
+                at: Timestamp::from_nanos(event.timestamp_ns),
+            });
+        }
+        if event.kinds & EVENT_TIMER_ARMED != 0 && current {
+            entry.watching = true;
+        }
+        self.heard(id, event).map(News::Heard)
+    }
+
+    /// An event as the engine's advert, unless it is older than what the engine heard.
+    fn heard(&mut self, id: InstanceId, event: &VrrpEvent) -> Option<Heard> {
         let entry = &mut self.entries[id.0];
         if event.seq <= entry.seq {
             return None;
@@ -369,34 +437,69 @@ impl Receive {
         })
     }
 
-    /// Tells the kernel what the engine now accepts as a live master (and what to wake us
-    /// for).
-    pub fn set_policy(&mut self, id: InstanceId, policy: &ReceivePolicy, source: Option<IpAddr>) {
-        let kernel = vrrp_common::ReceivePolicy {
-            state: match policy.state {
-                State::Initialize | State::Stopped => POLICY_INIT,
-                State::Backup => POLICY_BACKUP,
-                State::Master => POLICY_MASTER,
-                State::Fault => POLICY_FAULT,
-            },
-            priority: policy.priority.0,
-            flags: if policy.accept_lower {
-                POLICY_ACCEPT_LOWER
-            } else {
-                0
-            },
-            _pad: 0,
-            local_addr: source.map_or([0; 16], |s| Family::map_bytes(&s)),
+    /// Whether backups' master-down timers run in the kernel.
+    pub fn kernel_timers(&self) -> bool {
+        *self.dataplane.kernel_timers() == KernelTimers::On
+    }
+
+    /// Whether a kernel master-down timer stands in for the instance's userspace deadline now.
+    pub fn watching(&self, id: InstanceId) -> bool {
+        self.entries[id.0].watching
+    }
+
+    /// A userspace master-down deadline of an unwatched backup came: if the kernel armed the
+    /// timer meanwhile without telling (its event held back by the rate limit or lost to a
+    /// full ring), the instance is watched from now on.
+    pub fn confirm_watch(&mut self, id: InstanceId) {
+        let entry = &self.entries[id.0];
+        if entry.watching || !self.kernel_timers() {
+            return;
+        }
+        let Some(key) = entry.key else {
+            return;
         };
+        if let Ok(Some(timer)) = self.dataplane.timer(&key)
+            && timer.flags & TIMER_ARMED != 0
+            && timer.generation == entry.generation
+            && entry.policy.is_some_and(|p| p.state == POLICY_BACKUP)
+        {
+            debug!(instance = id.0, "the kernel watches the master");
+            self.entries[id.0].watching = true;
+        }
+    }
+
+    /// Tells the kernel what the engine now accepts as a live master (what to wake us for, and
+    /// how long a backup's master-down timer runs); a new state starts a new generation. The
+    /// kernel's timer then follows at once (`vrrp_timer_sync`).
+    pub fn set_policy(&mut self, id: InstanceId, policy: &ReceivePolicy, source: Option<IpAddr>) {
         let entry = &mut self.entries[id.0];
+        let state = kernel_state(policy.state);
+        let generation = match entry.policy {
+            Some(previous) if previous.state == state => entry.generation,
+            _ => entry.generation.wrapping_add(1),
+        };
+        let kernel = kernel_policy(policy, source, generation);
         if entry.policy == Some(kernel) {
             return;
         }
+        if generation != entry.generation {
+            entry.watching = false;
+        }
         entry.policy = Some(kernel);
-        if let Some(key) = entry.key
-            && let Err(e) = self.dataplane.set_policy(&key, &kernel)
-        {
+        entry.generation = generation;
+        let Some(key) = entry.key else {
+            return;
+        };
+        if let Err(e) = self.dataplane.set_policy(&key, &kernel) {
             warn!(instance = id.0, error = %e, "cannot update the receive policy");
+            return;
+        }
+        match self.dataplane.sync_timer(&key) {
+            Ok(armed) => self.entries[id.0].watching = armed,
+            Err(e) => {
+                warn!(instance = id.0, error = %e, "cannot bring the master-down timer in step with the policy");
+                self.entries[id.0].watching = false;
+            }
         }
     }
 

@@ -9,14 +9,15 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 use super::host::HostFacts;
 use super::netlink::Netlink;
-use super::receive::{Heard, Receive};
+use super::receive::{Heard, News, Receive};
 use super::resolve::{LinkRef, Resolved, SourceRule, TrackedObject};
+use super::schedule::DeadlineQueue;
 use super::scripts::{ScriptResult, Scripts};
-use super::sockets::{FrameSender, LinkSocket};
+use super::sockets::{AdvertBatch, FrameSender, LinkSocket};
 use super::timer::{self, DeadlineTimer};
 use crate::engine::{
     Action, AdvertPacket, AnnounceFrame, Event, InstanceId, Reason, RoutedAction, Router, State,
@@ -43,6 +44,9 @@ impl Owned {
     }
 }
 
+/// Adverts due this soon after a wakeup go with it (at most this early, never late).
+const ADVERT_BATCH_WINDOW: Duration = Duration::from_micros(250);
+
 /// Everything the loop owns.
 pub struct Runtime {
     router: Router,
@@ -57,6 +61,16 @@ pub struct Runtime {
     link_sockets: BTreeMap<(String, bool), LinkSocket>,
     receive: Receive,
     timer: DeadlineTimer,
+    /// Every instance's next deadline; the timerfd is armed for the earliest. A backup whose
+    /// master a kernel timer watches has no master-down deadline here.
+    schedule: DeadlineQueue,
+    /// Multicast adverts of one wakeup, sent together.
+    batch: AdvertBatch,
+    /// Reused buffers of the deadline path: due instances, instances the engine changed, and
+    /// their actions (nothing is allocated per advert).
+    due: Vec<(InstanceId, Timestamp)>,
+    changed: Vec<InstanceId>,
+    timer_actions: Vec<RoutedAction>,
     scripts: Scripts,
     /// Announcement bursts still being sent, per instance.
     bursts: Vec<Vec<JoinHandle<()>>>,
@@ -106,6 +120,11 @@ impl Runtime {
             link_sockets,
             receive,
             timer: DeadlineTimer::new()?,
+            schedule: DeadlineQueue::new(count),
+            batch: AdvertBatch::new(),
+            due: Vec::with_capacity(count),
+            changed: Vec::with_capacity(count),
+            timer_actions: Vec::with_capacity(count),
             scripts,
             bursts: (0..count).map(|_| Vec::new()).collect(),
             holding: vec![false; count],
@@ -145,7 +164,7 @@ impl Runtime {
 
         loop {
             self.flush_journal();
-            self.timer.set(self.router.next_deadline())?;
+            self.timer.set(self.schedule.next())?;
             tokio::select! {
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
@@ -161,10 +180,9 @@ impl Runtime {
                     fired?;
                     self.deadlines().await;
                 }
-                heard = self.receive.next() => {
-                    for Heard { id, at, event } in heard? {
-                        let actions = self.router.handle(at, id, event);
-                        self.perform(actions).await;
+                news = self.receive.next() => {
+                    for news in news? {
+                        self.kernel_news(news).await;
                     }
                     // Events carry the packet's time; anything now due fires at its own time.
                     self.deadlines().await;
@@ -188,26 +206,92 @@ impl Runtime {
         Ok(())
     }
 
-    /// A deadline passed: first ask the kernel whether the masters of backups whose
-    /// master-down timer is due spoke since, then let the engine act.
+    /// Deadlines passed: first ask the kernel whether the masters of backups whose
+    /// master-down timer is due spoke since (the engine hears only changes), then let the
+    /// engine act for every due instance. Adverts due together leave in one `sendmmsg`.
+    ///
+    /// A master whose next advert is due within [`ADVERT_BATCH_WINDOW`] is handled now, at its
+    /// own deadline (its schedule does not move): a thousand masters whose schedules drifted
+    /// apart still wake the loop at most once per window, not once per advert.
     async fn deadlines(&mut self) {
         let now = timer::now();
-        let due: Vec<InstanceId> = self
-            .router
-            .instances()
-            .filter(|(_, i)| {
-                i.state() == State::Backup && i.next_deadline().is_some_and(|d| d <= now)
-            })
-            .map(|(id, _)| id)
-            .collect();
-        for id in due {
-            if let Some(Heard { id, at, event }) = self.receive.alive(id) {
+        let mut due = std::mem::take(&mut self.due);
+        let mut actions = std::mem::take(&mut self.timer_actions);
+        self.schedule.pop_due(now + ADVERT_BATCH_WINDOW, &mut due);
+        for &(id, at) in &due {
+            if at > now {
+                if self.router.instance(id).state() == State::Master {
+                    self.router.handle_into(at, id, Event::Timer, &mut actions);
+                } else {
+                    // Only adverts go early; everything else waits for its time.
+                    self.schedule.set(id, Some(at));
+                }
+                continue;
+            }
+            self.master_alive(id, now, &mut actions);
+            self.router.handle_into(now, id, Event::Timer, &mut actions);
+        }
+        self.perform_all(&mut actions).await;
+        self.due = due;
+        self.timer_actions = actions;
+    }
+
+    /// A backup whose engine deadline for the master is due: the advert that last kept the
+    /// master alive, if the engine has not heard it (the kernel records it in the state map).
+    fn master_alive(&mut self, id: InstanceId, now: Timestamp, actions: &mut Vec<RoutedAction>) {
+        let instance = self.router.instance(id);
+        if instance.state() != State::Backup
+            || instance.master_down_deadline().is_none_or(|d| d > now)
+        {
+            return;
+        }
+        if let Some(Heard { id, at, event }) = self.receive.alive(id) {
+            self.router.handle_into(at, id, event, actions);
+        }
+        self.receive.confirm_watch(id);
+    }
+
+    /// One piece of news from the kernel: an advert for the engine, or a backup whose
+    /// kernel master-down timer fired (the engine takes over unless an advert came since).
+    async fn kernel_news(&mut self, news: News) {
+        match news {
+            News::Heard(Heard { id, at, event }) => {
                 let actions = self.router.handle(at, id, event);
                 self.perform(actions).await;
             }
+            News::MasterDown { id, at } => {
+                let now = timer::now();
+                let mut actions = Vec::new();
+                self.master_alive(id, now, &mut actions);
+                self.router.handle_into(now, id, Event::Timer, &mut actions);
+                self.perform_all(&mut actions).await;
+                // Logged after the takeover, which it must not delay.
+                debug!(instance = %self.resolved.instances[id.0].name, late_us = (now - at).as_secs_f64() * 1e6, "kernel: master down");
+            }
         }
-        let actions = self.router.handle_timers(now);
-        self.perform(actions).await;
+    }
+
+    /// After the engine handled events: the changed instances' receive policies go to the
+    /// kernel, and their deadlines to the schedule (without the master-down one while a
+    /// kernel timer watches the master).
+    fn after_engine(&mut self) {
+        let now = timer::now();
+        let mut changed = std::mem::take(&mut self.changed);
+        self.router.take_changed(&mut changed);
+        for &id in &changed {
+            let policy = self.router.instance(id).receive_policy(now);
+            let source = self.source_of(id);
+            self.receive.set_policy(id, &policy, source);
+            let instance = self.router.instance(id);
+            let mut at = instance.next_deadline_except_master_down();
+            if !self.receive.watching(id)
+                && let Some(down) = instance.master_down_deadline()
+            {
+                at = Some(at.map_or(down, |at| at.min(down)));
+            }
+            self.schedule.set(id, at);
+        }
+        self.changed = changed;
     }
 
     async fn script_result(&mut self, result: ScriptResult) {
@@ -363,19 +447,26 @@ impl Runtime {
         }
     }
 
-    async fn perform(&mut self, actions: Vec<RoutedAction>) {
-        let mut touched = BTreeSet::new();
-        for (id, action) in actions {
-            touched.insert(id);
+    async fn perform(&mut self, mut actions: Vec<RoutedAction>) {
+        self.perform_all(&mut actions).await;
+    }
+
+    /// Performs and drains `actions`, then brings policies and deadlines up to date.
+    async fn perform_all(&mut self, actions: &mut Vec<RoutedAction>) {
+        for (id, action) in actions.drain(..) {
             self.note(id, &action);
             match action {
                 Action::SendAdvert { packets, priority } => {
                     for packet in packets.iter() {
                         self.send_advert(id, packet);
                     }
-                    debug!(instance = %self.resolved.instances[id.0].name, priority = priority.0, "advert sent");
+                    trace!(instance = %self.resolved.instances[id.0].name, priority = priority.0, "advert queued");
                 }
-                Action::AddAddresses => self.addresses(id, true).await,
+                Action::AddAddresses => {
+                    // Advert first, then addresses (RFC 5798 6.4.1, keepalived's order).
+                    self.flush_adverts();
+                    self.addresses(id, true).await;
+                }
                 Action::RemoveAddresses => self.addresses(id, false).await,
                 Action::Announce {
                     frames,
@@ -407,24 +498,42 @@ impl Runtime {
                 }
             }
         }
-        let now = timer::now();
-        for id in touched {
-            let policy = self.router.instance(id).receive_policy(now);
-            let source = self.source_of(id);
-            self.receive.set_policy(id, &policy, source);
+        self.flush_adverts();
+        self.after_engine();
+    }
+
+    /// Sends the multicast adverts queued so far, in one `sendmmsg` per 1,024.
+    fn flush_adverts(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let mut failures = Vec::new();
+        self.batch
+            .flush(&self.frames, |tag, error| failures.push((tag, error)));
+        for (tag, error) in failures {
+            self.report(InstanceId(tag), "sending an advert", &error);
         }
     }
 
+    /// Queues a multicast advert for the batch, sends a unicast one at once; allocates
+    /// nothing.
     fn send_advert(&mut self, id: InstanceId, packet: &AdvertPacket) {
-        let link = self.resolved.instances[id.0].link.clone();
-        let ipv6 = self.resolved.instances[id.0].receive.family == Family::Ipv6;
+        let instance = &self.resolved.instances[id.0];
+        let ipv6 = instance.receive.family == Family::Ipv6;
         let result = match packet {
             AdvertPacket::Multicast { frame } => {
-                self.frames.send(self.current_ifindex(link.ifindex), frame)
+                let ifindex = self.current_ifindex(instance.link.ifindex);
+                self.batch.push(ifindex, frame, id.0);
+                Ok(())
             }
             AdvertPacket::Unicast { peer, packet } => {
-                match self.link_sockets.get(&(link.name.clone(), ipv6)) {
-                    Some(socket) => socket.send(*peer, packet),
+                let name = &instance.link.name;
+                match self
+                    .link_sockets
+                    .iter()
+                    .find(|((iface, v6), _)| iface == name && *v6 == ipv6)
+                {
+                    Some((_, socket)) => socket.send(*peer, packet),
                     None => Err(std::io::Error::other("no socket for the interface")),
                 }
             }

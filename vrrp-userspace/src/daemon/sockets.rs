@@ -58,6 +58,22 @@ fn attach_drop_all_filter(fd: &OwnedFd) -> io::Result<()> {
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &program)
 }
 
+/// Where a whole frame goes: out of `ifindex`, to the frame's own destination MAC.
+fn link_address(ifindex: u32, frame: &[u8]) -> libc::sockaddr_ll {
+    // SAFETY: sockaddr_ll is plain data; all zeros is valid.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_ifindex = ifindex as i32;
+    addr.sll_halen = 6;
+    if frame.len() >= 6 {
+        addr.sll_addr[..6].copy_from_slice(&frame[..6]);
+    }
+    addr
+}
+
+/// A send buffer that holds a thousand adverts sent at once (root may exceed wmem_max).
+const FRAME_SEND_BUFFER: libc::c_int = 4 << 20;
+
 /// Sends whole frames on any interface: AF_PACKET with protocol 0 never receives.
 pub struct FrameSender {
     fd: OwnedFd,
@@ -65,20 +81,20 @@ pub struct FrameSender {
 
 impl FrameSender {
     pub fn new() -> io::Result<Self> {
-        Ok(Self {
-            fd: socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?,
-        })
+        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        // Best effort: the default buffer is enough for one instance's frames.
+        let _ = setsockopt(
+            &fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            &FRAME_SEND_BUFFER,
+        );
+        Ok(Self { fd })
     }
 
     /// Sends `frame` (Ethernet header included) out of `ifindex`.
     pub fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_ifindex = ifindex as i32;
-        addr.sll_halen = 6;
-        if frame.len() >= 6 {
-            addr.sll_addr[..6].copy_from_slice(&frame[..6]);
-        }
+        let addr = link_address(ifindex, frame);
         // SAFETY: a valid descriptor, buffer and sockaddr_ll.
         let sent = unsafe {
             libc::sendto(
@@ -94,6 +110,109 @@ impl FrameSender {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+}
+
+/// `sendmmsg` takes at most this many messages per call (UIO_MAXIOV).
+const MAX_BATCH: usize = 1024;
+
+/// Adverts due at the same moment, sent with one `sendmmsg` per 1,024 frames. The frames are
+/// the engine's, built once per priority (`Bytes` clones share them); every buffer here is
+/// reused, so a steady stream of adverts allocates nothing.
+#[derive(Default)]
+pub struct AdvertBatch {
+    /// (interface index, frame, tag) in the order they were pushed; the tag comes back with a
+    /// send error (the instance, for the log line).
+    frames: Vec<(u32, bytes::Bytes, usize)>,
+    addrs: Vec<libc::sockaddr_ll>,
+    iovecs: Vec<libc::iovec>,
+    headers: Vec<libc::mmsghdr>,
+}
+
+impl AdvertBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, ifindex: u32, frame: &bytes::Bytes, tag: usize) {
+        self.frames.push((ifindex, frame.clone(), tag));
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Sends every frame pushed since the last flush; a frame the kernel refuses is reported
+    /// with its tag and the rest still go. Returns how many were sent.
+    pub fn flush(
+        &mut self,
+        sender: &FrameSender,
+        mut failed: impl FnMut(usize, io::Error),
+    ) -> usize {
+        let mut sent = 0;
+        let mut start = 0;
+        while start < self.frames.len() {
+            let end = (start + MAX_BATCH).min(self.frames.len());
+            let chunk = &self.frames[start..end];
+            self.addrs.clear();
+            self.addrs.extend(
+                chunk
+                    .iter()
+                    .map(|(ifindex, frame, _)| link_address(*ifindex, frame)),
+            );
+            self.iovecs.clear();
+            self.iovecs
+                .extend(chunk.iter().map(|(_, frame, _)| libc::iovec {
+                    iov_base: frame.as_ptr().cast_mut().cast(),
+                    iov_len: frame.len(),
+                }));
+            self.headers.clear();
+            for i in 0..chunk.len() {
+                // SAFETY: msghdr is plain data; all zeros is valid.
+                let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+                header.msg_name = (&raw mut self.addrs[i]).cast();
+                header.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                header.msg_iov = &raw mut self.iovecs[i];
+                header.msg_iovlen = 1;
+                self.headers.push(libc::mmsghdr {
+                    msg_hdr: header,
+                    msg_len: 0,
+                });
+            }
+            let mut offset = 0;
+            while offset < chunk.len() {
+                // SAFETY: the headers point at addresses, iovecs and frames that live until
+                // this call returns.
+                let n = unsafe {
+                    libc::sendmmsg(
+                        sender.fd.as_raw_fd(),
+                        self.headers[offset..].as_mut_ptr(),
+                        (chunk.len() - offset) as libc::c_uint,
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n <= 0 {
+                    // The first message failed: report it and go on with the next.
+                    let error = if n < 0 {
+                        io::Error::last_os_error()
+                    } else {
+                        io::Error::from(io::ErrorKind::WriteZero)
+                    };
+                    failed(chunk[offset].2, error);
+                    offset += 1;
+                } else {
+                    sent += n as usize;
+                    offset += n as usize;
+                }
+            }
+            start = end;
+        }
+        self.frames.clear();
+        sent
     }
 }
 

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use aya::programs::Xdp;
 use vrrp_common::{
     GlobalStats, IfaceConfig, IfaceDrops, InstanceConfig, InstanceKey, InstanceState,
-    ReceivePolicy, RxCounters, RxKey, VipEntry, VipKey, map_names,
+    MasterDownTimer, ReceivePolicy, RxCounters, RxKey, TIMER_SYNC_ARMED, TimerSync, VipEntry,
+    VipKey, map_names,
     proto::{AUTH_AH, AUTH_PASS},
 };
 
-use super::{Dataplane, DataplaneError};
+use super::{Dataplane, DataplaneError, KernelTimers, test_run};
 use crate::protocol::Family;
 
 /// `BPF_F_LOCK`: read a value that holds a `bpf_spin_lock` under that lock.
@@ -153,7 +155,49 @@ impl Dataplane {
         self.remove_policy(instance)?;
         let _ = self.state.remove(instance);
         let _ = self.counters.remove(instance);
+        // Deleting the entry stops its timer.
+        let _ = self.timers.remove(instance);
         Ok(())
+    }
+
+    /// Runs `vrrp_timer_sync` for `key` right after its policy was written: a running
+    /// master-down timer follows a new priority, and leaving BACKUP cancels it. Returns whether
+    /// a timer of the policy's generation is running. Always `false` without kernel timers.
+    pub fn sync_timer(&self, key: &InstanceKey) -> Result<bool, DataplaneError> {
+        if self.kernel_timers != KernelTimers::On {
+            return Ok(false);
+        }
+        let program: &Xdp = self
+            .ebpf
+            .program(vrrp_common::TIMER_SYNC_PROGRAM_NAME)
+            .and_then(|p| <&Xdp>::try_from(p).ok())
+            .expect("load() verified the sync program when timers are on");
+        let command = TimerSync {
+            key: *key,
+            _pad: [0; 8],
+        };
+        // SAFETY: TimerSync is repr(C) plain data; its bytes are what the program reads.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&command as *const TimerSync).cast::<u8>(),
+                std::mem::size_of::<TimerSync>(),
+            )
+        };
+        let run = test_run(program, bytes, 1, 1).map_err(|source| DataplaneError::Io {
+            what: "running vrrp_timer_sync",
+            source,
+        })?;
+        Ok(run.verdict == TIMER_SYNC_ARMED)
+    }
+
+    /// One instance's master-down timer as the program left it (read under its lock);
+    /// `None` before its first advert in BACKUP.
+    pub fn timer(&self, key: &InstanceKey) -> Result<Option<MasterDownTimer>, DataplaneError> {
+        match self.timers.get(key, BPF_F_LOCK) {
+            Ok(timer) => Ok(Some(timer)),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(DataplaneError::map(map_names::TIMERS, "lookup")(e)),
+        }
     }
 
     /// Sets an interface's MAC and `IFACE_*` flags.

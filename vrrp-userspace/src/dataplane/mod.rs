@@ -29,7 +29,7 @@ pub use test_run::{TestRun, test_run};
 use tracing::warn;
 use vrrp_common::{
     GlobalStats, IfaceConfig, IfaceDrops, InstanceConfig, InstanceKey, InstanceState,
-    ReceivePolicy, RxCounters, RxKey, VipEntry, VipKey, VrrpEvent, map_names,
+    MasterDownTimer, ReceivePolicy, RxCounters, RxKey, VipEntry, VipKey, VrrpEvent, map_names,
 };
 
 use crate::XDP_OBJECT;
@@ -54,6 +54,20 @@ pub struct LoadOptions {
     /// [`vrrp_common::IFACE_FOREIGN_PASS`] for interfaces [`Dataplane::attach`] configures:
     /// adverts for instances we do not run pass to the stack (another VRRP speaker here).
     pub foreign_pass: bool,
+    /// Run backups' master-down timers in the kernel (`vrrp_timers`, `vrrp_timer_sync`). When
+    /// the kernel refuses them, the program is loaded without (see [`Dataplane::kernel_timers`]).
+    pub kernel_timers: bool,
+}
+
+/// Whether the program runs master-down timers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelTimers {
+    /// Timers run in the kernel; the master-down event wakes the daemon.
+    On,
+    /// Not asked for (`--no-kernel-timers`, the monitor, tests).
+    Off,
+    /// Asked for, but the kernel refused the program with them: why. The program runs without.
+    Unavailable(String),
 }
 
 /// The loaded program, its pinned maps and links.
@@ -72,6 +86,8 @@ pub struct Dataplane {
     ifaces: HashMap<MapData, u32, IfaceConfig>,
     global: PerCpuArray<MapData, GlobalStats>,
     events: Option<RingBuf<MapData>>,
+    timers: HashMap<MapData, InstanceKey, MasterDownTimer>,
+    kernel_timers: KernelTimers,
     logger: Option<ProgramLog>,
 }
 
@@ -96,25 +112,24 @@ impl Dataplane {
     }
 
     fn load_with(pins: PinDir, options: &LoadOptions) -> Result<Self, DataplaneError> {
-        let observe_all: u8 = match options.mode {
-            Mode::Observe => vrrp_common::OBSERVE_ALL,
-            Mode::Enforce => 0,
+        let (ebpf, kernel_timers) = if options.kernel_timers {
+            match load_programs(options.mode, true) {
+                Ok(ebpf) => (ebpf, KernelTimers::On),
+                // The timer code is behind a read-only switch the verifier folds away: the
+                // same object loads without it.
+                Err(e @ (DataplaneError::Verifier(_) | DataplaneError::Load(_))) => {
+                    let why = format!("{:#}", anyhow::Error::from(e));
+                    (
+                        load_programs(options.mode, false)?,
+                        KernelTimers::Unavailable(why),
+                    )
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            (load_programs(options.mode, false)?, KernelTimers::Off)
         };
-        let mut ebpf = EbpfLoader::new()
-            .override_global(vrrp_common::OBSERVE_ALL_GLOBAL, &observe_all, true)
-            .load(XDP_OBJECT)
-            .map_err(|e| DataplaneError::Load(Box::new(e)))?;
-        let program: &mut Xdp = ebpf
-            .program_mut(vrrp_common::PROGRAM_NAME)
-            .ok_or(DataplaneError::Missing {
-                what: "program",
-                name: vrrp_common::PROGRAM_NAME,
-            })?
-            .try_into()
-            .map_err(|e| DataplaneError::Verifier(Box::new(e)))?;
-        program
-            .load()
-            .map_err(|e| DataplaneError::Verifier(Box::new(e)))?;
+        let mut ebpf = ebpf;
 
         for name in map_names::ALL {
             let path = pins.map(name);
@@ -142,6 +157,8 @@ impl Dataplane {
             ifaces: take_map(&mut ebpf, map_names::IFACES)?,
             global: take_map(&mut ebpf, map_names::GLOBAL)?,
             events: Some(take_map(&mut ebpf, map_names::EVENTS)?),
+            timers: take_map(&mut ebpf, map_names::TIMERS)?,
+            kernel_timers,
             ebpf,
             options: options.clone(),
             pins,
@@ -155,6 +172,11 @@ impl Dataplane {
 
     pub fn mode(&self) -> Mode {
         self.options.mode
+    }
+
+    /// Whether backups' master-down timers run in the kernel.
+    pub fn kernel_timers(&self) -> &KernelTimers {
+        &self.kernel_timers
     }
 
     /// The loaded program (for BPF_PROG_TEST_RUN).
@@ -188,6 +210,43 @@ impl Dataplane {
     pub fn take_logger(&mut self) -> Option<ProgramLog> {
         self.logger.take()
     }
+}
+
+/// Loads the object with master-down timers on or off and verifies its programs: `vrrp_rx`,
+/// and `vrrp_timer_sync` when timers are on.
+fn load_programs(mode: Mode, kernel_timers: bool) -> Result<Ebpf, DataplaneError> {
+    let observe_all: u8 = match mode {
+        Mode::Observe => vrrp_common::OBSERVE_ALL,
+        Mode::Enforce => 0,
+    };
+    let timers: u8 = if kernel_timers {
+        vrrp_common::KERNEL_TIMERS
+    } else {
+        0
+    };
+    let mut ebpf = EbpfLoader::new()
+        .override_global(vrrp_common::OBSERVE_ALL_GLOBAL, &observe_all, true)
+        .override_global(vrrp_common::KERNEL_TIMERS_GLOBAL, &timers, true)
+        .load(XDP_OBJECT)
+        .map_err(|e| DataplaneError::Load(Box::new(e)))?;
+    let mut names = vec![vrrp_common::PROGRAM_NAME];
+    if kernel_timers {
+        names.push(vrrp_common::TIMER_SYNC_PROGRAM_NAME);
+    }
+    for name in names {
+        let program: &mut Xdp = ebpf
+            .program_mut(name)
+            .ok_or(DataplaneError::Missing {
+                what: "program",
+                name,
+            })?
+            .try_into()
+            .map_err(|e| DataplaneError::Verifier(Box::new(e)))?;
+        program
+            .load()
+            .map_err(|e| DataplaneError::Verifier(Box::new(e)))?;
+    }
+    Ok(ebpf)
 }
 
 /// Decodes one ring buffer record; `None` for a record of the wrong size.

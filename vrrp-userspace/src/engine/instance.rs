@@ -18,13 +18,23 @@ use super::tracking::{Tracker, effective_priority};
 use crate::protocol::{Advert, FrameSpec, Priority, Version, announce, build_frame};
 
 /// What the XDP program needs to know to tell a live master from noise (and what to wake the
-/// daemon for): the instance's state, its effective priority, and whether a lower-priority
-/// master is currently accepted (`nopreempt`, or a running `preempt_delay` window).
+/// daemon for), and to run a backup's master-down timer exactly as [`Instance`] runs its own:
+/// the state, the effective priority, whether a lower-priority master is currently accepted
+/// (`nopreempt`, or a `preempt_delay` window, with the time it closes once it started), and
+/// the timer's inputs (RFC 5798 section 6.1 with keepalived's `down_timer_adverts`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReceivePolicy {
     pub state: State,
     pub priority: Priority,
     pub accept_lower: bool,
+    /// With `accept_lower` from a running `preempt_delay` window: when it closes.
+    pub accept_lower_until: Option<Timestamp>,
+    pub version: Version,
+    pub down_timer_adverts: u32,
+    /// The configured interval (a v2 backup's Master_Adver_Interval).
+    pub advert_interval: Duration,
+    /// Master_Adver_Interval now: the configured one, or the master's (v3).
+    pub master_adver_interval: Duration,
 }
 
 /// A running instance.
@@ -190,13 +200,28 @@ impl Instance {
             state: self.state,
             priority: self.priority,
             accept_lower: !self.config.preempt || window_open,
+            accept_lower_until: if self.config.preempt && window_open {
+                self.preempt_until
+            } else {
+                None
+            },
+            version: self.config.version(),
+            down_timer_adverts: self.config.down_timer_adverts,
+            advert_interval: self.config.advert_interval,
+            master_adver_interval: self.master_adver_interval,
         }
     }
 
-    /// The earliest timer; the shell delivers [`Event::Timer`] then.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    /// When the master-down timer expires, if it runs (a backup waiting for its master). The
+    /// IO shell may let the kernel watch it instead (see `daemon::receive`), and deliver
+    /// [`Event::Timer`] only when the kernel says the master is down.
+    pub fn master_down_deadline(&self) -> Option<Timestamp> {
+        self.master_down_at
+    }
+
+    /// [`Self::next_deadline`] without the master-down timer.
+    pub fn next_deadline_except_master_down(&self) -> Option<Timestamp> {
         [
-            self.master_down_at,
             self.advert_at,
             self.second_garp_at,
             self.lower_prio_garps_at.front().copied(),
@@ -205,6 +230,14 @@ impl Instance {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// The earliest timer; the shell delivers [`Event::Timer`] then.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        match (self.master_down_at, self.next_deadline_except_master_down()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Handles one event, appending what to do to `out`; returns the state change it caused.

@@ -60,6 +60,12 @@ pub struct Router {
     group_of: Vec<Option<usize>>,
     /// Inputs kept for the flight recorder while it runs.
     journal: Option<Vec<JournalEntry>>,
+    /// One instance's actions while it handles an event, reused (no allocation per event).
+    scratch: Vec<Action>,
+    /// Instances an event may have changed since [`Router::take_changed`] last ran, once each:
+    /// their deadlines and receive policies are what the IO shell re-reads.
+    changed: Vec<InstanceId>,
+    is_changed: Vec<bool>,
 }
 
 impl Router {
@@ -69,11 +75,15 @@ impl Router {
     ) -> Result<Self, RouterError> {
         let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
         let group_of = memberships(&names, &sync_groups)?;
+        let count = configs.len();
         let mut router = Self {
             instances: configs.into_iter().map(Instance::new).collect(),
             groups: Vec::new(),
             group_of,
             journal: None,
+            scratch: Vec::new(),
+            changed: Vec::with_capacity(count),
+            is_changed: vec![false; count],
         };
         router.join_groups(sync_groups);
         Ok(router)
@@ -184,6 +194,12 @@ impl Router {
         }
         self.group_of = group_of;
         self.join_groups(sync_groups);
+        // Every instance may have new deadlines and a new receive policy, under a new id.
+        self.changed.clear();
+        self.is_changed = vec![false; self.instances.len()];
+        for index in 0..self.instances.len() {
+            self.mark_changed(index);
+        }
         // Group faults as the new groups have them (a new member in FAULT, a member gone).
         for index in 0..self.instances.len() {
             let fault = self.group_of[index].is_some_and(|group| {
@@ -197,6 +213,23 @@ impl Router {
             out.extend(actions.into_iter().map(|a| (InstanceId(index), a)));
         }
         Ok(out)
+    }
+
+    fn mark_changed(&mut self, index: usize) {
+        if !self.is_changed[index] {
+            self.is_changed[index] = true;
+            self.changed.push(InstanceId(index));
+        }
+    }
+
+    /// Moves the instances that handled an event since the last call into `out` (which is
+    /// cleared first), each once: everything else kept its deadlines and receive policy.
+    pub fn take_changed(&mut self, out: &mut Vec<InstanceId>) {
+        out.clear();
+        for id in &self.changed {
+            self.is_changed[id.0] = false;
+        }
+        out.append(&mut self.changed);
     }
 
     pub fn instances(&self) -> impl Iterator<Item = (InstanceId, &Instance)> {
@@ -253,28 +286,32 @@ impl Router {
 
     /// One event for one instance, then whatever its sync group does about it.
     pub fn handle(&mut self, now: Timestamp, id: InstanceId, event: Event) -> Vec<RoutedAction> {
-        self.note(now, || Input::Event {
-            instance: id,
-            event: event.clone(),
-        });
         let mut out = Vec::new();
         self.handle_into(now, id, event, &mut out);
         out
     }
 
-    fn handle_into(
+    /// [`Router::handle`] appending to `out`: with `out` reused, an event that sends an
+    /// advert allocates nothing.
+    pub fn handle_into(
         &mut self,
         now: Timestamp,
         id: InstanceId,
         event: Event,
         out: &mut Vec<RoutedAction>,
     ) {
-        let mut actions = Vec::new();
+        self.note(now, || Input::Event {
+            instance: id,
+            event: event.clone(),
+        });
+        self.mark_changed(id.0);
+        let mut actions = std::mem::take(&mut self.scratch);
         let transition = self.instances[id.0].handle(now, event, &mut actions);
         let heard_lower = actions
             .iter()
             .any(|a| matches!(a, Action::MasterRxLowerPriority { .. }));
-        out.extend(actions.into_iter().map(|action| (id, action)));
+        out.extend(actions.drain(..).map(|action| (id, action)));
+        self.scratch = actions;
         let left_master = transition
             .as_ref()
             .is_some_and(|t| t.from == State::Master && t.to == State::Backup);
@@ -353,6 +390,9 @@ impl Router {
         let Some(group) = self.group_of[changed] else {
             return;
         };
+        for index in 0..self.groups[group].members.len() {
+            self.mark_changed(self.groups[group].members[index]);
+        }
         let Group { name, members } = &self.groups[group];
         let mut actions = Vec::new();
         let mut flush = |member: usize, actions: &mut Vec<Action>| {

@@ -45,6 +45,7 @@ pub async fn run_live(options: LiveOptions) -> anyhow::Result<()> {
         mode: Mode::Observe,
         pin_dir: options.pin_dir.clone(),
         foreign_pass: false,
+        kernel_timers: false,
     })?;
     let result = watch(&mut dataplane, ifindex, &options).await;
     dataplane.shutdown();

@@ -35,6 +35,21 @@ pub struct Lab {
 
 impl Lab {
     pub fn new(mode: Mode) -> Self {
+        Self::load(mode, false)
+    }
+
+    /// An enforcing lab whose backups run master-down timers in the kernel.
+    pub fn with_timers() -> Self {
+        let lab = Self::load(Mode::Enforce, true);
+        assert_eq!(
+            lab.dp().kernel_timers(),
+            &xvrrpd::dataplane::KernelTimers::On,
+            "this kernel runs bpf_timer"
+        );
+        lab
+    }
+
+    fn load(mode: Mode, kernel_timers: bool) -> Self {
         let n = LABS.fetch_add(1, Ordering::Relaxed);
         let pin_dir = PathBuf::from(format!(
             "/sys/fs/bpf/xvrrpd-verdicts-{}-{n}",
@@ -44,6 +59,7 @@ impl Lab {
             mode,
             pin_dir,
             foreign_pass: false,
+            kernel_timers,
         })
         .expect("load the XDP program (root?)");
         let events = dataplane.take_events().expect("ring buffer");
@@ -108,8 +124,8 @@ impl Lab {
                     state,
                     priority,
                     flags,
-                    _pad: 0,
                     local_addr: bytes(v4(2)),
+                    ..ReceivePolicy::default()
                 },
             )
             .expect("policy map");
@@ -266,7 +282,15 @@ pub fn install(lab: &mut Lab, key: InstanceKey, config: InstanceConfig, vip: IpA
 /// - 55 unicast to 192.0.2.2 with `check_unicast_src`, peer 192.0.2.1 (TTL 10..=64)
 /// - 56 unicast to 192.0.2.2 without the check (keepalived's automatic old checksum)
 pub fn configured_lab() -> Lab {
-    let mut lab = Lab::new(Mode::Enforce);
+    configure(Lab::new(Mode::Enforce))
+}
+
+/// [`configured_lab`] with master-down timers in the kernel.
+pub fn configured_lab_with_timers() -> Lab {
+    configure(Lab::with_timers())
+}
+
+fn configure(mut lab: Lab) -> Lab {
     lab.set_iface_flags(0);
     let pass = InstanceConfig {
         auth_type: AUTH_PASS,

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::{Owned, Runtime, open_link_sockets};
+use crate::daemon::schedule::DeadlineQueue;
 use crate::config::{self, Severity};
 use crate::daemon::control::Reply;
 use crate::daemon::resolve::{self, Resolved, ResolvedInstance};
@@ -380,6 +381,9 @@ impl Runtime {
         self.bursts = carry_over(std::mem::take(&mut self.bursts), &plan.carry, Vec::new);
         self.holding = carry_over(std::mem::take(&mut self.holding), &plan.carry, || false);
         self.link_view = carry_over(std::mem::take(&mut self.link_view), &plan.carry, || None);
+        // The engine marked every instance changed: their deadlines come back with the new
+        // ids when its actions are performed.
+        self.schedule = DeadlineQueue::new(self.resolved.instances.len());
         self.reported.clear();
         // Every tracked interface is reported again: an instance may track one it did not.
         self.tracked_up.clear();
