@@ -140,7 +140,7 @@ fn replay(events: &str) -> String {
         if let Some(event) = line.get("broadcast") {
             let event: Event = serde_json::from_value(event.clone()).expect("event");
             let actions = match event {
-                Event::Tracker { .. } | Event::ScriptResult { .. } => {
+                Event::Tracker { .. } | Event::TrackerValue { .. } | Event::ScriptResult { .. } => {
                     router.tracker_event(now, &event)
                 }
                 _ => router.broadcast(now, &event),

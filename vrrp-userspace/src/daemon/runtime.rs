@@ -360,6 +360,9 @@ impl Runtime {
                 Action::PriorityChanged { state, priority } => {
                     info!(instance = %self.resolved.instances[id.0].name, state = state.name(), priority = priority.0, "effective priority changed");
                 }
+                Action::SyncGroupState { group, state } => {
+                    info!(%group, state = state.name(), "sync group changed state");
+                }
                 Action::Anomaly(anomaly) => {
                     warn!(instance = %self.resolved.instances[id.0].name, ?anomaly, "unexpected advert");
                 }

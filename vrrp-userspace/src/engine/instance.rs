@@ -205,6 +205,12 @@ impl Instance {
                 }
                 self.reevaluate(now, out);
             }
+            Event::TrackerValue { tracker, value } => {
+                for t in self.trackers.iter_mut().filter(|t| t.id() == tracker) {
+                    t.set_value(value);
+                }
+                self.reevaluate(now, out);
+            }
             Event::ScriptResult { tracker, success } => {
                 for t in self.trackers.iter_mut().filter(|t| t.id() == tracker) {
                     t.script_result(success);
@@ -759,6 +765,12 @@ impl Instance {
         !self.interface_up
             || self.source.is_none()
             || self.trackers.iter().any(Tracker::causes_fault)
+    }
+
+    /// Held in FAULT only because a weight-0 script has not reported yet.
+    pub(crate) fn waits_for_first_results(&self) -> bool {
+        self.state == State::Fault
+            && matches!(self.fault_reason(), Some(Reason::TrackerPending { .. }))
     }
 
     pub(crate) fn tracks(&self, tracker: TrackerId) -> bool {
