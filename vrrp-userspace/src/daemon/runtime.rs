@@ -13,11 +13,12 @@ use tracing::{debug, info, warn};
 
 use super::host::HostFacts;
 use super::netlink::Netlink;
+use super::notify::Notifier;
 use super::receive::{Heard, Receive};
 use super::resolve::{LinkRef, Resolved, SourceRule, TrackedObject};
-use super::scripts::{ScriptResult, Scripts};
 use super::sockets::{FrameSender, LinkSocket};
 use super::timer::{self, DeadlineTimer};
+use super::trackers::Trackers;
 use crate::engine::{
     Action, AdvertPacket, AnnounceFrame, Event, InstanceId, Reason, RoutedAction, Router, State,
     Timestamp, TrackerId,
@@ -38,7 +39,11 @@ pub struct Runtime {
     link_sockets: BTreeMap<(String, bool), LinkSocket>,
     receive: Receive,
     timer: DeadlineTimer,
-    scripts: Scripts,
+    /// Scripts, files and processes being tracked.
+    trackers: Trackers,
+    /// Their states before the instances start (file values, process quorums).
+    initial_trackers: Vec<Event>,
+    notifier: Notifier,
     /// Announcement bursts still being sent, per instance.
     bursts: Vec<Vec<JoinHandle<()>>>,
     /// Instances whose addresses are on the host now.
@@ -57,6 +62,8 @@ impl Runtime {
         host: HostFacts,
         netlink: Netlink,
         receive: Receive,
+        (trackers, initial_trackers): (Trackers, Vec<Event>),
+        notifier: Notifier,
     ) -> anyhow::Result<Self> {
         let configs = resolved
             .instances
@@ -80,7 +87,6 @@ impl Runtime {
             }
         }
         let count = resolved.instances.len();
-        let scripts = Scripts::start(&resolved)?;
         let names_at_start = host
             .interfaces
             .iter()
@@ -95,7 +101,9 @@ impl Runtime {
             link_sockets,
             receive,
             timer: DeadlineTimer::new()?,
-            scripts,
+            trackers,
+            initial_trackers,
+            notifier,
             bursts: (0..count).map(|_| Vec::new()).collect(),
             holding: vec![false; count],
             link_view: vec![(true, None); count],
@@ -116,6 +124,10 @@ impl Runtime {
         // The engine learns the state of links and tracked interfaces before it starts, so
         // that an instance whose interface is down starts in FAULT.
         self.refresh_links(now, false).await;
+        for event in std::mem::take(&mut self.initial_trackers) {
+            let actions = self.router.tracker_event(now, &event);
+            self.perform(actions).await;
+        }
         let actions = self.router.broadcast(now, &Event::Startup);
         self.perform(actions).await;
 
@@ -148,8 +160,11 @@ impl Runtime {
                     }
                     self.refresh_links(timer::now(), true).await;
                 }
-                Some(result) = self.scripts.next() => {
-                    self.script_result(result).await;
+                events = self.trackers.next() => {
+                    for event in events {
+                        let actions = self.router.tracker_event(timer::now(), &event);
+                        self.perform(actions).await;
+                    }
                 }
             }
         }
@@ -176,15 +191,6 @@ impl Runtime {
             }
         }
         let actions = self.router.handle_timers(now);
-        self.perform(actions).await;
-    }
-
-    async fn script_result(&mut self, result: ScriptResult) {
-        let event = Event::ScriptResult {
-            tracker: result.tracker,
-            success: result.success,
-        };
-        let actions = self.router.tracker_event(timer::now(), &event);
         self.perform(actions).await;
     }
 
@@ -353,15 +359,22 @@ impl Runtime {
                     to,
                     priority,
                     reason,
-                } => self.log_transition(id, from, to, priority.0, &reason),
+                } => {
+                    self.log_transition(id, from, to, priority.0, &reason);
+                    self.notifier.instance_state(id, to, priority, &reason);
+                }
                 Action::MasterRxLowerPriority { from, priority } => {
                     info!(instance = %self.resolved.instances[id.0].name, %from, priority = priority.0, "master heard a lower priority advert; answered it");
+                    let own = self.router.instance(id).priority();
+                    self.notifier.master_rx_lower(id, own);
                 }
                 Action::PriorityChanged { state, priority } => {
                     info!(instance = %self.resolved.instances[id.0].name, state = state.name(), priority = priority.0, "effective priority changed");
+                    self.notifier.priority_changed(id, state, priority);
                 }
                 Action::SyncGroupState { group, state } => {
                     info!(%group, state = state.name(), "sync group changed state");
+                    self.notifier.group_state(&group, state);
                 }
                 Action::Anomaly(anomaly) => {
                     warn!(instance = %self.resolved.instances[id.0].name, ?anomaly, "unexpected advert");
@@ -545,6 +558,8 @@ impl Runtime {
     /// detached and its pins removed.
     async fn shutdown(mut self) {
         info!("stopping");
+        // keepalived terminates running check scripts first (script_killall).
+        self.trackers.stop().await;
         let actions = self.router.broadcast(timer::now(), &Event::Shutdown);
         self.perform(actions).await;
         for bursts in &mut self.bursts {
@@ -552,7 +567,8 @@ impl Runtime {
                 burst.abort();
             }
         }
-        self.scripts.stop().await;
+        // notify_stop (and whatever notifications are still queued) get their bound.
+        self.notifier.shutdown().await;
         for instance in &self.resolved.instances {
             if let Some(vmac) = &instance.vmac
                 && let Some(iface) = self.host.interface(&vmac.name)
