@@ -210,6 +210,43 @@ impl Lab {
         Ok(host)
     }
 
+    /// A second LAN: a bridge `bridge` in the switch namespace (flooding like the first) and
+    /// an interface `iface` in each router, addressed `prefix.<last>/24` (r1 .1, r2 .2) and
+    /// up. Sync groups across interfaces need it.
+    pub fn add_lan(&self, bridge: &str, iface: &str, prefix: &str) -> anyhow::Result<()> {
+        self.switch.ip(&[
+            "link",
+            "add",
+            bridge,
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "mcast_snooping",
+            "0",
+        ])?;
+        self.switch
+            .sysctl(&format!("net.ipv6.conf.{bridge}.disable_ipv6"), "1")?;
+        self.switch.ip(&["link", "set", bridge, "up"])?;
+        for (host, last) in [(&self.r1, 1), (&self.r2, 2)] {
+            let port = format!("{}{}", host.port, &bridge[bridge.len() - 1..]);
+            veth(&host.netns, iface, &self.switch, &port)?;
+            self.switch.ip(&["link", "set", &port, "master", bridge])?;
+            self.switch.ip(&[
+                "link",
+                "set",
+                "dev",
+                &port,
+                "type",
+                "bridge_slave",
+                "learning",
+                "off",
+            ])?;
+            host.netns.addr(iface, &format!("{prefix}.{last}/24"))?;
+        }
+        Ok(())
+    }
+
     pub fn routers(&self) -> [&Host; 2] {
         [&self.r1, &self.r2]
     }

@@ -122,6 +122,8 @@ impl Fifo {
             while self.pending() > 0 && Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+            // A reader that took the last bytes may not have written them out yet.
+            tokio::time::sleep(Duration::from_millis(20)).await;
             if self.created {
                 let _ = std::fs::remove_file(&self.path);
             }
