@@ -239,13 +239,17 @@ impl ProcessTable {
         identity: Option<&Identity>,
         now: Instant,
     ) -> Vec<QuorumChange> {
-        let mut affected = self.uncount(pid);
+        let before = self.counts.clone();
+        self.uncount(pid);
         if let Some(identity) = identity {
-            affected.extend(self.count(pid, identity));
+            self.count(pid, identity);
         }
-        affected.sort_unstable();
-        affected.dedup();
-        self.settle(&affected, Cause::Other, now)
+        // Only a count that moved can change a quorum (a comm change after an exec, or an exec
+        // keeping the name, leaves a pending delay alone).
+        let moved: Vec<usize> = (0..self.specs.len())
+            .filter(|&i| self.counts[i] != before[i])
+            .collect();
+        self.settle(&moved, Cause::Other, now)
     }
 
     /// A process exited.
@@ -256,13 +260,23 @@ impl ProcessTable {
 
     /// Everything read again (after lost events, or each scan without the connector).
     pub fn rescan(&mut self, running: &[(u32, Identity)], now: Instant) -> Vec<QuorumChange> {
+        let before = std::mem::replace(&mut self.counts, vec![0; self.specs.len()]);
         self.pids.clear();
-        self.counts.iter_mut().for_each(|c| *c = 0);
         for (pid, identity) in running {
             self.count(*pid, identity);
         }
-        let all: Vec<usize> = (0..self.specs.len()).collect();
-        self.settle(&all, Cause::Other, now)
+        // What a scan finds more of was started, what it finds less of exited: the delays
+        // apply as if the events had been seen.
+        let mut out = Vec::new();
+        for (i, before) in before.into_iter().enumerate() {
+            let cause = match self.counts[i].cmp(&before) {
+                std::cmp::Ordering::Greater => Cause::Fork,
+                std::cmp::Ordering::Less => Cause::Exit,
+                std::cmp::Ordering::Equal => continue,
+            };
+            out.extend(self.settle(&[i], cause, now));
+        }
+        out
     }
 
     /// When a delayed quorum change is due.
@@ -369,14 +383,19 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// Opens the connector in this network namespace, else in the host's (through
-    /// /proc/1/ns/net, on a short-lived thread: only that thread changes namespace).
+    /// Opens the connector in this network namespace, else in the host's (on a short-lived
+    /// thread: only that thread changes namespace).
     pub fn open() -> io::Result<Self> {
         let fd = match connector_socket() {
             Ok(fd) => fd,
-            Err(first) if first.raw_os_error() == Some(libc::ECONNREFUSED) => {
+            // Outside the host's network namespace the kernel refuses the subscription
+            // (ECONNREFUSED, or EACCES at bind).
+            Err(_) => {
                 std::thread::spawn(|| {
-                    let netns = std::fs::File::open("/proc/1/ns/net")?;
+                    // init's namespace, or kthreadd's (pid 2 in the host's pid namespace, always
+                    // in the host's network namespace) where init's cannot be opened.
+                    let netns = std::fs::File::open("/proc/1/ns/net")
+                        .or_else(|_| std::fs::File::open("/proc/2/ns/net"))?;
                     // SAFETY: setns on a namespace file we opened; only this thread moves.
                     if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                         return Err(io::Error::last_os_error());
@@ -386,7 +405,6 @@ impl Connector {
                 .join()
                 .map_err(|_| io::Error::other("the connector thread panicked"))??
             }
-            Err(e) => return Err(e),
         };
         Ok(Self {
             socket: readable(fd)?,
@@ -452,6 +470,19 @@ fn connector_socket() -> io::Result<OwnedFd> {
     addr.nl_family = libc::AF_NETLINK as u16;
     addr.nl_groups = CN_IDX_PROC;
     // SAFETY: binding our socket to a sockaddr_nl of the right size.
+    // Every fork and exit on the host arrives here: a large buffer rides out bursts (root may
+    // exceed rmem_max); lost events are recovered by reading /proc.
+    let size: libc::c_int = 8 << 20;
+    // SAFETY: setsockopt with an int option value.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        );
+    }
     if unsafe {
         libc::bind(
             fd.as_raw_fd(),
@@ -520,7 +551,11 @@ fn parse_event(message: &[u8]) -> Option<ProcEvent> {
 /// Where process events come from.
 enum Source {
     Connector(Connector),
-    Scan,
+    /// Reading /proc: the next scan is due then (an absolute time, because the loop drops
+    /// and recreates [`ProcessWatch::next`] whenever another event comes first).
+    Scan {
+        next: Instant,
+    },
 }
 
 /// The tracked processes, kept current.
@@ -537,7 +572,9 @@ impl ProcessWatch {
             return (
                 Self {
                     table,
-                    source: Source::Scan,
+                    source: Source::Scan {
+                        next: Instant::now(),
+                    },
                 },
                 Vec::new(),
             );
@@ -547,7 +584,9 @@ impl ProcessWatch {
             Ok(connector) => Source::Connector(connector),
             Err(e) => {
                 warn!(error = %e, period_ms = SCAN_PERIOD.as_millis() as u64, "the kernel's process connector is not available (another pid namespace?); tracked processes are found by reading /proc periodically");
-                Source::Scan
+                Source::Scan {
+                    next: Instant::now() + SCAN_PERIOD,
+                }
             }
         };
         let (table, initial) = ProcessTable::new(specs, &running_processes());
@@ -584,10 +623,12 @@ impl ProcessWatch {
                         () = delayed => self.table.due(Instant::now()),
                     }
                 }
-                Source::Scan => {
+                Source::Scan { next } => {
+                    let scan_at = *next;
                     tokio::select! {
-                        () = tokio::time::sleep(SCAN_PERIOD) => {
+                        () = tokio::time::sleep_until(scan_at) => {
                             let now = Instant::now();
+                            *next = now + SCAN_PERIOD;
                             let mut changes = self.table.rescan(&running_processes(), now);
                             changes.extend(self.table.due(now));
                             changes
@@ -610,6 +651,15 @@ impl ProcessWatch {
     }
 
     fn apply(&mut self, event: ProcEvent, now: Instant) -> Vec<QuorumChange> {
+        let counted = |pid: &u32| self.table.pids.contains_key(pid);
+        let relevant = match &event {
+            ProcEvent::Fork { parent, .. } => counted(parent),
+            ProcEvent::Exit { pid } => counted(pid),
+            ProcEvent::Exec { .. } | ProcEvent::Comm { .. } | ProcEvent::Lost => true,
+        };
+        if relevant {
+            tracing::trace!(?event, "process event");
+        }
         match event {
             ProcEvent::Fork { parent, child } => self.table.fork(parent, child, now),
             ProcEvent::Exec { pid } | ProcEvent::Comm { pid } => {
@@ -714,6 +764,30 @@ mod tests {
         assert!(table.due(ms(2100)).is_empty(), "nothing to report");
         // A process renamed away is uncounted at once.
         assert!(!table.changed(14, Some(&identity("other", &[])), ms(2200))[0].up);
+    }
+
+    #[test]
+    fn a_pending_delay_survives_events_and_scans_that_change_no_count() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let running: Vec<(u32, Identity)> = (10..14)
+            .map(|pid| (pid, identity("nginx", &["nginx"])))
+            .collect();
+        let (mut table, initial) = ProcessTable::new(vec![spec(&["nginx"], None)], &running);
+        assert!(!initial[0].up, "4 is over quorum_max 3");
+        assert!(table.exit(13, ms(0)).is_empty(), "delayed");
+        // The same name again (a comm event after an exec), and a scan finding the same.
+        assert!(
+            table
+                .changed(12, Some(&identity("nginx", &[])), ms(100))
+                .is_empty()
+        );
+        assert!(table.rescan(&running[..3], ms(200)).is_empty());
+        assert!(table.due(ms(499)).is_empty());
+        assert!(table.due(ms(500))[0].up);
+        // A scan that finds fewer applies the exit delay too.
+        assert!(table.rescan(&running[..1], ms(600)).is_empty());
+        assert!(!table.due(ms(1100))[0].up);
     }
 
     #[test]
