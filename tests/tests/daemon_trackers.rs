@@ -135,7 +135,7 @@ fn track_process_quorum_delay_and_param_match() {
              quorum 2\n quorum_max 3\n delay 0.5\n}}\n"
         )
         + &instance(100, " track_process {\n  sleepers\n }");
-    let mut r1 = Router::start(Daemon::Xvrrpd, lab.r1.netns(), &config).unwrap();
+    let r1 = Router::start(Daemon::Xvrrpd, lab.r1.netns(), &config).unwrap();
     expect_line(&fifo, 0, "INSTANCE \"VI_1\" FAULT 100", &r1);
 
     // Two matching processes (exec'd, so counted at once): quorum.
