@@ -21,7 +21,9 @@ pub mod failover;
 pub mod lab;
 mod packet;
 pub mod ping;
+pub mod probe;
 pub mod router;
+pub mod services;
 pub mod timing;
 
 pub use packet::PacketSocket;
