@@ -176,9 +176,9 @@ struct WebScenario {
     priorities: [u8; 2],
 }
 
-/// The service on the master stops: the VIP moves to the backup within interval x (fall + 1)
-/// + Master_Down_Interval (+ margin) and the client is served again; the service comes back:
-/// the VIP comes back (both web seeds preempt).
+/// The service on the master stops: the VIP moves to the backup within the check's interval
+/// times (fall + 1), plus Master_Down_Interval and a margin, and the client is served again;
+/// the service comes back: the VIP comes back (both web seeds preempt).
 fn run_web(scenario: WebScenario) {
     let mut report = Report::new(scenario.name);
     let lab = Lab::new(scenario.tag).unwrap();
