@@ -153,3 +153,58 @@ fn init_fail_with_weight_0_holds_fault_until_rise_successes() {
     let states: Vec<State> = seen.iter().map(|(s, _)| *s).collect();
     assert_eq!(states, [F, F, F, F, F, B, F], "{seen:?}");
 }
+
+/// The parallel cap: with one slot, two checks never run at the same time.
+#[test]
+fn checks_beyond_the_parallel_cap_wait_for_a_slot() {
+    let dir = std::env::temp_dir().join(format!("xvrrpd-cap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("log");
+    let spec = |n: u32| {
+        let script = dir.join(format!("check{n}.sh"));
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho start >> {log}\nsleep 0.05\necho end >> {log}\n",
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        CheckSpec {
+            tracker: TrackerId(n),
+            name: format!("check{n}"),
+            launch: Launch {
+                program: script.clone(),
+                args: Vec::new(),
+                shell_line: false,
+                // SAFETY: no preconditions.
+                uid: unsafe { libc::geteuid() },
+                gid: unsafe { libc::getegid() },
+                display: script.display().to_string(),
+            },
+            interval: Duration::from_millis(10),
+            timeout: Duration::from_secs(1),
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut checks = Checks::start(vec![spec(0), spec(1), spec(2)], 1);
+        for _ in 0..12 {
+            checks.next().await.expect("a result");
+        }
+        checks.stop().await;
+    });
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = lines.lines().collect();
+    assert!(lines.len() >= 24, "{lines:?}");
+    for pair in lines.chunks(2) {
+        assert_eq!(pair, ["start", "end"], "two checks overlapped: {lines:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -453,6 +453,59 @@ mod tests {
     }
 
     #[test]
+    fn a_user_and_group_are_switched_to() {
+        let nobody = account("nobody", Some("nogroup")).unwrap();
+        let mut cmd = command(&["/usr/bin/id"]);
+        cmd.user = Some("nobody".into());
+        cmd.group = Some("nogroup".into());
+        let prepared = prepare(&cmd, &policy(true)).unwrap();
+        assert_eq!(
+            (prepared.launch.uid, prepared.launch.gid),
+            (nobody.uid, nobody.gid)
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let limits = super::super::child::Limits {
+            timeout: None,
+            grace: std::time::Duration::from_millis(100),
+            reap_group: true,
+            output_limit: 256,
+        };
+        let done = runtime
+            .block_on(super::super::child::run(
+                &prepared.launch,
+                &[],
+                &limits,
+                None,
+            ))
+            .unwrap();
+        let text = done.output_text();
+        assert!(
+            text.starts_with(&format!(
+                "uid={}(nobody) gid={}(nogroup)",
+                nobody.uid, nobody.gid
+            )),
+            "{text}"
+        );
+        assert!(
+            !text.contains("groups=0"),
+            "root's groups were kept: {text}"
+        );
+        assert!(matches!(
+            prepare(
+                &ScriptCommand {
+                    user: Some("no-such-user-xvrrpd".into()),
+                    ..command(&["/usr/bin/id"])
+                },
+                &policy(true)
+            ),
+            Err(Refused::NoUser(_))
+        ));
+    }
+
+    #[test]
     fn not_executable_is_refused() {
         let path = script_dir("nx", 0o755, "#!/bin/sh\n", 0o644);
         assert!(matches!(
