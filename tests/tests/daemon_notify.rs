@@ -401,10 +401,18 @@ fn fifo_lines_match_keepalived_byte_for_byte() {
             wait_until(SETTLE, || count("\"VI_1\" MASTER ") == 2),
             &router,
         );
+        // A weighted file reaching -254: keepalived keeps the old priority in the FAULT line
+        // and sets the new one silently when the file comes back.
+        std::fs::write(dir.path().join("tf"), "-30\n").unwrap();
+        step(
+            "file fault",
+            wait_until(SETTLE, || count("\"VI_1\" FAULT") == 2),
+            &router,
+        );
         std::fs::write(dir.path().join("tf"), "0\n").unwrap();
         step(
-            "priority back",
-            wait_until(SETTLE, seen("MASTER_PRIORITY 100")),
+            "file back",
+            wait_until(SETTLE, || count("\"VI_1\" MASTER ") == 3),
             &router,
         );
         std::fs::write(dir.path().join("tg"), "1\n").unwrap();

@@ -51,6 +51,11 @@ impl Tracker {
         self.config.id
     }
 
+    /// A tracker whose weight moves the priority (not weight 0, which only faults).
+    pub fn is_weighted(&self) -> bool {
+        self.config.weight != 0
+    }
+
     /// An up/down report (interfaces, files, processes); returns whether the status changed.
     pub fn set_up(&mut self, up: bool) -> bool {
         let status = if up { Status::Up } else { Status::Down };
