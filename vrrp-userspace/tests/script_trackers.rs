@@ -201,7 +201,11 @@ fn checks_beyond_the_parallel_cap_wait_for_a_slot() {
         checks.stop().await;
     });
     let lines = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<&str> = lines.lines().collect();
+    let mut lines: Vec<&str> = lines.lines().collect();
+    // The run in progress when the checks were stopped was killed before its "end".
+    if lines.len() % 2 == 1 {
+        lines.pop();
+    }
     assert!(lines.len() >= 24, "{lines:?}");
     for pair in lines.chunks(2) {
         assert_eq!(pair, ["start", "end"], "two checks overlapped: {lines:?}");
