@@ -127,6 +127,10 @@ async fn check_loop(
                 }
             }
         };
+        if stop.borrow().is_some() {
+            // Stopped while this check waited for its slot: no new run.
+            return;
+        }
         let started = Instant::now();
         let outcome = child::run(&spec.launch, &[], &limits, Some(stop.clone())).await;
         drop(permit);
