@@ -225,16 +225,24 @@ impl Lab {
         Ok(host)
     }
 
-    /// Adds LAN segment `index` (1..): a bridge `br{index}` of its own in the switch and an
-    /// interface `eth{index}` on both routers, with `198.19.{index}.{1,2}/24` (RFC 2544's
-    /// benchmarking range; the client stays on eth0's LAN). Returns the routers' interface name. For benches of many instances on
-    /// several links.
+    /// Adds LAN segment `index` (1..) with [`Lab::add_lan`]: bridge `br{index}`, interface
+    /// `eth{index}` on both routers, `198.19.{index}.{1,2}/24` (RFC 2544's benchmarking range;
+    /// the client stays on eth0's LAN). Returns the routers' interface name. For benches of
+    /// many instances on several links.
     pub fn add_link(&self, index: u8) -> anyhow::Result<String> {
-        let bridge = format!("br{index}");
+        let iface = format!("eth{index}");
+        self.add_lan(&format!("br{index}"), &iface, &format!("198.19.{index}"))?;
+        Ok(iface)
+    }
+
+    /// Another LAN: a bridge `bridge` (named `br<suffix>`) in the switch namespace (flooding
+    /// like the first) and an interface `iface` in each router, addressed `prefix.<last>/24`
+    /// (r1 .1, r2 .2) and up. Sync groups across interfaces need it.
+    pub fn add_lan(&self, bridge: &str, iface: &str, prefix: &str) -> anyhow::Result<()> {
         self.switch.ip(&[
             "link",
             "add",
-            &bridge,
+            bridge,
             "type",
             "bridge",
             "stp_state",
@@ -244,17 +252,24 @@ impl Lab {
         ])?;
         self.switch
             .sysctl(&format!("net.ipv6.conf.{bridge}.disable_ipv6"), "1")?;
-        self.switch.ip(&["link", "set", &bridge, "up"])?;
-        let iface = format!("eth{index}");
-        for (router, last) in [(&self.r1, 1), (&self.r2, 2)] {
-            let port = format!("{}x{index}", router.port);
-            veth(&router.netns, &iface, &self.switch, &port)?;
-            self.switch.ip(&["link", "set", &port, "master", &bridge])?;
-            router
-                .netns
-                .addr(&iface, &format!("198.19.{index}.{last}/24"))?;
+        self.switch.ip(&["link", "set", bridge, "up"])?;
+        for (host, last) in [(&self.r1, 1), (&self.r2, 2)] {
+            let port = format!("{}x{}", host.port, bridge.trim_start_matches("br"));
+            veth(&host.netns, iface, &self.switch, &port)?;
+            self.switch.ip(&["link", "set", &port, "master", bridge])?;
+            self.switch.ip(&[
+                "link",
+                "set",
+                "dev",
+                &port,
+                "type",
+                "bridge_slave",
+                "learning",
+                "off",
+            ])?;
+            host.netns.addr(iface, &format!("{prefix}.{last}/24"))?;
         }
-        Ok(iface)
+        Ok(())
     }
 
     pub fn routers(&self) -> [&Host; 2] {

@@ -21,7 +21,9 @@ pub mod failover;
 pub mod lab;
 mod packet;
 pub mod ping;
+pub mod probe;
 pub mod router;
+pub mod services;
 pub mod timing;
 
 pub use packet::PacketSocket;
@@ -442,6 +444,146 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The lines of a text file (none if it does not exist yet).
+pub fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Writes an executable shell script (mode 0755) and returns its path.
+pub fn write_script(dir: &TempDir, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.write(name, &format!("#!/bin/sh\n{body}"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the script");
+    path
+}
+
+/// Reads a FIFO on a thread, collecting its lines, from creation until the last writer is
+/// gone (the FIFO is created here, so the daemon finds it and leaves it in place).
+pub struct FifoReader {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FifoReader {
+    pub fn create(path: &Path) -> anyhow::Result<Self> {
+        use std::io::BufRead as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+        // SAFETY: mkfifo on a NUL-terminated path.
+        if unsafe { libc::mkfifo(cpath.as_ptr(), 0o644) } != 0 {
+            bail!(
+                "mkfifo {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        // Non-blocking open for reading succeeds without a writer; then block for reads.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        // SAFETY: fcntl on the descriptor we just opened.
+        unsafe {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let collected = std::sync::Arc::clone(&lines);
+        let thread = std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(file);
+            let mut line = String::new();
+            let mut idle = 0;
+            // EOF while no writer has opened it yet: wait for one (up to 2 minutes).
+            while idle < 2400 {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => {
+                        idle += 1;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Ok(_) => {
+                        idle = 0;
+                        collected.lock().expect("lines").push(line.clone());
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            lines,
+            thread: Some(thread),
+        })
+    }
+
+    /// The lines read so far, each with its newline.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+}
+
+impl Drop for FifoReader {
+    fn drop(&mut self) {
+        // The thread ends by itself once idle; it is not joined so that a test never waits
+        // for it.
+        drop(self.thread.take());
+    }
+}
+
+/// What /proc says about a process: its open descriptors and its children (pid, state).
+pub fn open_fds(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| {
+                    std::fs::read_link(e.path())
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The children of `pid` with their state letter (`Z` for an unreaped zombie).
+pub fn children_of(pid: u32) -> Vec<(u32, char)> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| {
+                    let child: u32 = e.file_name().to_str()?.parse().ok()?;
+                    let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                    let after = &stat[stat.rfind(')')? + 2..];
+                    let mut fields = after.split(' ');
+                    let state = fields.next()?.chars().next()?;
+                    let ppid: u32 = fields.next()?.parse().ok()?;
+                    (ppid == pid).then_some((child, state))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Processes whose command line is exactly these words.
+pub fn processes_running(words: &[&str]) -> usize {
+    let mut wanted = Vec::new();
+    for word in words {
+        wanted.extend_from_slice(word.as_bytes());
+        wanted.push(0);
+    }
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == wanted))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// Parses JSON lines, skipping lines that are not JSON objects.

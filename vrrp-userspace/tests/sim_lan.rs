@@ -414,6 +414,7 @@ impl Sim {
                 | Action::CancelAnnouncements
                 | Action::MasterRxLowerPriority { .. }
                 | Action::PriorityChanged { .. }
+                | Action::SyncGroupState { .. }
                 | Action::Anomaly(_) => {}
             }
         }

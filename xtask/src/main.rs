@@ -14,10 +14,10 @@
 //! - `matrix`: the failover interop matrix (xvrrpd and keepalived in both roles), as tables.
 
 mod bench_config;
-mod bench_reload;
 mod bench_env;
 mod bench_failover;
 mod bench_plot;
+mod bench_reload;
 mod bench_scale;
 mod demo;
 mod matrix;

@@ -21,6 +21,12 @@ const APT_PACKAGES: &[&str] = &[
     // The benches: CPU load for the failover bench, the font of its picture.
     "stress-ng",
     "fonts-dejavu-core",
+    // The user's deployments as tests (issue 10): each runs in the tests' namespaces with its
+    // own configuration, never as the system service.
+    "nginx",
+    "haproxy",
+    "redis-server",
+    "curl",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -57,10 +63,41 @@ fn apt_packages() -> anyhow::Result<()> {
     run(Command::new("apt-get")
         .arg("update")
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    // nginx, haproxy, redis-server and keepalived would start as system services on install;
+    // the tests run their own copies in namespaces. Debian's policy-rc.d hook stops the
+    // maintainer scripts from starting them (only while installing, unless one is there).
+    let _no_services = NoServiceStarts::install();
     run(Command::new("apt-get")
         .args(["install", "-y", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// /usr/sbin/policy-rc.d answering "not allowed" (exit 101) while it lives, if there was none.
+struct NoServiceStarts {
+    created: bool,
+}
+
+impl NoServiceStarts {
+    const PATH: &str = "/usr/sbin/policy-rc.d";
+
+    fn install() -> Self {
+        use std::os::unix::fs::PermissionsExt as _;
+        if std::path::Path::new(Self::PATH).exists() {
+            return Self { created: false };
+        }
+        let created = std::fs::write(Self::PATH, "#!/bin/sh\nexit 101\n").is_ok()
+            && std::fs::set_permissions(Self::PATH, std::fs::Permissions::from_mode(0o755)).is_ok();
+        Self { created }
+    }
+}
+
+impl Drop for NoServiceStarts {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = std::fs::remove_file(Self::PATH);
+        }
+    }
 }
 
 fn nightly_rust_src() -> anyhow::Result<()> {

@@ -3,11 +3,14 @@
 //! the process); [`resolve`] turns the configuration and the host into what the runtime
 //! needs; [`runtime`] moves events in and actions out.
 
+pub mod checks;
+pub mod child;
 pub mod control;
 pub mod dumps;
 pub mod host;
 mod metrics;
 pub mod netlink;
+pub mod notify;
 mod policy;
 pub mod process;
 pub mod receive;
@@ -15,11 +18,15 @@ mod recorder;
 pub mod resolve;
 mod runtime;
 pub mod schedule;
-mod scripts;
+pub mod scripts;
 mod sdnotify;
+pub mod security;
 pub mod sockets;
 pub mod status;
 pub mod timer;
+pub mod track_file;
+pub mod track_process;
+mod trackers;
 mod tracking;
 pub mod vmac;
 
@@ -118,12 +125,25 @@ pub fn run(options: &DaemonOptions) -> i32 {
             return exit_code::FATAL;
         }
     };
-    let code = runtime.block_on(start_and_run(&loaded.config, options));
+    // Which scripts may run, checked once, as keepalived does before it starts.
+    let mut config = loaded.config.clone();
+    let (vetted, findings) = scripts::vet(&mut config);
+    for finding in findings {
+        match finding {
+            scripts::Finding::Warning(message) => warn!("{message}"),
+            scripts::Finding::Error(message) => error!("{message}"),
+        }
+    }
+    let code = runtime.block_on(start_and_run(&config, &vetted, options));
     pid_file.remove();
     code
 }
 
-async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 {
+async fn start_and_run(
+    config: &config::Config,
+    vetted: &scripts::Vetted,
+    options: &DaemonOptions,
+) -> i32 {
     let netlink = match netlink::Netlink::connect() {
         Ok(netlink) => netlink,
         Err(e) => {
@@ -215,13 +235,24 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
             return exit_code::FATAL;
         }
     };
-    let runtime = match runtime::Runtime::new(resolved, host, netlink, receive, ops) {
-        Ok(runtime) => runtime,
+    let trackers = match trackers::Trackers::start(config, &resolved, vetted) {
+        Ok(trackers) => trackers,
         Err(e) => {
-            error!("{e:#}");
+            error!(error = %e, "cannot start the trackers");
+            receive.shutdown();
             return exit_code::FATAL;
         }
     };
+    let names: Vec<String> = resolved.instances.iter().map(|i| i.name.clone()).collect();
+    let notifier = notify::Notifier::start(config, &names, vetted);
+    let runtime =
+        match runtime::Runtime::new(resolved, host, netlink, receive, ops, trackers, notifier) {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                error!("{e:#}");
+                return exit_code::FATAL;
+            }
+        };
     match runtime.run(options.record_events.as_deref()).await {
         Ok(()) => {
             info!("stopped");

@@ -13,12 +13,13 @@ use tracing::{debug, info, trace, warn};
 
 use super::host::HostFacts;
 use super::netlink::Netlink;
+use super::notify::Notifier;
 use super::receive::{Heard, News, Receive};
 use super::resolve::{LinkRef, Resolved, SourceRule, TrackedObject};
 use super::schedule::DeadlineQueue;
-use super::scripts::{ScriptResult, Scripts};
 use super::sockets::{AdvertBatch, FrameSender, LinkSocket};
 use super::timer::{self, DeadlineTimer};
+use super::trackers::Trackers;
 use crate::engine::{
     Action, AdvertPacket, AnnounceFrame, Event, InstanceId, Reason, RoutedAction, Router, State,
     Timestamp, TrackerId,
@@ -71,7 +72,11 @@ pub struct Runtime {
     due: Vec<(InstanceId, Timestamp)>,
     changed: Vec<InstanceId>,
     timer_actions: Vec<RoutedAction>,
-    scripts: Scripts,
+    /// Scripts, files and processes being tracked.
+    trackers: Trackers,
+    /// Their states before the instances start (file values, process quorums).
+    initial_trackers: Vec<Event>,
+    notifier: Notifier,
     /// Announcement bursts still being sent, per instance.
     bursts: Vec<Vec<JoinHandle<()>>>,
     /// Instances whose addresses are on the host now.
@@ -96,6 +101,8 @@ impl Runtime {
         netlink: Netlink,
         receive: Receive,
         ops: Operations,
+        (trackers, initial_trackers): (Trackers, Vec<Event>),
+        notifier: Notifier,
     ) -> anyhow::Result<Self> {
         let configs = resolved
             .instances
@@ -105,7 +112,6 @@ impl Runtime {
         let router = Router::new(configs, resolved.sync_groups.clone())?;
         let link_sockets = open_link_sockets(&resolved, BTreeMap::new());
         let count = resolved.instances.len();
-        let scripts = Scripts::start(&resolved)?;
         let names_at_start = host
             .interfaces
             .iter()
@@ -125,7 +131,9 @@ impl Runtime {
             due: Vec::with_capacity(count),
             changed: Vec::with_capacity(count),
             timer_actions: Vec::with_capacity(count),
-            scripts,
+            trackers,
+            initial_trackers,
+            notifier,
             bursts: (0..count).map(|_| Vec::new()).collect(),
             holding: vec![false; count],
             link_view: vec![None; count],
@@ -151,6 +159,10 @@ impl Runtime {
         // The engine learns the state of links and tracked interfaces before it starts, so
         // that an instance whose interface is down starts in FAULT.
         self.refresh_links(now).await;
+        for event in std::mem::take(&mut self.initial_trackers) {
+            let actions = self.router.tracker_event(now, &event);
+            self.perform(actions).await;
+        }
         let actions = self.router.broadcast(now, &Event::Startup);
         self.perform(actions).await;
         self.ops
@@ -196,8 +208,11 @@ impl Runtime {
                     }
                     self.refresh_links(timer::now()).await;
                 }
-                Some(result) = self.scripts.next() => {
-                    self.script_result(result).await;
+                events = self.trackers.next() => {
+                    for event in events {
+                        let actions = self.router.tracker_event(timer::now(), &event);
+                        self.perform(actions).await;
+                    }
                 }
             }
         }
@@ -292,15 +307,6 @@ impl Runtime {
             self.schedule.set(id, at);
         }
         self.changed = changed;
-    }
-
-    async fn script_result(&mut self, result: ScriptResult) {
-        let event = Event::ScriptResult {
-            tracker: result.tracker,
-            success: result.success,
-        };
-        let actions = self.router.tracker_event(timer::now(), &event);
-        self.perform(actions).await;
     }
 
     /// Re-reads the host and tells the engine what changed for each instance's own link,
@@ -486,12 +492,20 @@ impl Runtime {
                 } => {
                     let why = self.describe(id, &reason);
                     self.log_transition(id, from, to, priority.0, &why);
+                    self.notifier.instance_state(id, to, priority, &reason);
                 }
                 Action::MasterRxLowerPriority { from, priority } => {
                     info!(instance = %self.resolved.instances[id.0].name, %from, priority = priority.0, "master heard a lower priority advert; answered it");
+                    let own = self.router.instance(id).priority();
+                    self.notifier.master_rx_lower(id, own);
                 }
                 Action::PriorityChanged { state, priority } => {
                     info!(instance = %self.resolved.instances[id.0].name, state = state.name(), priority = priority.0, "effective priority changed");
+                    self.notifier.priority_changed(id, state, priority);
+                }
+                Action::SyncGroupState { group, state } => {
+                    info!(%group, state = state.name(), "sync group changed state");
+                    self.notifier.group_state(&group, state);
                 }
                 Action::Anomaly(anomaly) => {
                     warn!(instance = %self.resolved.instances[id.0].name, ?anomaly, "unexpected advert");
@@ -701,6 +715,8 @@ impl Runtime {
     /// detached and its pins removed.
     async fn shutdown(mut self) {
         info!("stopping");
+        // keepalived terminates running check scripts first (script_killall).
+        self.trackers.stop().await;
         let actions = self.router.broadcast(timer::now(), &Event::Shutdown);
         self.perform(actions).await;
         self.flush_journal();
@@ -709,7 +725,8 @@ impl Runtime {
                 burst.abort();
             }
         }
-        self.scripts.stop().await;
+        // notify_stop (and whatever notifications are still queued) get their bound.
+        self.notifier.shutdown().await;
         for instance in &self.resolved.instances {
             if let Some(vmac) = &instance.vmac
                 && let Some(iface) = self.host.interface(&vmac.name)

@@ -58,6 +58,12 @@ pub enum Event {
         tracker: TrackerId,
         up: bool,
     },
+    /// A tracked file now holds this number (keepalived's `track_file`: 0 when the file is
+    /// missing, deleted or holds no number). Multiplied by the weight, not just up or down.
+    TrackerValue {
+        tracker: TrackerId,
+        value: i64,
+    },
     /// A tracked script finished.
     ScriptResult {
         tracker: TrackerId,
@@ -181,6 +187,11 @@ pub enum Action {
     MasterRxLowerPriority { from: IpAddr, priority: Priority },
     /// The effective priority changed (FIFO `MASTER_PRIORITY` / `BACKUP_PRIORITY` lines).
     PriorityChanged { state: State, priority: Priority },
+    /// A sync group as a whole changed state (keepalived's vrrp_sync_master/backup/fault and
+    /// the group's state at startup and shutdown): run the group's notify scripts and FIFO
+    /// line. Routed to the member that caused it (the first member at startup and shutdown),
+    /// after that member's and the other members' own actions.
+    SyncGroupState { group: String, state: State },
     /// Log it; nothing else to do.
     Anomaly(Anomaly),
 }

@@ -17,6 +17,17 @@ use super::timers::{master_down_interval, skew_time};
 use super::tracking::{Tracker, effective_priority};
 use crate::protocol::{Advert, FrameSpec, Priority, Version, announce, build_frame};
 
+/// How a re-evaluation treats a change of the effective priority.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PriorityUpdate {
+    /// Apply it and report it (`notify_priority_changes`).
+    Report,
+    /// Apply it without a report.
+    Silent,
+    /// Leave the effective priority as it is.
+    Keep,
+}
+
 /// What the XDP program needs to know to tell a live master from noise (and what to wake the
 /// daemon for), and to run a backup's master-down timer exactly as [`Instance`] runs its own:
 /// the state, the effective priority, whether a lower-priority master is currently accepted
@@ -265,6 +276,26 @@ impl Instance {
                     t.set_up(up);
                 }
                 self.reevaluate(now, out);
+            }
+            Event::TrackerValue { tracker, value } => {
+                let mut crossed = None;
+                for t in self.trackers.iter_mut().filter(|t| t.id() == tracker) {
+                    let before = t.causes_fault();
+                    t.set_value(value);
+                    if t.is_weighted() && before != t.causes_fault() {
+                        crossed = Some(t.causes_fault());
+                    }
+                }
+                // keepalived (process_update_vrrp_track_file_status): a weighted file reaching
+                // -254 takes its share off the total without recomputing the effective
+                // priority (the FAULT line keeps the old one), and coming back sets the
+                // priority without a priority notification.
+                let update = match crossed {
+                    Some(true) => PriorityUpdate::Keep,
+                    Some(false) => PriorityUpdate::Silent,
+                    None => PriorityUpdate::Report,
+                };
+                self.reevaluate_with(now, out, update);
             }
             Event::ScriptResult { tracker, success } => {
                 for t in self.trackers.iter_mut().filter(|t| t.id() == tracker) {
@@ -676,15 +707,22 @@ impl Instance {
 
     /// After anything that may change the fault condition or the priority.
     fn reevaluate(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        self.reevaluate_with(now, out, PriorityUpdate::Report);
+    }
+
+    fn reevaluate_with(&mut self, now: Timestamp, out: &mut Vec<Action>, update: PriorityUpdate) {
         let priority = effective_priority(self.base_priority, &self.trackers);
-        if priority != self.priority {
+        if priority != self.priority && update != PriorityUpdate::Keep {
             self.priority = priority;
             // keepalived recomputes the down timer with the new skew and moves the running
             // deadline by the difference; it does not restart it (vrrp_set_effective_priority).
             self.shift_down_timer(self.down_timer, self.master_down_interval());
             // keepalived (vrrp_set_effective_priority) reports every change, whatever the
             // state: MASTER_PRIORITY while master, BACKUP_PRIORITY otherwise.
-            if self.config.notify_priority_changes && self.state != State::Stopped {
+            if self.config.notify_priority_changes
+                && self.state != State::Stopped
+                && update == PriorityUpdate::Report
+            {
                 out.push(Action::PriorityChanged {
                     state: self.state,
                     priority,
@@ -914,6 +952,12 @@ impl Instance {
         !self.interface_up
             || self.source.is_none()
             || self.trackers.iter().any(Tracker::causes_fault)
+    }
+
+    /// Held in FAULT only because a weight-0 script has not reported yet.
+    pub(crate) fn waits_for_first_results(&self) -> bool {
+        self.state == State::Fault
+            && matches!(self.fault_reason(), Some(Reason::TrackerPending { .. }))
     }
 
     pub(crate) fn tracks(&self, tracker: TrackerId) -> bool {

@@ -285,7 +285,7 @@ pub fn replay(text: &str) -> Result<Vec<Replayed>, ReplayError> {
         if let Some(event) = event("broadcast")? {
             // Hand-written goldens broadcast tracker reports; they reach the trackers' instances.
             let actions = match event {
-                Event::Tracker { .. } | Event::ScriptResult { .. } => {
+                Event::Tracker { .. } | Event::TrackerValue { .. } | Event::ScriptResult { .. } => {
                     router.tracker_event(now, &event)
                 }
                 _ => router.broadcast(now, &event),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::{InstanceConfig, TrackerId};
-use super::events::{Action, Event, State};
+use super::events::{Action, Event, Reason, State};
 use super::instance::Instance;
 use super::journal::{Input, JournalEntry};
 use super::time::Timestamp;
@@ -52,6 +52,9 @@ pub type RoutedAction = (InstanceId, Action);
 struct Group {
     name: String,
     members: Vec<usize>,
+    /// The group's own state, for its notify scripts; `None` until it has one (keepalived's
+    /// INIT: before startup, or while a member waits for its scripts' first results).
+    state: Option<State>,
 }
 
 pub struct Router {
@@ -120,6 +123,7 @@ impl Router {
             self.groups.push(Group {
                 name: group.name,
                 members,
+                state: None,
             });
         }
     }
@@ -193,7 +197,17 @@ impl Router {
             self.instances.push(instance);
         }
         self.group_of = group_of;
+        // A group that keeps its name keeps its state: its notifies fire on its next change,
+        // not again for the state it is in.
+        let states: BTreeMap<String, Option<State>> = self
+            .groups
+            .iter()
+            .map(|g| (g.name.clone(), g.state))
+            .collect();
         self.join_groups(sync_groups);
+        for group in &mut self.groups {
+            group.state = states.get(&group.name).copied().flatten();
+        }
         // Every instance may have new deadlines and a new receive policy, under a new id.
         self.changed.clear();
         self.is_changed = vec![false; self.instances.len()];
@@ -304,6 +318,32 @@ impl Router {
             instance: id,
             event: event.clone(),
         });
+        self.dispatch(now, id, event, out);
+    }
+
+    /// [`Router::handle_into`] without the journal (for events it noted otherwise).
+    fn dispatch(
+        &mut self,
+        now: Timestamp,
+        id: InstanceId,
+        event: Event,
+        out: &mut Vec<RoutedAction>,
+    ) {
+        let from = out.len();
+        self.handle_member(now, id, event, out);
+        if let Some(group) = self.group_of[id.0] {
+            self.follow_group(group, id, from, out);
+        }
+    }
+
+    /// The instance's own actions and its sync group's response, without the group's state.
+    fn handle_member(
+        &mut self,
+        now: Timestamp,
+        id: InstanceId,
+        event: Event,
+        out: &mut Vec<RoutedAction>,
+    ) {
         self.mark_changed(id.0);
         let mut actions = std::mem::take(&mut self.scratch);
         let transition = self.instances[id.0].handle(now, event, &mut actions);
@@ -335,23 +375,135 @@ impl Router {
                 }
             }
         }
+        let whole_daemon = matches!(event, Event::Startup | Event::Shutdown);
         for index in 0..self.instances.len() {
-            self.handle_into(now, InstanceId(index), event.clone(), &mut out);
+            if whole_daemon {
+                // The groups' states follow once every instance has moved.
+                self.handle_member(now, InstanceId(index), event.clone(), &mut out);
+            } else {
+                self.dispatch(now, InstanceId(index), event.clone(), &mut out);
+            }
+        }
+        match event {
+            Event::Startup => {
+                // keepalived (vrrp_init_state) sends the groups' notifies before any
+                // instance's.
+                let mut first = Vec::new();
+                for group in 0..self.groups.len() {
+                    first.extend(self.initial_group_state(group));
+                }
+                out.splice(0..0, first);
+            }
+            Event::Shutdown => {
+                // keepalived (notify_shutdown): every instance's STOP, then every group's.
+                for group in &mut self.groups {
+                    if group.state != Some(State::Stopped) {
+                        group.state = Some(State::Stopped);
+                        out.push((
+                            InstanceId(group.members[0]),
+                            Action::SyncGroupState {
+                                group: group.name.clone(),
+                                state: State::Stopped,
+                            },
+                        ));
+                    }
+                }
+            }
+            _ => {}
         }
         out
+    }
+
+    /// The group's state once its members have started: FAULT if one is in FAULT, MASTER if
+    /// all are masters (a group of owners), BACKUP otherwise; none while a member waits for
+    /// its scripts' first results (keepalived's INIT, which sends nothing).
+    fn initial_group_state(&mut self, group: usize) -> Option<RoutedAction> {
+        let Group {
+            name,
+            members,
+            state,
+        } = &mut self.groups[group];
+        let states: Vec<State> = members.iter().map(|&m| self.instances[m].state()).collect();
+        let waiting = members
+            .iter()
+            .any(|&m| self.instances[m].waits_for_first_results());
+        let initial = if members.iter().any(|&m| self.instances[m].own_fault()) {
+            State::Fault
+        } else if waiting {
+            return None;
+        } else if states.iter().all(|&s| s == State::Master) {
+            State::Master
+        } else {
+            State::Backup
+        };
+        *state = Some(initial);
+        Some((
+            InstanceId(members[0]),
+            Action::SyncGroupState {
+                group: name.clone(),
+                state: initial,
+            },
+        ))
+    }
+
+    /// After `changed` and its group moved (the actions from `from` on): keepalived's group
+    /// state follows the members (vrrp_sync_fault, vrrp_sync_master, vrrp_sync_backup), once
+    /// per change. A member held in FAULT only until its scripts report moves nothing.
+    fn follow_group(
+        &mut self,
+        group: usize,
+        changed: InstanceId,
+        from: usize,
+        out: &mut Vec<RoutedAction>,
+    ) {
+        let members = &self.groups[group].members;
+        let mut entered = (false, false, false); // (FAULT, MASTER, BACKUP)
+        for (id, action) in &out[from..] {
+            if let Action::StateChanged { to, reason, .. } = action
+                && members.contains(&id.0)
+            {
+                match to {
+                    State::Fault if !matches!(reason, Reason::TrackerPending { .. }) => {
+                        entered.0 = true
+                    }
+                    State::Master => entered.1 = true,
+                    State::Backup => entered.2 = true,
+                    _ => {}
+                }
+            }
+        }
+        let next = match entered {
+            (true, _, _) => State::Fault,
+            (_, true, _) => State::Master,
+            (_, _, true) => State::Backup,
+            _ => return,
+        };
+        let group = &mut self.groups[group];
+        if group.state != Some(next) {
+            group.state = Some(next);
+            out.push((
+                changed,
+                Action::SyncGroupState {
+                    group: group.name.clone(),
+                    state: next,
+                },
+            ));
+        }
     }
 
     /// A tracker's report for every instance that tracks it.
     pub fn tracker_event(&mut self, now: Timestamp, event: &Event) -> Vec<RoutedAction> {
         let tracker = match event {
-            Event::Tracker { tracker, .. } | Event::ScriptResult { tracker, .. } => *tracker,
+            Event::Tracker { tracker, .. }
+            | Event::TrackerValue { tracker, .. }
+            | Event::ScriptResult { tracker, .. } => *tracker,
             _ => return self.broadcast(now, event),
         };
         self.note(now, || Input::Tracker(event.clone()));
         let mut out = Vec::new();
         for index in 0..self.instances.len() {
             if self.instances[index].tracks(tracker) {
-                self.handle_into(now, InstanceId(index), event.clone(), &mut out);
+                self.dispatch(now, InstanceId(index), event.clone(), &mut out);
             }
         }
         out
@@ -373,7 +525,7 @@ impl Router {
                 .next_deadline()
                 .is_some_and(|at| at <= now)
             {
-                self.handle_into(now, InstanceId(index), Event::Timer, &mut out);
+                self.dispatch(now, InstanceId(index), Event::Timer, &mut out);
             }
         }
         out
@@ -393,7 +545,7 @@ impl Router {
         for index in 0..self.groups[group].members.len() {
             self.mark_changed(self.groups[group].members[index]);
         }
-        let Group { name, members } = &self.groups[group];
+        let Group { name, members, .. } = &self.groups[group];
         let mut actions = Vec::new();
         let mut flush = |member: usize, actions: &mut Vec<Action>| {
             out.extend(actions.drain(..).map(|a| (InstanceId(member), a)));

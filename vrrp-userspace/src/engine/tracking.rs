@@ -5,6 +5,11 @@ use crate::protocol::Priority;
 
 use super::config::{TrackerConfig, TrackerId, TrackerKind};
 
+/// A tracked file's status at or below this puts its instances in FAULT (keepalived's -254).
+const FILE_FAULT: i64 = -254;
+/// The most a tracked file adds to a priority (keepalived caps the status at 253).
+const FILE_MAX: i64 = 253;
+
 /// What a tracker currently says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {
@@ -12,6 +17,9 @@ enum Status {
     Unknown,
     Up,
     Down,
+    /// The number a tracked file holds (keepalived's `track_file`): it is multiplied by the
+    /// weight instead of switching it on or off.
+    Value(i64),
 }
 
 /// A tracker's configuration and running status.
@@ -75,20 +83,34 @@ impl Tracker {
         &self.config
     }
 
-    /// `Some(true)` while the tracked object is up (a script OK), `None` before its first
-    /// report.
+    /// `Some(true)` while the tracked object is up (a script OK, a file whose value does not
+    /// fault), `None` before its first report.
     pub fn is_up(&self) -> Option<bool> {
         match self.status {
             Status::Unknown => None,
             Status::Up => Some(true),
             Status::Down => Some(false),
+            Status::Value(value) => Some(!self.file_fault(value)),
         }
+    }
+
+    /// A tracker whose weight moves the priority (not weight 0, which only faults).
+    pub fn is_weighted(&self) -> bool {
+        self.config.weight != 0
     }
 
     /// An up/down report (interfaces, files, processes); returns whether the status changed.
     pub fn set_up(&mut self, up: bool) -> bool {
         let status = if up { Status::Up } else { Status::Down };
         std::mem::replace(&mut self.status, status) != status
+    }
+
+    /// The number in a tracked file (0 when the file is missing or holds no number, as
+    /// keepalived reads it); returns whether what the tracker contributes changed.
+    pub fn set_value(&mut self, value: i64) -> bool {
+        let before = (self.adjustment(), self.causes_fault());
+        self.status = Status::Value(value);
+        before != (self.adjustment(), self.causes_fault())
     }
 
     /// A script result: the first one counts at once, after that `rise` consecutive successes
@@ -129,12 +151,34 @@ impl Tracker {
     /// Weight 0 puts the instance in FAULT while the tracked object is down (with `reverse`:
     /// while it is up).
     pub fn causes_fault(&self) -> bool {
+        if let Status::Value(value) = self.status {
+            return self.file_fault(value);
+        }
         self.config.weight == 0
             && match self.status {
-                Status::Unknown => false,
+                Status::Unknown | Status::Value(_) => false,
                 Status::Up => self.config.reverse,
                 Status::Down => !self.config.reverse,
             }
+    }
+
+    /// keepalived's track_file (update_track_file_status, process_update_vrrp_track_file_status):
+    /// with weight 0 a non-zero value is a FAULT (with `reverse`, a zero value); otherwise the
+    /// value times the weight (negated by `reverse`) is the status, and -254 or less is a FAULT.
+    fn file_fault(&self, value: i64) -> bool {
+        if self.config.weight == 0 {
+            (value != 0) != self.config.reverse
+        } else {
+            self.file_status(value) <= FILE_FAULT
+        }
+    }
+
+    /// value x weight x multiplier, saturated (keepalived computes it in 64 bits, then
+    /// clamps it to an int).
+    fn file_status(&self, value: i64) -> i64 {
+        value
+            .saturating_mul(i64::from(self.config.weight))
+            .saturating_mul(i64::from(self.multiplier()))
     }
 
     /// A weight-0 script that has not reported yet (keepalived's `num_script_init`), unless a
@@ -151,6 +195,14 @@ impl Tracker {
     /// 10 off while up and nothing while down.
     pub fn adjustment(&self) -> i32 {
         let weight = self.config.weight;
+        if let Status::Value(value) = self.status {
+            // A file adds its status, at most 253; at -254 or below it faults instead and
+            // adds nothing (keepalived removes its share when it faults).
+            if weight == 0 || self.file_fault(value) {
+                return 0;
+            }
+            return self.file_status(value).min(FILE_MAX) as i32;
+        }
         match self.status {
             Status::Up if weight > 0 => weight * self.multiplier(),
             Status::Down if weight < 0 => weight * self.multiplier(),
@@ -330,6 +382,57 @@ mod tests {
         assert!(!check.script_result(true));
         assert!(check.script_result(true), "third success reaches rise=3");
         assert_eq!(check.adjustment(), 10);
+    }
+
+    fn file(weight: i32, reverse: bool) -> Tracker {
+        tracker(TrackerKind::File, weight, reverse)
+    }
+
+    #[test]
+    fn file_value_times_weight_is_added_capped_at_253() {
+        let mut f = file(10, false);
+        assert!(f.set_value(3));
+        assert_eq!(f.adjustment(), 30);
+        assert!(!f.set_value(3), "same value, nothing changes");
+        f.set_value(-5);
+        assert_eq!(f.adjustment(), -50);
+        f.set_value(100);
+        assert_eq!(f.adjustment(), 253);
+        assert!(!f.causes_fault());
+        f.set_value(i64::MAX);
+        assert_eq!(f.adjustment(), 253, "saturates instead of overflowing");
+    }
+
+    #[test]
+    fn file_status_of_minus_254_or_less_faults_and_adds_nothing() {
+        let mut f = file(2, false);
+        f.set_value(-126);
+        assert_eq!(f.adjustment(), -252);
+        assert!(!f.causes_fault());
+        f.set_value(-127);
+        assert!(f.causes_fault());
+        assert_eq!(f.adjustment(), 0);
+        // reverse negates: a positive value with a positive weight takes priority away.
+        let mut r = file(100, true);
+        r.set_value(2);
+        assert_eq!(r.adjustment(), -200);
+        r.set_value(3);
+        assert!(r.causes_fault());
+    }
+
+    #[test]
+    fn file_with_weight_zero_faults_on_non_zero_and_reverse_on_zero() {
+        let mut f = file(0, false);
+        f.set_value(0);
+        assert!(!f.causes_fault());
+        f.set_value(7);
+        assert!(f.causes_fault());
+        assert_eq!(f.adjustment(), 0);
+        let mut r = file(0, true);
+        r.set_value(0);
+        assert!(r.causes_fault());
+        r.set_value(-1);
+        assert!(!r.causes_fault());
     }
 
     #[test]

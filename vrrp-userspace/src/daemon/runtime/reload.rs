@@ -15,11 +15,12 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::{Owned, Runtime, open_link_sockets};
-use crate::daemon::schedule::DeadlineQueue;
 use crate::config::{self, Severity};
 use crate::daemon::control::Reply;
 use crate::daemon::resolve::{self, Resolved, ResolvedInstance};
-use crate::daemon::scripts::Scripts;
+use crate::daemon::schedule::DeadlineQueue;
+use crate::daemon::scripts::{self, Finding, Vetted};
+use crate::daemon::trackers::Trackers;
 use crate::daemon::{prepare_host, timer};
 use crate::engine::{Destination, Event, InstanceId, Router, TrackerId};
 
@@ -54,6 +55,15 @@ struct Plan {
     trackers: BTreeMap<TrackerId, TrackerId>,
     /// Running instances that stop.
     removed: Vec<InstanceId>,
+}
+
+/// A new configuration that passed the checks.
+struct Checked {
+    resolved: Resolved,
+    /// The configuration with its insecure scripts removed, for the trackers and notifies.
+    config: config::Config,
+    vetted: Vetted,
+    warnings: Vec<String>,
 }
 
 impl Plan {
@@ -217,8 +227,9 @@ impl Runtime {
             Err(refused) => Reply::Failed {
                 message: refused.to_string(),
             },
-            Ok((new, warnings)) => {
-                let summary = self.apply(new).await;
+            Ok(checked) => {
+                let warnings = checked.warnings.clone();
+                let summary = self.apply(checked).await;
                 let took = started.elapsed();
                 info!(
                     file,
@@ -254,7 +265,7 @@ impl Runtime {
     async fn check_new_configuration(
         &mut self,
         loaded: config::Loaded,
-    ) -> Result<(Resolved, Vec<String>), Refused> {
+    ) -> Result<Checked, Refused> {
         // What the reader dropped (errors) would stop running instances; the script security
         // notice is keepalived's warning at run time (it starts and reloads with it), a
         // refusal only with --strict-config, as warnings are.
@@ -279,23 +290,52 @@ impl Runtime {
                 diagnostics: lines.join("\n"),
             });
         }
-        let host = prepare_host(&loaded.config, &self.netlink)
+        // Scripts are vetted again, as at startup: an insecure one is not run (keepalived
+        // disables it and goes on); with --strict-config the reload is refused.
+        let mut config = loaded.config;
+        let (vetted, findings) = scripts::vet(&mut config);
+        let findings: Vec<String> = findings
+            .into_iter()
+            .map(|f| match f {
+                Finding::Warning(message) | Finding::Error(message) => message,
+            })
+            .collect();
+        if strict && !findings.is_empty() {
+            return Err(Refused::Diagnostics {
+                file: self.ops.config_file.display().to_string(),
+                what: "scripts that cannot run safely (--strict-config)",
+                diagnostics: findings.join("\n"),
+            });
+        }
+        let host = prepare_host(&config, &self.netlink)
             .await
             .map_err(Refused::Host)?;
-        let new = resolve::resolve(&loaded.config, &host).map_err(Refused::Resolve)?;
+        let new = resolve::resolve(&config, &host).map_err(Refused::Resolve)?;
         let configs: Vec<_> = new.instances.iter().map(|i| i.engine.clone()).collect();
         Router::check_groups(&configs, &new.sync_groups).map_err(Refused::Groups)?;
         self.host = host;
         let mut warnings = lines;
+        warnings.extend(findings);
         warnings.extend(new.warnings.iter().cloned());
         for warning in &warnings {
             warn!("{warning}");
         }
-        Ok((new, warnings))
+        Ok(Checked {
+            resolved: new,
+            config,
+            vetted,
+            warnings,
+        })
     }
 
-    /// Moves the running daemon to `new`.
-    async fn apply(&mut self, new: Resolved) -> Summary {
+    /// Moves the running daemon to the new configuration.
+    async fn apply(&mut self, checked: Checked) -> Summary {
+        let Checked {
+            resolved: new,
+            config,
+            vetted,
+            ..
+        } = checked;
         let plan = Plan::new(&self.resolved, &new);
         let mut summary = Summary {
             kept: plan.carry.iter().flatten().count(),
@@ -400,14 +440,30 @@ impl Runtime {
         }
         self.link_sockets =
             open_link_sockets(&self.resolved, std::mem::take(&mut self.link_sockets));
-        match Scripts::start(&self.resolved) {
-            Ok(scripts) => std::mem::replace(&mut self.scripts, scripts).stop().await,
-            Err(e) => {
-                warn!(error = %e, "cannot restart the check scripts; the old ones keep running")
+        // Checks, files and processes are watched anew (running checks are stopped, as
+        // keepalived's reload does); the engine kept what they last said.
+        let initial = match Trackers::start(&config, &self.resolved, &vetted) {
+            Ok((trackers, initial)) => {
+                std::mem::replace(&mut self.trackers, trackers).stop().await;
+                initial
             }
-        }
-
+            Err(e) => {
+                warn!(error = %e, "cannot restart the trackers; the old ones keep running");
+                Vec::new()
+            }
+        };
+        let names: Vec<String> = self
+            .resolved
+            .instances
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        self.notifier.reload(&config, &names, &vetted);
         self.perform(actions).await;
+        for event in initial {
+            let actions = self.router.tracker_event(timer::now(), &event);
+            self.perform(actions).await;
+        }
         self.refresh_links(timer::now()).await;
         let added: Vec<InstanceId> = plan.added().collect();
         for id in added {
