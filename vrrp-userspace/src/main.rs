@@ -222,13 +222,16 @@ fn config_report(path: &std::path::Path, loaded: &config::Loaded) -> String {
     report
 }
 
-/// Names of this host's network interfaces.
+/// Names of the network interfaces of this process's network namespace. /proc/self/net/dev
+/// follows the namespace the process is in (`nsenter --net` included); /sys/class/net shows
+/// the namespace sysfs was mounted from.
 fn host_interfaces() -> Vec<String> {
-    std::fs::read_dir("/sys/class/net")
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
+    std::fs::read_to_string("/proc/self/net/dev")
+        .map(|text| {
+            text.lines()
+                .skip(2)
+                .filter_map(|line| line.split_once(':'))
+                .map(|(name, _)| name.trim().to_string())
                 .collect()
         })
         .unwrap_or_default()

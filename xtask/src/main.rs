@@ -3,13 +3,15 @@
 //! - `setup`: installs every prerequisite that is missing (idempotent, prints what it does).
 //! - `test`: setup, then lint and the whole test suite (unit, BPF_PROG_TEST_RUN, namespaces).
 //! - `demo`: setup, then a live failover between two routers in network namespaces.
-//! - `fuzz`: the cargo-fuzz targets of every decoder.
+//! - `fuzz`: the cargo-fuzz targets of every decoder; `fuzz config-diff --count N`: the
+//!   differential test of the keepalived.conf reader against keepalived on N generated files.
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 //! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
 //! - `matrix`: the failover interop matrix (xvrrpd and keepalived in both roles), as tables.
 
 mod bench_config;
+mod config_diff;
 mod demo;
 mod matrix;
 mod setup;
@@ -34,11 +36,23 @@ enum Task {
     Test,
     /// Set up, then show a live failover between two routers in network namespaces.
     Demo,
-    /// Run the cargo-fuzz targets (vrrp-userspace/fuzz) for a while each.
+    /// Run the cargo-fuzz targets (vrrp-userspace/fuzz) for a while each, or with
+    /// `config-diff` the differential test against keepalived on generated files.
     Fuzz {
-        /// Seconds per target.
+        /// `config-diff`, or one cargo-fuzz target; every cargo-fuzz target when missing.
+        target: Option<String>,
+        /// Seconds per cargo-fuzz target.
         #[arg(long, default_value_t = 60)]
         seconds: u32,
+        /// config-diff: how many files to generate and compare.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// config-diff: the first seed (files are seeds first..first+count).
+        #[arg(long, default_value_t = 1_000_000)]
+        first_seed: u64,
+        /// config-diff: cases run at once.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
     /// Set up, then run the failover interop matrix and print every case's table.
     Matrix {
@@ -77,9 +91,19 @@ fn main() -> anyhow::Result<()> {
             setup::install_prerequisites()?;
             matrix::run(filter.as_deref())
         }
-        Task::Fuzz { seconds } => {
+        Task::Fuzz {
+            target,
+            seconds,
+            count,
+            first_seed,
+            threads,
+        } => {
             setup::install_prerequisites()?;
-            fuzz(&FUZZ_TARGETS, seconds, FuzzMode::Thorough)
+            match target.as_deref() {
+                Some("config-diff") => config_diff::run(first_seed, count, threads),
+                Some(target) => fuzz(&[target], seconds, FuzzMode::Thorough),
+                None => fuzz(&FUZZ_TARGETS, seconds, FuzzMode::Thorough),
+            }
         }
         Task::Bench { which } => {
             setup::install_prerequisites()?;
