@@ -27,10 +27,56 @@ pub use world::{Outcome, run_case};
 /// keepalived complaints (exit 5) that xvrrpd reports as warnings, with the reason. A file
 /// whose every keepalived error is one of these may pass xvrrpd with exit 0, provided xvrrpd
 /// warned.
-pub const WARNED_INSTEAD: &[(&str, &str)] = &[(
-    "unknown state",
-    "keepalived runs such an instance as BACKUP; the issue asks for a warning",
-)];
+pub const WARNED_INSTEAD: &[(&str, &str)] = &[
+    (
+        "unknown state",
+        "keepalived runs such an instance as BACKUP; so does xvrrpd, with a warning",
+    ),
+    (
+        "vrrp_garp_interval '0' is invalid",
+        "0 is keepalived's default (no gap), which it keeps: the same meaning, a warning",
+    ),
+    (
+        "vrrp_gna_interval '0' is invalid",
+        "0 is keepalived's default (no gap), which it keeps: the same meaning, a warning",
+    ),
+    (
+        "number '0' outside range [0.000001",
+        "the message keepalived adds to the two above",
+    ),
+    (
+        "Unknown keyword 'garp_interval'",
+        "xvrrpd's per-instance gap between gratuitous ARPs, read with a warning",
+    ),
+    (
+        "Unknown keyword 'gna_interval'",
+        "xvrrpd's per-instance gap between neighbour advertisements, read with a warning",
+    ),
+    (
+        "Unknown keyword 'no_virtual_ipaddress'",
+        "newer keepalived's instance without addresses, read with a warning",
+    ),
+    (
+        "Unknown keyword 'lvs_id'",
+        "keepalived 1.x's router_id, read with a warning",
+    ),
+    (
+        "Unknown keyword 'state_dump_file'",
+        "newer keepalived's dump file names, read with a warning",
+    ),
+    (
+        "Unknown keyword 'stats_dump_file'",
+        "newer keepalived's dump file names, read with a warning",
+    ),
+    (
+        "Unknown keyword 'json_dump_file'",
+        "newer keepalived's dump file names, read with a warning",
+    ),
+    (
+        "Unknown keyword 'v3_checksum_as_v2'",
+        "xvrrpd's VRRPv3 checksum switch, read with a warning",
+    ),
+];
 
 /// One disagreement between the two programs about one file.
 #[derive(Clone, Debug)]

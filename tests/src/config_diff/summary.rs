@@ -39,15 +39,6 @@ fn scope_number(scope: &str) -> String {
     }
 }
 
-fn table_number(table: &str) -> String {
-    match table {
-        "main" => "254".into(),
-        "local" => "255".into(),
-        "default" => "253".into(),
-        other => other.to_string(),
-    }
-}
-
 /// Seconds as keepalived's `%g` prints them, in milliseconds.
 fn millis(seconds: f64) -> String {
     format!("{}", (seconds * 1000.0).round() as i64)
@@ -433,11 +424,38 @@ impl Summary {
                 fields,
             );
         }
+        // Members of a sync group without sync_group_tracking_weight: keepalived prints their
+        // tracked interfaces with weight 0 (and applies the configured weight all the same,
+        // which the daemon follows).
+        let unweighted: Vec<String> = json["sync_groups"]
+            .as_array()
+            .map(|groups| {
+                groups
+                    .iter()
+                    .filter(|g| {
+                        g["sync_group_tracking_weight"] != true && g["global_tracking"] != true
+                    })
+                    .flat_map(|g| g["members"].as_array().cloned().unwrap_or_default())
+                    .map(|m| str_of(&m["name"]))
+                    .collect()
+            })
+            .unwrap_or_default();
         for instance in json["instances"].as_array().cloned().unwrap_or_default() {
             let name = instance["name"].as_str().unwrap_or_default().to_string();
-            summary
-                .instances
-                .insert(name, xvrrpd_instance(&instance, global, &scripts));
+            let mut fields = xvrrpd_instance(&instance, global, &scripts);
+            if unweighted.contains(&name)
+                && let Some(interfaces) = fields.get_mut("track_interface")
+            {
+                *interfaces = interfaces
+                    .split(" ; ")
+                    .map(|t| {
+                        let name = t.split(' ').next().unwrap_or_default();
+                        format!("{name} weight 0")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ; ");
+            }
+            summary.instances.insert(name, fields);
         }
         for group in json["sync_groups"].as_array().cloned().unwrap_or_default() {
             let members: Vec<&str> = group["members"]
@@ -840,6 +858,7 @@ fn xvrrpd_instance(instance: &Value, global: &Value, scripts: &[Value]) -> Field
         ("fault", "notify_fault"),
         ("stop", "notify_stop"),
         ("any", "notify_generic"),
+        ("deleted", "notify_deleted"),
         ("master_rx_lower_pri", "notify_master rx lower pri"),
     ] {
         if let Some(argv) = instance["notify"][kind]["argv"].as_array() {
@@ -882,11 +901,11 @@ fn xvrrpd_route(route: &Value) -> String {
         dev: route["dev"].as_str().map(str::to_string),
         src: route["src"].as_str().map(str::to_string),
         table: route["table"]
-            .as_str()
-            .map(table_number)
+            .as_u64()
+            .map(|t| t.to_string())
             .filter(|t| t != "254"),
         metric: route["metric"].as_u64().map(|m| m.to_string()),
-        scope: route["scope"].as_str().map(scope_number),
+        scope: route["scope"].as_u64().map(|s| s.to_string()),
     };
     words.text()
 }
@@ -898,11 +917,15 @@ fn xvrrpd_rule(rule: &Value) -> String {
         .map_or("all".to_string(), with_prefix);
     let to = rule["to"].as_str().map(with_prefix);
     let priority = rule["preference"].as_u64().map(|p| p.to_string());
-    let action = match (rule["table"].as_str(), rule["action"].as_str()) {
-        (Some(table), _) => format!("lookup {}", table_number(table)),
-        (None, Some("nop")) => "nop".into(),
-        (None, Some(action)) => format!("type {action}"),
-        (None, None) => String::new(),
+    let action = match (&rule["action"], rule["table"].as_u64()) {
+        (Value::String(nop), _) if nop == "nop" => "nop".into(),
+        (Value::Object(action), _) if action.contains_key("goto") => {
+            format!("goto {}", action["goto"])
+        }
+        (Value::Object(action), _) if action.contains_key("type") => {
+            format!("type {}", str_of(&action["type"]))
+        }
+        (_, table) => format!("lookup {}", table.unwrap_or(254)),
     };
     rule_text(&from, to.as_deref(), priority.as_deref(), &action)
 }

@@ -204,7 +204,7 @@ pub fn run_case(case: &Case, xvrrpd: &Path, dump: bool) -> anyhow::Result<Outcom
     lap("xvrrpd -t");
 
     let keepalived_dump = if dump && (keepalived_code == 0 || keepalived_code == 143) {
-        Some(keepalived_dump(&netns, &dir.path, &main, &case.config_id)?)
+        some_dump(keepalived_dump(&netns, &dir.path, &main, &case.config_id)?)
     } else {
         None
     };
@@ -279,6 +279,14 @@ fn keepalived_dump(
     }
     let _ = process.kill_group();
     Ok(lines)
+}
+
+/// The dump, or `None` when keepalived stopped before printing one.
+fn some_dump(lines: Vec<String>) -> Option<Vec<String>> {
+    lines
+        .iter()
+        .any(|l| l.starts_with("------< VRRP Topology"))
+        .then_some(lines)
 }
 
 /// keepalived's console log lines start with `Thu Nov 26 14:16:32 2026: `.

@@ -155,11 +155,12 @@ impl Cx<'_> {
             },
             (Some("group"), Some(name)) => VirtualServerAddress::Group(name.to_string()),
             (Some(ip), port) => {
-                let Some(address) = self.ip_text(s.arg_span(0), ip) else {
+                let Some(address) = self.sockaddr(s.arg_span(0), ip, "virtual_server address")
+                else {
                     return;
                 };
                 let port = match port {
-                    Some(_) => match self.uint_at(s, 1, 0, 65535) {
+                    Some(_) => match self.unsigned(s, 1, 0, 65535) {
                         Some(port) => port as u16,
                         None => return,
                     },
@@ -189,10 +190,17 @@ impl Cx<'_> {
         };
         for item in self.block(s) {
             match item.name() {
-                "delay_loop" => server.delay_loop = self.timer(item),
-                "lb_algo" | "lvs_sched" => server.lb_algo = self.string(item),
+                "delay_loop" => {
+                    server.delay_loop = self.seconds(
+                        item,
+                        0,
+                        std::time::Duration::ZERO,
+                        std::time::Duration::from_secs(u64::from(u32::MAX)),
+                    )
+                }
+                "lb_algo" | "lvs_sched" => server.lb_algo = self.value(item, 0).map(str::to_string),
                 "lb_kind" | "lvs_method" => {
-                    if let Some(kind) = self.string(item) {
+                    if let Some(kind) = self.value(item, 0).map(str::to_string) {
                         if matches!(kind.as_str(), "NAT" | "DR" | "TUN") {
                             server.lb_kind = Some(kind);
                         } else {
@@ -206,25 +214,35 @@ impl Cx<'_> {
                     }
                 }
                 "protocol" => {
-                    if let Some(protocol) = self.string(item) {
-                        if matches!(protocol.as_str(), "TCP" | "UDP" | "SCTP") {
-                            server.protocol = Some(protocol);
+                    // keepalived compares without case (strcasecmp).
+                    if let Some(protocol) = self.value(item, 0) {
+                        let upper = protocol.to_ascii_uppercase();
+                        if matches!(upper.as_str(), "TCP" | "UDP" | "SCTP") {
+                            server.protocol = Some(upper);
                         } else {
                             self.diagnostics
-                                .error(&item.arg_span(0), format!("unknown protocol '{protocol}'"))
+                                .error(
+                                    &item.arg_span(0),
+                                    format!("unknown protocol '{protocol}'; ignored"),
+                                )
                                 .hint("TCP, UDP or SCTP");
                         }
                     }
                 }
                 "persistence_timeout" => {
-                    server.persistence_timeout =
-                        self.uint(item, 0, u64::from(u32::MAX)).map(|t| t as u32)
+                    // No value: keepalived's default, 6 minutes (IPVS_SVC_PERSISTENT_TIMEOUT).
+                    server.persistence_timeout = match item.arg(0) {
+                        None => Some(360),
+                        Some(_) => self.unsigned(item, 0, 1, 2_678_400).map(|t| t as u32),
+                    }
                 }
                 "quorum" => {
-                    server.quorum = self.uint(item, 0, u64::from(u32::MAX)).map(|q| q as u32)
+                    server.quorum = self
+                        .unsigned(item, 0, 0, u64::from(u32::MAX))
+                        .map(|q| q as u32)
                 }
                 "sorry_server" => {
-                    if self.arity(item, 1, 2) {
+                    if !item.args.is_empty() {
                         server.sorry_server =
                             Some(item.args.iter().map(|a| a.text.clone()).collect());
                     }
@@ -251,9 +269,10 @@ impl Cx<'_> {
                 .hint("real_server IP [PORT] { ... }");
             return None;
         }
-        let address: IpAddr = self.ip_text(s.arg_span(0), &s.args[0].text)?;
+        let address: IpAddr =
+            self.sockaddr(s.arg_span(0), &s.args[0].text, "real_server address")?;
         let port = match s.arg(1) {
-            Some(_) => Some(self.uint_at(s, 1, 0, 65535)? as u16),
+            Some(_) => Some(self.unsigned(s, 1, 0, 65535)? as u16),
             None => None,
         };
         let mut real = RealServer {
@@ -265,13 +284,7 @@ impl Cx<'_> {
         };
         for item in s.block.iter().flatten() {
             match item.name() {
-                "weight" => {
-                    real.weight = self
-                        .arity(item, 1, 1)
-                        .then(|| self.int_at(item, 0, 0, 65535))
-                        .flatten()
-                        .map(|w| w as i32)
-                }
+                "weight" => real.weight = self.int(item, 0, 0, 65535).ok().map(|w| w as i32),
                 name if CHECKERS.contains(&name) => real.checkers.push(self.checker(item)),
                 name if REAL_SERVER.contains(&name) => real.settings.push(section(item)),
                 _ => self.unknown(item, "in real_server", &[REAL_SERVER, CHECKERS].concat()),
@@ -290,12 +303,33 @@ impl Cx<'_> {
         };
         for item in s.block.iter().flatten() {
             match item.name() {
-                "connect_timeout" => checker.connect_timeout = self.timer(item),
+                "connect_timeout" => {
+                    checker.connect_timeout = self.seconds(
+                        item,
+                        0,
+                        std::time::Duration::ZERO,
+                        std::time::Duration::from_secs(u64::from(u32::MAX)),
+                    )
+                }
                 // `nb_get_retry` is the old name of `retry`.
                 "retry" | "nb_get_retry" => {
-                    checker.retry = self.uint(item, 0, u64::from(u32::MAX)).map(|r| r as u32)
+                    if item.name() == "nb_get_retry" {
+                        self.diagnostics
+                            .error(&item.keyword_span(), "nb_get_retry is deprecated")
+                            .hint("write 'retry' (keepalived reports it the same way)");
+                    }
+                    checker.retry = self
+                        .unsigned(item, 0, 0, u64::from(u32::MAX))
+                        .map(|r| r as u32)
                 }
-                "delay_before_retry" => checker.delay_before_retry = self.timer(item),
+                "delay_before_retry" => {
+                    checker.delay_before_retry = self.seconds(
+                        item,
+                        0,
+                        std::time::Duration::ZERO,
+                        std::time::Duration::from_secs(u64::from(u32::MAX)),
+                    )
+                }
                 name if CHECKER.contains(&name) => checker.settings.push(section(item)),
                 _ => self.unknown(item, &format!("in {}", s.name()), CHECKER),
             }

@@ -45,10 +45,11 @@ impl State<'_> {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(after.len());
             let name = &after[..name_len];
+            // keepalived's find_definition: `$NAME` ends at a blank, `,`, `)` or the end.
             let followed_by_space = after[name_len..]
                 .chars()
                 .next()
-                .is_none_or(char::is_whitespace);
+                .is_none_or(|c| c == ' ' || c == '\t' || c == ',' || c == ')');
             match self.definitions.get(name) {
                 Some(value) if is_name(name) && followed_by_space => {
                     out.push_str(&self.expand(value, file, depth + 1)?);

@@ -4,12 +4,13 @@
 
 mod definitions;
 mod include;
+mod repeat;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use definitions::{definition, is_name};
+use definitions::definition;
 pub use include::IncludeChecks;
 use include::include_check_setting;
 
@@ -188,6 +189,13 @@ impl<'a> State<'a> {
             self.out.push(line);
             return;
         }
+        // keepalived recognises a repetition before it expands definitions: the repeated
+        // text is expanded anew for every value.
+        let trimmed = line.text.trim_start();
+        if trimmed.starts_with("~SEQ") || trimmed.starts_with("~LST") {
+            self.repeat(&line, checks, depth);
+            return;
+        }
         let expanded = match self.expand(&line.text, &line.file, 0) {
             Ok(expanded) => expanded,
             Err(message) => {
@@ -279,126 +287,6 @@ impl<'a> State<'a> {
                 _ => self.out.push(line),
             }
         }
-    }
-
-    /// `~SEQ(var,[start,][step,]end) rest`, `~SEQx(...)` (hex) and `~LST(var,v1,v2...) rest`.
-    fn repeat(&mut self, line: &Line, checks: &mut IncludeChecks, depth: usize) {
-        let text = line.text.trim_start();
-        let (kind, after) = if let Some(after) = text.strip_prefix("~SEQx(") {
-            ("SEQx", after)
-        } else if let Some(after) = text.strip_prefix("~SEQ(") {
-            ("SEQ", after)
-        } else if let Some(after) = text.strip_prefix("~LST(") {
-            ("LST", after)
-        } else {
-            self.diagnostics
-                .error(
-                    &line.span(0, 4),
-                    "unknown repetition; expected ~SEQ(, ~SEQx( or ~LST(",
-                )
-                .hint("~SEQ(var,start,step,end) text  or  ~LST(var,a,b,c) text");
-            return;
-        };
-        let Some((arguments, rest)) = after.split_once(')') else {
-            self.diagnostics
-                .error(&line.whole(), format!("~{kind}( has no closing ')'"));
-            return;
-        };
-        let mut arguments = arguments.split(',').map(str::trim);
-        let variable = arguments.next().unwrap_or_default().to_string();
-        if !is_name(&variable) {
-            self.diagnostics
-                .error(
-                    &line.whole(),
-                    format!("~{kind} variable name '{variable}' is not a valid name"),
-                )
-                .hint("names are letters, digits and _, not starting with a digit");
-            return;
-        }
-        let values: Vec<String> = if kind == "LST" {
-            arguments.map(str::to_string).collect()
-        } else {
-            let numbers: Result<Vec<i64>, _> = arguments.map(str::parse::<i64>).collect();
-            let numbers = match numbers {
-                Ok(numbers) => numbers,
-                Err(_) => {
-                    self.diagnostics
-                        .error(&line.whole(), format!("~{kind} bounds must be integers"));
-                    return;
-                }
-            };
-            let (start, step, end) = match numbers[..] {
-                [end] => (1, 1, end),
-                [start, end] => (start, if end >= start { 1 } else { -1 }, end),
-                [start, step, end] => (start, step, end),
-                _ => {
-                    self.diagnostics.error(
-                        &line.whole(),
-                        format!("~{kind} takes a variable and one to three numbers"),
-                    );
-                    return;
-                }
-            };
-            if step == 0 || (end - start).signum() * step.signum() < 0 {
-                self.diagnostics.error(
-                    &line.whole(),
-                    format!("~{kind} step {step} never reaches {end} from {start}"),
-                );
-                return;
-            }
-            let count = (end - start).unsigned_abs() / step.unsigned_abs() + 1;
-            if count > MAX_SEQUENCE_LINES {
-                self.diagnostics.error(
-                    &line.whole(),
-                    format!("~{kind} would repeat {count} times (limit {MAX_SEQUENCE_LINES})"),
-                );
-                return;
-            }
-            (0..count as i64)
-                .map(|i| start + i * step)
-                .map(|n| {
-                    if kind == "SEQx" {
-                        format!("{n:x}")
-                    } else {
-                        n.to_string()
-                    }
-                })
-                .collect()
-        };
-        let saved = self.definitions.get(&variable).cloned();
-        for value in values {
-            if self.out.len() >= MAX_OUTPUT_LINES {
-                if !self.over_budget {
-                    self.over_budget = true;
-                    self.diagnostics
-                        .error(
-                            &line.whole(),
-                            format!(
-                                "repetition makes the configuration longer than {MAX_OUTPUT_LINES} lines; the rest of it is ignored"
-                            ),
-                        )
-                        .hint("look for nested ~SEQ with large ranges");
-                }
-                break;
-            }
-            self.definitions.insert(variable.clone(), value);
-            // Blank out the `~SEQ(...)` part so the repeated text keeps its columns.
-            let generated = Line {
-                text: Arc::from(format!(
-                    "{}{}",
-                    " ".repeat(line.text.len() - rest.len()),
-                    rest.trim_end()
-                )),
-                ..line.clone()
-            };
-            if depth < MAX_EXPANSION_DEPTH {
-                self.emit(generated, checks, depth + 1);
-            }
-        }
-        match saved {
-            Some(value) => self.definitions.insert(variable, value),
-            None => self.definitions.remove(&variable),
-        };
     }
 }
 
