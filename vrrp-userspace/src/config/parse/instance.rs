@@ -78,6 +78,7 @@ impl Cx<'_> {
                     "vrrp_instance needs exactly one name; the block is skipped",
                 )
                 .hint("vrrp_instance VI_1 { ... }");
+            self.skip_block();
             return;
         }
         let name = s.args[0].text.clone();
@@ -89,6 +90,7 @@ impl Cx<'_> {
                     format!("vrrp_instance {name} is already defined at {previous}"),
                 )
                 .hint("instance names must be unique; this one is skipped");
+            self.skip_block();
             return;
         }
         let global = &self.config.global;

@@ -63,8 +63,28 @@ impl Cx<'_> {
         s: &Statement,
         context: &str,
     ) {
+        // A stray `{` was reported when the tree was built.
+        if s.keyword.kind == crate::config::lexer::TokenKind::Open {
+            return;
+        }
         match table.iter().find(|k| k.name == s.name()) {
-            Some(keyword) => (keyword.parse)(self, target, s),
+            Some(keyword) => {
+                // Saved for the enclosing handler, which may be reading its own block.
+                let outer = self.block_read;
+                self.block_read = false;
+                (keyword.parse)(self, target, s);
+                if s.block.is_some() && !self.block_read {
+                    // keepalived: "Unexpected '{' - ignoring", and the block's `}` then closes
+                    // the enclosing block; xvrrpd skips the whole block.
+                    self.diagnostics
+                        .error(
+                            &s.keyword_span(),
+                            format!("'{}' takes no {{ }} block; the block is skipped", s.name()),
+                        )
+                        .hint("keepalived reads the block's lines as the enclosing block's, and its '}' as the end of that block");
+                }
+                self.block_read = outer;
+            }
             None => self.unknown(s, context, &names(table)),
         }
     }

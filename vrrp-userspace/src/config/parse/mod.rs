@@ -42,6 +42,7 @@ pub(crate) fn parse(
         instance_names: HashMap::new(),
         suggestions_left: MAX_SUGGESTIONS,
         next_rule_preference: (16384, 16384),
+        block_read: false,
     };
     for statement in statements {
         cx.dispatch(TOP_LEVEL, &mut (), statement, "at the top level");
@@ -123,6 +124,8 @@ pub(crate) struct Cx<'d> {
     pub suggestions_left: usize,
     /// The preference keepalived gives the next rule without one (IPv4, IPv6).
     pub next_rule_preference: (u32, u32),
+    /// Set when a handler reads its statement's block (see [`Cx::dispatch`]).
+    pub block_read: bool,
 }
 
 const MAX_SUGGESTIONS: usize = 10;
@@ -182,15 +185,21 @@ impl Cx<'_> {
             .hint("keepalived 2.2.7 reports it as an unknown keyword");
     }
 
-    /// The children of a block keyword; reports a missing block.
+    /// A block keyword's handler that skips its block (reported by the handler).
+    pub(crate) fn skip_block(&mut self) {
+        self.block_read = true;
+    }
+
+    /// The children of a block keyword; a missing block is a warning (keepalived reads on).
     pub(crate) fn block<'s>(&mut self, s: &'s Statement) -> &'s [Statement] {
+        self.block_read = true;
         match &s.block {
             Some(block) => block,
             None => {
                 self.diagnostics
-                    .error(
+                    .warning(
                         &s.keyword_span(),
-                        format!("'{}' needs a {{ }} block", s.name()),
+                        format!("'{}' has no {{ }} block", s.name()),
                     )
                     .hint(format!("{} {{ ... }}", s.name()));
                 &[]
@@ -222,6 +231,8 @@ impl Cx<'_> {
             s.keyword_span().file.display(),
             s.line.number
         ));
+        // Whatever block follows is not read either.
+        self.skip_block();
     }
 
     /// The argument at `index`, or [`Cx::missing`].

@@ -110,6 +110,16 @@ impl Cx<'_> {
     /// A script keyword's command and its `[user [group]]`. `None` (reported) when keepalived
     /// would not set the script; words after the group are ignored, as keepalived does.
     pub(crate) fn script_command(&mut self, s: &Statement) -> Option<ScriptCommand> {
+        self.script_command_or(s, true)
+    }
+
+    /// [`Cx::script_command`]; `missing_stops`: a missing command stops keepalived reading the
+    /// file (notify scripts), or leaves the script unset (`script` in vrrp_script).
+    pub(crate) fn script_command_or(
+        &mut self,
+        s: &Statement,
+        missing_stops: bool,
+    ) -> Option<ScriptCommand> {
         let raw = s
             .line
             .text
@@ -126,8 +136,9 @@ impl Cx<'_> {
             }
         };
         let Some(command) = words.get(1) else {
-            self.diagnostics
-                .error(&s.arg_span(0), format!("'{}' needs a command", s.name()));
+            if missing_stops {
+                self.missing(s, 0);
+            }
             return None;
         };
         let argv = match split(command) {

@@ -33,6 +33,7 @@ impl Cx<'_> {
     /// The block's name: exactly one word (keepalived: "must have a name" otherwise, and the
     /// block is skipped).
     fn block_name(&mut self, s: &Statement) -> Option<String> {
+        self.skip_block();
         match s.args.as_slice() {
             [name] => Some(name.text.clone()),
             [] => {
@@ -372,6 +373,7 @@ impl Cx<'_> {
                 &s.arg_span(0),
                 format!("vrrp_sync_group {name} is already defined; the block is skipped"),
             );
+            self.skip_block();
             return;
         }
         let mut group = SyncGroup {
@@ -406,7 +408,7 @@ impl Cx<'_> {
 fn script_keyword(cx: &mut Cx, d: &mut ScriptDraft, s: &Statement) {
     // keepalived reads only the first word (quoted, it holds the arguments): further words
     // are ignored.
-    let mut command = cx.script_command(s);
+    let mut command = cx.script_command_or(s, false);
     if let Some(command) = &mut command {
         if command.user.is_some() {
             cx.diagnostics
@@ -816,6 +818,7 @@ pub(crate) const SYNC_GROUP: &[Keyword<SyncGroup, SyncGroup>] = &[
                         g.name
                     ),
                 );
+                cx.skip_block();
                 return;
             }
             // keepalived reads every word of the block: one name per line or several.

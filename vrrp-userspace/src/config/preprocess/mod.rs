@@ -376,6 +376,40 @@ mod tests {
             ]
         );
         let (_, diagnostics) = run("~SEQ(i,1,0,5) x", "x");
-        assert!(diagnostics[0].contains("never reaches"));
+        assert!(
+            diagnostics[0].contains("invalid ~SEQ values"),
+            "{diagnostics:?}"
+        );
+    }
+
+    /// keepalived's add_seq: bounds through definitions and strtol (hex, octal), one bound
+    /// counting from 1 (or -1, down when the end is below 1), the variable keeping its last
+    /// value.
+    #[test]
+    fn seq_bounds_are_read_like_keepalived() {
+        let text = "$FIRST=3\n$LAST=5\n~SEQ(n, $FIRST, ${LAST}) a $n\n~SEQ(n, 0x10, 0x11) b $n\n~SEQ(n, 010, 011) c $n\n~SEQ(n, 0) d $n\n~SEQ(n, -2) e $n\n~SEQ(n,2) f $n\nafter $n";
+        let (lines, diagnostics) = run(text, "x");
+        let texts: Vec<&str> = lines.iter().map(|l| l.split_once(':').unwrap().1).collect();
+        assert_eq!(
+            texts,
+            [
+                "a 3", "a 4", "a 5", "b 16", "b 17", "c 8", "c 9", "d 1", "d 0", "e -1", "e -2",
+                "f 1", "f 2", "after 2"
+            ]
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    }
+
+    /// keepalived's add_lst: several variables with value sets, missing values empty, and
+    /// `${NAME}` in the repeated text.
+    #[test]
+    fn lst_takes_value_sets_and_braced_names() {
+        let (lines, diagnostics) = run(
+            "~LST({a,b}, {10.0.0.1,24}, {10.0.0.2}) ${a}/${b}x\n~LST(v, one, two) [${v}]",
+            "x",
+        );
+        let texts: Vec<&str> = lines.iter().map(|l| l.split_once(':').unwrap().1).collect();
+        assert_eq!(texts, ["10.0.0.1/24x", "10.0.0.2/x", "[one]", "[two]"]);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
     }
 }
