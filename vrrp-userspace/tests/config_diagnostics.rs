@@ -551,9 +551,7 @@ fn addresses_and_families() {
     );
     // keepalived keeps an explicit version 2 for IPv6 (non-strict); xvrrpd warns.
     expect(
-        &format!(
-            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n version 2\n virtual_ipaddress {{\n fd00::1\n }}\n}}\n"
-        ),
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n version 2\n virtual_ipaddress {\n fd00::1\n }\n}\n",
         Severity::Warning,
         "4:10: VI_1: keepalived sends VRRPv2 over IPv6 here",
     );
@@ -699,11 +697,15 @@ fn values() {
         Severity::Error,
         "2:20: vrrp_mcast_group4 10.0.0.1 is not an IPv4 multicast address",
     );
+    // keepalived: "vrrp_garp_interval '0' is invalid" (its default, no gap, stays); a
+    // garp_group takes 0.
     expect(
         "global_defs {\n vrrp_garp_interval 0\n}\n",
-        Severity::Warning,
-        "2:21: 'vrrp_garp_interval 0' means no gap between packets",
+        Severity::Error,
+        "2:21: 'vrrp_garp_interval' must be at least 0.000001 seconds; ignored",
     );
+    let loaded = load("garp_group {\n garp_interval 0\n interfaces {\n  eth0\n }\n}\n");
+    assert_eq!(loaded.exit_code(false), 0, "{:#?}", loaded.diagnostics);
     expect(
         "global_defs {\n default_interface averyveryverylongname\n}\n",
         Severity::Error,

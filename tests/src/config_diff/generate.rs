@@ -365,23 +365,22 @@ impl Gen {
         let off = self.off();
         let r = &mut self.rng;
         let form = r.below(100);
-        let command = if path == "true" || path == "/bin/true" || path == "nosuchcommand" {
-            path
-        } else if form < 40 {
-            path
-        } else if form < 65 {
-            format!("\"{path} arg1 'two words'\"")
-        } else if form < 75 {
-            format!("\"{path}\"")
-        } else if form < 82 {
-            format!("'{path} a b'")
-        } else if form < 88 {
-            "\"</dev/tcp/127.0.0.1/80\"".to_string()
-        } else if form < 94 {
-            format!("{path} arg1 arg2")
-        } else {
-            format!("\"{path} \\\"quoted\\\" x\\ty\"")
-        };
+        let command =
+            if path == "true" || path == "/bin/true" || path == "nosuchcommand" || form < 40 {
+                path
+            } else if form < 65 {
+                format!("\"{path} arg1 'two words'\"")
+            } else if form < 75 {
+                format!("\"{path}\"")
+            } else if form < 82 {
+                format!("'{path} a b'")
+            } else if form < 88 {
+                "\"</dev/tcp/127.0.0.1/80\"".to_string()
+            } else if form < 94 {
+                format!("{path} arg1 arg2")
+            } else {
+                format!("\"{path} \\\"quoted\\\" x\\ty\"")
+            };
         let user = if keyword == "script" {
             String::new()
         } else {

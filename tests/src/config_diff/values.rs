@@ -342,7 +342,7 @@ fn route_option(rng: &mut Rng, ipv6: bool, subnet: &str, off: u64, blackholed: b
     };
     let choice = rng.below(26);
     match choice {
-        0 | 1 | 2 if !blackholed => format!("via {gateway}"),
+        0..=2 if !blackholed => format!("via {gateway}"),
         3 if !blackholed => format!("gw {gateway}"),
         4 | 5 if !blackholed => {
             rng.value(&["dev eth0", "dev eth1", "oif eth0"], &["dev eth9"], off)

@@ -292,7 +292,8 @@ impl VrrpInstance {
 #[serde(tag = "type", content = "password", rename_all = "UPPERCASE")]
 pub enum Authentication {
     Pass(String),
-    Ah,
+    /// IPsec AH with its key (keepalived hashes the auth_pass).
+    Ah(String),
 }
 
 /// One line of `virtual_ipaddress`, `virtual_ipaddress_excluded` or `static_ipaddress`.

@@ -359,7 +359,7 @@ fn settle_instance(
                     .hint("keepalived clears the MASTER state the same way; use state BACKUP");
                 instance.state = Some(InitialState::Backup);
             }
-            Some(Authentication::Ah)
+            Some(Authentication::Ah(draft.auth_pass.unwrap_or_default()))
         }
         Some(AuthKind::Pass) => Some(Authentication::Pass(draft.auth_pass.unwrap_or_default())),
     };
@@ -387,17 +387,16 @@ fn settle_instance(
         instance.mcast_dst_ip = None;
     }
     // keepalived: unicast with use_vmac needs vmac_xmit_base, which it sets.
-    if draft.unicast_keyword.is_some() || !instance.unicast.peers.is_empty() {
-        if let Some(vmac) = &mut instance.vmac
-            && !vmac.xmit_base
-            && !draft.vmac_xmit_base
-        {
-            diagnostics.error(
-                &name_span,
-                format!("{name}: unicast with use_vmac sends from the base interface (vmac_xmit_base is set)"),
-            );
-            vmac.xmit_base = true;
-        }
+    if (draft.unicast_keyword.is_some() || !instance.unicast.peers.is_empty())
+        && let Some(vmac) = &mut instance.vmac
+        && !vmac.xmit_base
+        && !draft.vmac_xmit_base
+    {
+        diagnostics.error(
+            &name_span,
+            format!("{name}: unicast with use_vmac sends from the base interface (vmac_xmit_base is set)"),
+        );
+        vmac.xmit_base = true;
     }
     match &mut instance.vmac {
         Some(vmac) => {

@@ -17,6 +17,8 @@ pub fn to_json(config: &Config) -> String {
 
 pub fn to_text(config: &Config) -> String {
     let mut out = Writer::default();
+    let garp = &config.global.instance_defaults.garp;
+    out.packet_gaps = (garp.garp_interval, garp.gna_interval);
     global::dump_global(&mut out, &config.global);
     if let Some(ns) = &config.net_namespace {
         out.line(format!("net_namespace {}", word(ns)));
@@ -152,6 +154,8 @@ pub(crate) fn tracking(out: &mut Writer, track: &Tracking) {
 pub(crate) struct Writer {
     text: String,
     depth: usize,
+    /// global_defs' GARP/NA gaps: an instance writes its own only where it differs.
+    pub(crate) packet_gaps: (std::time::Duration, std::time::Duration),
 }
 
 impl Writer {

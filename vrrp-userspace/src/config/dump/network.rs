@@ -264,11 +264,10 @@ pub(crate) fn rule_line(rule: &Rule) -> String {
     if rule.invert {
         parts.push("not".into());
     }
-    match (&rule.from, &rule.to, rule.family) {
-        // A rule's family is written through a selector: `inet6` would make keepalived skip
-        // the next word.
-        (None, None, Family::Ipv6) => parts.push("from ::/0".into()),
-        _ => {}
+    // A rule's family is written through a selector: `inet6` would make keepalived skip the
+    // next word.
+    if let (None, None, Family::Ipv6) = (&rule.from, &rule.to, rule.family) {
+        parts.push("from ::/0".into());
     }
     if let Some(from) = &rule.from {
         parts.push(format!("from {from}"));

@@ -10,38 +10,19 @@ use crate::config::model::{
 };
 use crate::config::tree::Statement;
 
+/// keepalived 2.2.7's virtual_server keywords (check_parser.c init_check_keywords).
 const VIRTUAL_SERVER: &[&str] = &[
-    "delay_loop",
-    "lb_algo",
-    "lvs_sched",
-    "lb_kind",
-    "lvs_method",
-    "protocol",
-    "persistence_timeout",
-    "persistence_granularity",
-    "persistence_engine",
-    "quorum",
-    "sorry_server",
-    "real_server",
-    "ops",
-    "ha_suspend",
-    "smtp_alert",
-    "virtualhost",
-    "snmp_name",
-    "alpha",
-    "omega",
-    "hysteresis",
-    "quorum_up",
-    "quorum_down",
     "ip_family",
-    "sorry_server_inhibit",
-    "sorry_server_lvs_method",
-    "connect_timeout",
     "retry",
     "delay_before_retry",
     "warmup",
+    "connect_timeout",
+    "delay_loop",
     "inhibit_on_failure",
-    "nat_mask",
+    "lb_algo",
+    "lvs_sched",
+    "hashed",
+    "ops",
     "flag-1",
     "flag-2",
     "flag-3",
@@ -49,27 +30,46 @@ const VIRTUAL_SERVER: &[&str] = &[
     "sh-fallback",
     "mh-port",
     "mh-fallback",
-    "one_packet",
-    "lvs_flags",
+    "lb_kind",
+    "lvs_method",
+    "persistence_engine",
+    "persistence_timeout",
+    "persistence_granularity",
+    "protocol",
+    "ha_suspend",
+    "smtp_alert",
+    "virtualhost",
+    "snmp_name",
+    "alpha",
+    "omega",
+    "quorum_up",
+    "quorum_down",
+    "quorum",
+    "hysteresis",
+    "weight",
+    "sorry_server",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "real_server",
 ];
+/// keepalived 2.2.7's real_server keywords, checkers aside.
 const REAL_SERVER: &[&str] = &[
     "weight",
+    "lvs_method",
+    "uthreshold",
+    "lthreshold",
     "inhibit_on_failure",
     "notify_up",
     "notify_down",
-    "uthreshold",
-    "lthreshold",
-    "smtp_alert",
     "alpha",
-    "omega",
     "retry",
     "delay_before_retry",
     "warmup",
     "connect_timeout",
     "delay_loop",
+    "smtp_alert",
     "virtualhost",
-    "lvs_method",
-    "rs_init_notifies",
+    "snmp_name",
 ];
 const CHECKERS: &[&str] = &[
     "HTTP_GET",
@@ -83,43 +83,49 @@ const CHECKERS: &[&str] = &[
     "UDP_CHECK",
     "FILE_CHECK",
 ];
+/// Every checker's keywords in keepalived 2.2.7 (check_api.c install_checker_common_keywords).
 const CHECKER: &[&str] = &[
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
     "connect_ip",
     "connect_port",
     "bindto",
-    "bind_if",
     "bind_port",
+    "bind_if",
+    "connect_timeout",
     "fwmark",
+    "retry",
+    "delay_before_retry",
     "warmup",
     "delay_loop",
-    "log_all_failures",
     "alpha",
-    "omega",
-    "url",
-    "http_protocol",
-    "virtualhost",
-    "fast_recovery",
-    "enable_sni",
-    "helo_name",
-    "host",
-    "type",
-    "name",
-    "misc_path",
-    "misc_timeout",
-    "misc_dynamic",
-    "user",
-    "payload",
-    "require_reply",
-    "min_reply_length",
-    "max_reply_length",
-    "track_file",
-    "dynamic",
-    "weight",
+    "log_all_failures",
 ];
+
+/// What each checker adds to [`CHECKER`] (check_http.c, check_smtp.c, ...; `url` is a block
+/// kept as written).
+fn checker_keywords(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "HTTP_GET" | "SSL_GET" => &[
+            "nb_get_retry",
+            "virtualhost",
+            "http_protocol",
+            "enable_sni",
+            "fast_recovery",
+            "url",
+        ],
+        "SMTP_CHECK" => &["helo_name", "host"],
+        "DNS_CHECK" => &["type", "name"],
+        "MISC_CHECK" => &["misc_path", "misc_timeout", "misc_dynamic", "user"],
+        "BFD_CHECK" => &["name"],
+        "UDP_CHECK" => &[
+            "payload",
+            "require_reply",
+            "min_reply_length",
+            "max_reply_length",
+        ],
+        "FILE_CHECK" => &["track_file", "weight"],
+        _ => &[],
+    }
+}
 
 impl Cx<'_> {
     pub(super) fn virtual_server_group(&mut self, s: &Statement) {
@@ -312,7 +318,9 @@ impl Cx<'_> {
                     )
                 }
                 // `nb_get_retry` is the old name of `retry`.
-                "retry" | "nb_get_retry" => {
+                "retry" | "nb_get_retry"
+                    if item.name() == "retry" || matches!(s.name(), "HTTP_GET" | "SSL_GET") =>
+                {
                     if item.name() == "nb_get_retry" {
                         self.diagnostics
                             .error(&item.keyword_span(), "nb_get_retry is deprecated")
@@ -330,8 +338,14 @@ impl Cx<'_> {
                         std::time::Duration::from_secs(u64::from(u32::MAX)),
                     )
                 }
-                name if CHECKER.contains(&name) => checker.settings.push(section(item)),
-                _ => self.unknown(item, &format!("in {}", s.name()), CHECKER),
+                name if CHECKER.contains(&name) || checker_keywords(s.name()).contains(&name) => {
+                    checker.settings.push(section(item))
+                }
+                _ => self.unknown(
+                    item,
+                    &format!("in {}", s.name()),
+                    &[CHECKER, checker_keywords(s.name())].concat(),
+                ),
             }
         }
         checker

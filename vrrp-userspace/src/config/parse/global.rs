@@ -35,23 +35,25 @@ impl Cx<'_> {
         }
     }
 
-    /// The gap between gratuitous ARPs or NAs (`vrrp_garp_interval`, `garp_group`'s
-    /// `garp_interval`): decimal seconds. keepalived refuses 0 (it means its default, no gap);
-    /// real files write it, so it is a warning here.
+    /// The gap between gratuitous ARPs or NAs: decimal seconds. `vrrp_garp_interval` and
+    /// `vrrp_gna_interval` take 0.000001 and up (keepalived reports 0 as invalid and keeps the
+    /// value it had, by default no gap); `garp_group`'s take 0.
     pub(crate) fn packet_gap(&mut self, s: &Statement) -> Option<Duration> {
+        let zero_is_invalid = s.name().starts_with("vrrp_");
         let gap = self.seconds(
             s,
             0,
             Duration::ZERO,
             Duration::from_secs(u64::from(u32::MAX)),
         )?;
-        if gap.is_zero() {
+        if gap.is_zero() && zero_is_invalid {
             self.diagnostics
-                .warning(
+                .error(
                     &s.arg_span(0),
-                    format!("'{} 0' means no gap between packets, keepalived's default", s.name()),
+                    format!("'{}' must be at least 0.000001 seconds; ignored", s.name()),
                 )
-                .hint("keepalived 2.2 reports 0 as invalid and keeps its default (no gap); remove the line");
+                .hint("keepalived 2.2.7 reports 0 as invalid and keeps its default (no gap); remove the line");
+            return None;
         } else if gap >= Duration::from_secs(1) {
             self.diagnostics.warning(
                 &s.arg_span(0),

@@ -646,9 +646,10 @@ pub(crate) const INSTANCE: &[Keyword<InstanceDraft, VrrpInstance>] = &[
                     out.line(format!("auth_pass {}", word(password)));
                     out.close();
                 }
-                Some(Authentication::Ah) => {
+                Some(Authentication::Ah(password)) => {
                     out.open("authentication");
                     out.line("auth_type AH");
+                    out.line(format!("auth_pass {}", word(password)));
                     out.close();
                 }
                 None => {}
@@ -920,7 +921,14 @@ pub(crate) const INSTANCE: &[Keyword<InstanceDraft, VrrpInstance>] = &[
                 d.instance.garp.garp_interval = gap;
             }
         },
-        |_, _| {},
+        |out, i| {
+            if i.garp.garp_interval != out.packet_gaps.0 {
+                out.line(format!(
+                    "garp_interval {}",
+                    format_seconds(i.garp.garp_interval)
+                ));
+            }
+        },
     ),
     Keyword::new(
         "gna_interval",
@@ -933,7 +941,14 @@ pub(crate) const INSTANCE: &[Keyword<InstanceDraft, VrrpInstance>] = &[
                 d.instance.garp.gna_interval = gap;
             }
         },
-        |_, _| {},
+        |out, i| {
+            if i.garp.gna_interval != out.packet_gaps.1 {
+                out.line(format!(
+                    "gna_interval {}",
+                    format_seconds(i.garp.gna_interval)
+                ));
+            }
+        },
     ),
     Keyword::new("garp_extra_if", garp_extra_if, |out, i| {
         if let Some(extra) = &i.garp_extra_if {

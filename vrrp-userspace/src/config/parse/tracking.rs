@@ -189,13 +189,14 @@ impl Cx<'_> {
                 value.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
             }
             Err(_) => {
-                if s.arg(0) == Some("-") && s.arg(1).is_some_and(|n| n.parse::<u32>().is_ok()) {
-                    if let Some(last) = self.diagnostics.last_mut() {
-                        last.hint(format!(
-                            "keepalived reads 'weight - {0}' as weight {fallback}: write 'weight -{0}'",
-                            s.args[1].text
-                        ));
-                    }
+                if s.arg(0) == Some("-")
+                    && s.arg(1).is_some_and(|n| n.parse::<u32>().is_ok())
+                    && let Some(last) = self.diagnostics.last_mut()
+                {
+                    last.hint(format!(
+                        "keepalived reads 'weight - {0}' as weight {fallback}: write 'weight -{0}'",
+                        s.args[1].text
+                    ));
                 }
                 fallback
             }
@@ -776,12 +777,16 @@ pub(crate) const TRACK_PROCESS: &[Keyword<TrackProcess, TrackProcess>] = &[
     ),
     Keyword::new(
         "full_command",
-        |cx, p, s| {
-            if let Some(value) = cx.flag(s) {
-                p.full_command = value;
-            }
+        // keepalived sets it whatever follows.
+        |cx, p, s| p.full_command = cx.switch(s),
+        // Arguments and param_match imply it.
+        |out, p| {
+            flag_line(
+                out,
+                "full_command",
+                p.full_command && p.process.len() <= 1 && p.param_match.is_none(),
+            )
         },
-        |out, p| flag_line(out, "full_command", p.full_command && p.process.len() <= 1),
     ),
 ];
 
