@@ -106,6 +106,18 @@ const REDIS_WARNINGS: &[&str] = &[
     "2:1: 'lvs_id' is not a keepalived 2.2.7 keyword; xvrrpd reads it: keepalived 1.x's name of router_id",
     "10:7: VI_1: unknown state 'backup'; using BACKUP",
 ];
+// `priority 98` followed by U+00A0 (a no-break space from a web page): keepalived's blanks are
+// ASCII only, so it reads "invalid number '98 '" and uses priority 100, as xvrrpd does.
+const LVS_NBSP_ERRORS: &[&str] = &[
+    "5:10: priority '98\u{a0}' must be 1..=255; using 100",
+    "19:10: priority '100\u{a0}' must be 1..=255; using 100",
+];
+const LVS_NBSP_WARNINGS: &[&str] = &[
+    "5:10: '98\\u{a0}' contains U+00A0, a space keepalived does not know: it is part of the word",
+    "5:14: '\\u{a0}' contains U+00A0, a space keepalived does not know: it is part of the word",
+    "19:10: '100\\u{a0}' contains U+00A0, a space keepalived does not know: it is part of the word",
+    "19:15: '\\u{a0}' contains U+00A0, a space keepalived does not know: it is part of the word",
+];
 const NGINX: &[&str] = &[
     "15:23: 'vrrp_garp_interval' must be at least 0.000001 seconds; ignored",
     "16:22: 'vrrp_gna_interval' must be at least 0.000001 seconds; ignored",
@@ -129,7 +141,12 @@ fn seed_configs_load_with_keepalived_s_reports() {
             5,
         ),
         ("lvs-dr-master.conf", LVS_DR, &[], 5),
-        ("lvs-dr-backup-instances.conf", &[], &[], 0),
+        (
+            "lvs-dr-backup-instances.conf",
+            LVS_NBSP_ERRORS,
+            LVS_NBSP_WARNINGS,
+            5,
+        ),
         ("haproxy-master.conf", &[], &[], 6),
         ("haproxy-backup.conf", &[], &[], 6),
         ("redis-master.conf", REDIS_ERRORS, REDIS_WARNINGS, 6),
@@ -207,6 +224,11 @@ fn seed_configs_mean_what_their_authors_meant() {
 fn keepalived_sample_configs_load() {
     // Each checked against `keepalived -t` 2.2.7 (which reports the same, in its words).
     let expected_errors: &[(&str, &[&str])] = &[
+        // keepalived: "protocol specified for fwmark - protocol will be ignored" (exit 5).
+        (
+            "keepalived.conf.fwmark",
+            &["12:3: a fwmark virtual_server ignores its protocol"],
+        ),
         (
             "keepalived.conf.SSL_GET",
             &[

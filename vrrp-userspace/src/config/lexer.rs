@@ -1,6 +1,14 @@
 //! keepalived's lexical rules (keepalived-compat.md section 1): comments, double quotes, braces
 //! that split tokens anywhere, and the shell-like splitting of script command lines.
 
+/// keepalived's blanks (`WHITE_SPACE_STR`): a non-ASCII space such as U+00A0 is part of a
+/// word, as it is for keepalived.
+pub const BLANK: [char; 6] = [' ', '\t', '\x0c', '\n', '\r', '\x0b'];
+
+fn blank(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || byte == 0x0b
+}
+
 /// Returns `line` up to its comment: `#` or `!` outside double quotes (single quotes do not
 /// protect them, as in keepalived). `\#` and `\!` are kept for [`tokenize`] to unescape.
 pub fn strip_comment(line: &str) -> &str {
@@ -49,7 +57,7 @@ pub fn tokenize(line: &str) -> Vec<Token> {
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
-        if byte.is_ascii_whitespace() {
+        if blank(byte) {
             index += 1;
             continue;
         }
@@ -86,7 +94,7 @@ pub fn tokenize(line: &str) -> Vec<Token> {
         let mut piece_start = index;
         while index < bytes.len() {
             let byte = bytes[index];
-            if byte.is_ascii_whitespace() || byte == b'{' || byte == b'}' || byte == b'"' {
+            if blank(byte) || byte == b'{' || byte == b'}' || byte == b'"' {
                 break;
             }
             if byte == b'\\' && matches!(bytes.get(index + 1), Some(b'#' | b'!')) {

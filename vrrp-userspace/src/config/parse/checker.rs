@@ -262,7 +262,50 @@ impl Cx<'_> {
                 _ => self.unknown(item, "in virtual_server", VIRTUAL_SERVER),
             }
         }
+        // keepalived (check_data.c validate_check_config): "protocol specified for fwmark -
+        // protocol will be ignored", reported as a configuration error (-t exits 5).
+        if server.protocol.is_some()
+            && let Some(line) = self.block(s).iter().find(|i| i.name() == "protocol")
+        {
+            match &server.address {
+                VirtualServerAddress::Fwmark(_) => {
+                    self.diagnostics.error(
+                        &line.keyword_span(),
+                        "a fwmark virtual_server ignores its protocol",
+                    );
+                }
+                // Known only once every group is read.
+                VirtualServerAddress::Group(name) => self
+                    .group_protocols
+                    .push((line.keyword_span(), name.clone())),
+                VirtualServerAddress::Ip { .. } => {}
+            }
+        }
         self.config.virtual_servers.push(server);
+    }
+
+    /// keepalived's fwmark check for `virtual_server group NAME`: the protocol is ignored (and
+    /// reported) when the group has fwmark entries and no address ranges.
+    pub(super) fn check_group_protocols(&mut self) {
+        for (span, name) in std::mem::take(&mut self.group_protocols) {
+            let Some(group) = self
+                .config
+                .virtual_server_groups
+                .iter()
+                .find(|g| g.name == name)
+            else {
+                continue;
+            };
+            let fwmark = |m: &Vec<String>| m.first().is_some_and(|w| w == "fwmark");
+            if group.members.iter().any(fwmark) && group.members.iter().all(fwmark) {
+                self.diagnostics.error(
+                    &span,
+                    format!(
+                        "virtual_server group {name} holds only fwmarks; its protocol is ignored"
+                    ),
+                );
+            }
+        }
     }
 
     fn real_server(&mut self, s: &Statement) -> Option<RealServer> {

@@ -43,10 +43,12 @@ pub(crate) fn parse(
         suggestions_left: MAX_SUGGESTIONS,
         next_rule_preference: (16384, 16384),
         block_read: false,
+        group_protocols: Vec::new(),
     };
     for statement in statements {
         cx.dispatch(TOP_LEVEL, &mut (), statement, "at the top level");
     }
+    cx.check_group_protocols();
     (cx.config, cx.drafts)
 }
 
@@ -126,6 +128,9 @@ pub(crate) struct Cx<'d> {
     pub next_rule_preference: (u32, u32),
     /// Set when a handler reads its statement's block (see [`Cx::dispatch`]).
     pub block_read: bool,
+    /// `protocol` lines of `virtual_server group NAME` blocks, checked once every group is
+    /// known (see [`Cx::check_group_protocols`]).
+    pub group_protocols: Vec<(Span, String)>,
 }
 
 const MAX_SUGGESTIONS: usize = 10;

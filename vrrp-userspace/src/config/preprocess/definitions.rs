@@ -4,6 +4,7 @@ use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::Path;
 
 use super::{MAX_EXPANDED_BYTES, MAX_EXPANSION_DEPTH, State};
+use crate::config::lexer::BLANK;
 
 impl State<'_> {
     /// Replaces `$NAME`, `${NAME}` and the built-ins, recursively; unknown names stay as written.
@@ -71,7 +72,7 @@ impl State<'_> {
     }
 
     fn lookup(&self, inner: &str, file: &Path) -> Option<String> {
-        let mut words = inner.split_whitespace();
+        let mut words = inner.split(BLANK).filter(|w| !w.is_empty());
         let name = words.next()?;
         let builtin = match name {
             "_PWD" => Some(

@@ -15,7 +15,7 @@ pub use include::IncludeChecks;
 use include::include_check_setting;
 
 use super::diagnostic::{Diagnostics, Span};
-use super::lexer::strip_comment;
+use super::lexer::{BLANK, strip_comment};
 
 /// One logical line, comment-free, trimmed, conditionals applied and definitions expanded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +39,7 @@ impl Line {
 
     /// The line without its indentation.
     pub fn whole(&self) -> Span {
-        let indent = self.text.len() - self.text.trim_start().len();
+        let indent = self.text.len() - self.text.trim_start_matches(BLANK).len();
         self.span(indent as u32, self.text.len() as u32)
     }
 }
@@ -129,12 +129,12 @@ impl<'a> State<'a> {
         while let Some((index, raw)) = raw_lines.next() {
             let number = index as u32 + 1;
             // Leading blanks stay so that columns in diagnostics are the file's columns.
-            let Some(text) =
-                self.apply_condition(strip_comment(raw.trim_end_matches('\r')).trim_end())
+            let Some(text) = self
+                .apply_condition(strip_comment(raw.trim_end_matches('\r')).trim_end_matches(BLANK))
             else {
                 continue;
             };
-            if text.trim_start().is_empty() {
+            if text.trim_start_matches(BLANK).is_empty() {
                 continue;
             }
             let line = Line {
@@ -142,7 +142,7 @@ impl<'a> State<'a> {
                 number,
                 text: Arc::from(text.as_str()),
             };
-            if let Some((name, first)) = definition(text.trim_start()) {
+            if let Some((name, first)) = definition(text.trim_start_matches(BLANK)) {
                 // A trailing backslash continues a definition on the next line.
                 let mut value = first.to_string();
                 while value.ends_with('\\') {
@@ -151,10 +151,10 @@ impl<'a> State<'a> {
                         break;
                     };
                     value.push('\n');
-                    value.push_str(strip_comment(next.trim_end_matches('\r')).trim());
+                    value.push_str(strip_comment(next.trim_end_matches('\r')).trim_matches(BLANK));
                 }
                 self.definitions
-                    .insert(name.to_string(), value.trim().to_string());
+                    .insert(name.to_string(), value.trim_matches(BLANK).to_string());
                 continue;
             }
             self.emit(line, &mut checks, 0);
@@ -165,16 +165,14 @@ impl<'a> State<'a> {
     /// `@ID rest` keeps `rest` only for config id ID; `@^ID rest` only for any other id. The
     /// kept line has the condition blanked out, so columns do not move.
     fn apply_condition(&self, text: &str) -> Option<String> {
-        let Some(conditional) = text.trim_start().strip_prefix('@') else {
+        let Some(conditional) = text.trim_start_matches(BLANK).strip_prefix('@') else {
             return Some(text.to_string());
         };
         let (negated, conditional) = match conditional.strip_prefix('^') {
             Some(rest) => (true, rest),
             None => (false, conditional),
         };
-        let (id, rest) = conditional
-            .split_once(char::is_whitespace)
-            .unwrap_or((conditional, ""));
+        let (id, rest) = conditional.split_once(BLANK).unwrap_or((conditional, ""));
         ((id == self.options.config_id) != negated).then(|| {
             let blanked = text.len() - rest.len();
             format!("{}{}", " ".repeat(blanked), rest)
@@ -184,14 +182,14 @@ impl<'a> State<'a> {
     /// Expands, repeats and includes one line, then appends the result to the output.
     fn emit(&mut self, line: Line, checks: &mut IncludeChecks, depth: usize) {
         // The common case: nothing to expand, repeat or include.
-        let first = line.text.trim_start().as_bytes().first();
+        let first = line.text.trim_start_matches(BLANK).as_bytes().first();
         if !line.text.contains('$') && first != Some(&b'~') && first != Some(&b'i') {
             self.out.push(line);
             return;
         }
         // keepalived recognises a repetition before it expands definitions: the repeated
         // text is expanded anew for every value.
-        let trimmed = line.text.trim_start();
+        let trimmed = line.text.trim_start_matches(BLANK);
         if trimmed.starts_with("~SEQ") || trimmed.starts_with("~LST") {
             self.repeat(&line, checks, depth);
             return;
@@ -207,30 +205,29 @@ impl<'a> State<'a> {
         for (index, piece) in expanded.split('\n').enumerate() {
             // The first piece keeps its indentation (columns); later ones come from a definition.
             let piece = if index == 0 {
-                piece.trim_end()
+                piece.trim_end_matches(BLANK)
             } else {
-                piece.trim()
+                piece.trim_matches(BLANK)
             };
-            if piece.trim_start().is_empty() {
+            if piece.trim_start_matches(BLANK).is_empty() {
                 continue;
             }
             let line = Line {
                 text: Arc::from(piece),
                 ..line.clone()
             };
-            if piece.trim_start().starts_with('~') {
+            if piece.trim_start_matches(BLANK).starts_with('~') {
                 self.repeat(&line, checks, depth);
                 continue;
             }
             // Include patterns keep their braces (`{a,b}` is brace expansion, not a block), so
             // the line is split by hand here rather than by the config lexer.
-            let trimmed = piece.trim_start();
-            let (first, rest) = trimmed
-                .split_once(char::is_whitespace)
-                .unwrap_or((trimmed, ""));
+            let trimmed = piece.trim_start_matches(BLANK);
+            let (first, rest) = trimmed.split_once(BLANK).unwrap_or((trimmed, ""));
             match first {
                 "include_check" => {
-                    *checks = include_check_setting(*checks, rest.split_whitespace());
+                    *checks =
+                        include_check_setting(*checks, rest.split(BLANK).filter(|w| !w.is_empty()));
                     self.out.push(line);
                 }
                 keyword @ ("include" | "includer" | "includem" | "includew" | "includeb"
@@ -258,13 +255,13 @@ impl<'a> State<'a> {
                         "includea" => IncludeChecks::ALL,
                         _ => IncludeChecks::default(),
                     };
-                    let pattern = rest.trim();
+                    let pattern = rest.trim_matches(BLANK);
                     let pattern = pattern
                         .strip_prefix('"')
                         .and_then(|p| p.strip_suffix('"'))
                         .unwrap_or(pattern);
                     if pattern.is_empty()
-                        || (!rest.trim().starts_with('"') && pattern.contains(char::is_whitespace))
+                        || (!rest.trim_matches(BLANK).starts_with('"') && pattern.contains(BLANK))
                     {
                         self.diagnostics
                             .error(
@@ -274,7 +271,7 @@ impl<'a> State<'a> {
                             .hint("quote a path that contains spaces");
                         continue;
                     }
-                    let start = (piece.len() - rest.trim_start().len()) as u32;
+                    let start = (piece.len() - rest.trim_start_matches(BLANK).len()) as u32;
                     let span = line.span(start, piece.len() as u32);
                     self.include(
                         pattern,
@@ -309,7 +306,7 @@ mod tests {
         (
             lines
                 .iter()
-                .map(|l| format!("{}:{}", l.number, l.text.trim()))
+                .map(|l| format!("{}:{}", l.number, l.text.trim_matches(BLANK)))
                 .collect(),
             diagnostics
                 .items()

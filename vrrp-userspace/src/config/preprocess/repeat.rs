@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::{IncludeChecks, Line, MAX_OUTPUT_LINES, MAX_SEQUENCE_LINES, State};
+use crate::config::lexer::BLANK;
 use crate::config::parse::number::strtol_prefix;
 
 /// What a `~SEQ`/`~LST` line asks for.
@@ -26,7 +27,12 @@ fn skip_blanks(text: &str) -> &str {
 impl State<'_> {
     /// `~SEQ` bounds: `a[,b[,c]])` after definitions are expanded.
     fn sequence(&self, line: &Line, body: &str, hex: bool) -> Result<(Repetition, usize), String> {
-        let invalid = || format!("invalid ~SEQ definition '{}'", line.text.trim());
+        let invalid = || {
+            format!(
+                "invalid ~SEQ definition '{}'",
+                line.text.trim_matches(BLANK)
+            )
+        };
         let after_open = skip_blanks(body.strip_prefix('(').ok_or_else(invalid)?);
         let var_len = after_open
             .find([' ', '\t', ',', ')'])
@@ -44,7 +50,7 @@ impl State<'_> {
         if parameters.contains('\n') {
             return Err(format!(
                 "~SEQ parameter is a multi-line definition '{}'",
-                line.text.trim()
+                line.text.trim_matches(BLANK)
             ));
         }
         let mut numbers = Vec::new();
@@ -74,7 +80,10 @@ impl State<'_> {
             [start, end] => (start, if start <= end { 1 } else { -1 }, end),
             [start, step, end] => {
                 if step == 0 || (start < end && step < 0) || (start > end && step > 0) {
-                    return Err(format!("invalid ~SEQ values '{}'", line.text.trim()));
+                    return Err(format!(
+                        "invalid ~SEQ values '{}'",
+                        line.text.trim_matches(BLANK)
+                    ));
                 }
                 (start, step, end)
             }
@@ -83,7 +92,7 @@ impl State<'_> {
         if hex && (start < 0 || end < 0) {
             return Err(format!(
                 "~SEQx is only valid for positive numbers '{}'",
-                line.text.trim()
+                line.text.trim_matches(BLANK)
             ));
         }
         let count = (end - start).unsigned_abs() / step.unsigned_abs() + 1;
@@ -115,7 +124,12 @@ impl State<'_> {
 
     /// `~LST(var, v1, v2)` or `~LST({a,b}, {1,2}, {3,4})`.
     fn list(&self, line: &Line, body: &str) -> Result<Repetition, String> {
-        let invalid = || format!("invalid ~LST specification '{}'", line.text.trim());
+        let invalid = || {
+            format!(
+                "invalid ~LST specification '{}'",
+                line.text.trim_matches(BLANK)
+            )
+        };
         let mut rest = skip_blanks(body.strip_prefix('(').ok_or_else(invalid)?);
         let braced = rest.starts_with('{');
         if braced {
@@ -155,7 +169,7 @@ impl State<'_> {
                 if set.len() >= variables.len() {
                     return Err(format!(
                         "~LST specification has too many values '{}'",
-                        line.text.trim()
+                        line.text.trim_matches(BLANK)
                     ));
                 }
             }
@@ -182,7 +196,7 @@ impl State<'_> {
     /// Repeats `line` (which starts with `~`) for every value; each generated line is read as
     /// a new line (definitions, conditions, includes, nested repetitions).
     pub(super) fn repeat(&mut self, line: &Line, checks: &mut IncludeChecks, depth: usize) {
-        let text = line.text.trim_start();
+        let text = line.text.trim_start_matches(BLANK);
         let result = if let Some(body) = text.strip_prefix("~SEQx") {
             self.sequence(line, skip_blanks(body), true).map(|(r, _)| r)
         } else if let Some(body) = text.strip_prefix("~SEQ") {
@@ -228,7 +242,7 @@ impl State<'_> {
                 text: Arc::from(format!(
                     "{}{}",
                     " ".repeat(repetition.text_start),
-                    line.text[repetition.text_start..].trim_end()
+                    line.text[repetition.text_start..].trim_end_matches(BLANK)
                 )),
                 ..line.clone()
             };
