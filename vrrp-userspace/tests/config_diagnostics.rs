@@ -348,6 +348,49 @@ fn tracking_names_known_scripts_files_and_processes() {
     assert!(loaded.config.instances[0].track.scripts.is_empty());
 }
 
+/// keepalived's vrrp_sync_set_group and vrrp_complete_instance on a sync group without
+/// sync_group_tracking_weight (each message checked with keepalived 2.2.7 -t, exit 5).
+#[test]
+fn sync_group_members_and_their_weights() {
+    let owner = instance("VI_1", 1, " state MASTER\n priority 255");
+    let text = "track_file tf {\n file /tmp/tf\n}\n".to_string()
+        + &owner
+        + &instance(
+            "VI_2",
+            2,
+            " state BACKUP\n track_interface {\n  eth1 weight 10\n }\n track_file {\n  tf weight 1\n }",
+        )
+        + "vrrp_sync_group G {\n group {\n  VI_1 VI_2\n }\n}\n";
+    let loaded = load(&text);
+    assert_eq!(
+        found(&loaded, Severity::Error),
+        [
+            "29:8: vrrp_sync_group G: some members own their addresses and some do not; every member starts as BACKUP",
+            "13:15: VI_2: the weight of tracked interface eth1 is ignored: it is in a sync group without sync_group_tracking_weight",
+            "13:15: VI_2: tracked file tf is tracked with weight 0: it is in a sync group without sync_group_tracking_weight",
+        ]
+    );
+    let vi_2 = &loaded.config.instances[1];
+    // keepalived logs that it ignores the interface's weight but applies it (the daemon
+    // follows); `weight 1`, written or not, becomes 0 and the file stays tracked.
+    assert_eq!(vi_2.track.interfaces[0].weight, Some(10));
+    assert_eq!(vi_2.track.files[0].weight, Some(0));
+    // Every member starts as BACKUP.
+    assert!(
+        loaded
+            .config
+            .instances
+            .iter()
+            .all(|i| i.state == Some(config::model::InitialState::Backup))
+    );
+    // With the weight allowed, nothing is reported but the mixed states.
+    let weighted = text.replace(" group {", " sync_group_tracking_weight\n group {");
+    assert_eq!(found(&load(&weighted), Severity::Error).len(), 1);
+    // The BACKUP member first: the group is BACKUP from the start, nothing to report.
+    let reordered = text.replace("VI_1 VI_2", "VI_2 VI_1");
+    assert_eq!(found(&load(&reordered), Severity::Error).len(), 2);
+}
+
 /// keepalived: VRRPv2 intervals are whole seconds below 256, VRRPv3 centiseconds below 40.96 s;
 /// others are rounded or capped, and reported.
 #[test]

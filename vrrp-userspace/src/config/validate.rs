@@ -24,6 +24,20 @@ pub(super) fn finalize(
     diagnostics: &mut Diagnostics,
 ) {
     let mut refusals = Vec::new();
+    // What the parser read (keepalived sets its sync groups up before it completes the
+    // instances): the `state` wish and whether `priority 255` was written.
+    let wishes: HashMap<String, (Option<InitialState>, bool)> = drafts
+        .iter()
+        .map(|d| {
+            (
+                d.instance.name.clone(),
+                (
+                    d.instance.state,
+                    d.priority.as_ref().is_some_and(|(p, _)| *p == 255),
+                ),
+            )
+        })
+        .collect();
     for draft in drafts {
         if let Some(instance) = settle_instance(config, draft, diagnostics, &mut refusals) {
             config.instances.push(instance);
@@ -32,7 +46,7 @@ pub(super) fn finalize(
     config.refusals.extend(refusals);
     check_vrid_conflicts(config, diagnostics);
     check_shared_addresses(config, diagnostics);
-    check_sync_groups(config, diagnostics);
+    check_sync_groups(config, diagnostics, &wishes);
     settle_tracking(config, diagnostics);
     settle_sync_group_states(config);
     check_unused_scripts(config, diagnostics);
@@ -93,6 +107,25 @@ fn settle_tracking(config: &mut Config, diagnostics: &mut Diagnostics) {
         } else {
             "it owns its addresses (priority 255)"
         };
+        if unweighted_group {
+            // keepalived (vrrp_complete_instance): "ignoring X tracked interface weight due
+            // to SYNC group". It zeroes the weight only after copying it into the interface's
+            // tracking list, so it applies it all the same; the model keeps the weight and
+            // the daemon applies it too (daemon/tracking.rs).
+            for tracked in &instance.track.interfaces {
+                if tracked.weight.unwrap_or(0) != 0 {
+                    diagnostics
+                        .error(
+                            &span,
+                            format!(
+                                "{name}: the weight of tracked interface {} is ignored: {why}",
+                                tracked.name
+                            ),
+                        )
+                        .hint("remove the weight, or add sync_group_tracking_weight to the group (keepalived reports it the same way)");
+                }
+            }
+        }
         if owner && !unweighted_group {
             let mut dropped = Vec::new();
             instance.track.interfaces.retain(|t| {
@@ -129,7 +162,9 @@ fn settle_tracking(config: &mut Config, diagnostics: &mut Diagnostics) {
             let weight = t
                 .weight
                 .unwrap_or_else(|| files.get(&t.name).copied().unwrap_or(1));
-            if weight == 1 && t.weight.is_none() {
+            // keepalived: weight 1 (the default, whether written or not) becomes 0 and the
+            // file stays tracked; any other weight drops the file.
+            if weight == 1 {
                 t.weight = Some(0);
                 dropped.push((t.name.clone(), false));
                 return true;
@@ -741,7 +776,11 @@ fn check_shared_addresses(config: &Config, diagnostics: &mut Diagnostics) {
 /// keepalived's `vrrp_sync_set_group`: unknown members and members of a second group are
 /// reported and left out, a group left without members is removed, a group of one member is
 /// reported.
-fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
+fn check_sync_groups(
+    config: &mut Config,
+    diagnostics: &mut Diagnostics,
+    wishes: &HashMap<String, (Option<InitialState>, bool)>,
+) {
     let names: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
     let mut membership: HashMap<String, String> = HashMap::new();
     for group in &mut config.sync_groups {
@@ -780,6 +819,40 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
             }
         }
         group.members = kept;
+        // keepalived's vrrp_sync_set_group: once a member that owns its addresses and wants
+        // MASTER has set the group's state to MASTER, a later member wanting BACKUP is
+        // reported ("This won't work").
+        let mut state = None;
+        let mut reported = false;
+        for member in &group.members {
+            let (wish, owner) = wishes.get(&member.name).copied().unwrap_or((None, false));
+            if state == Some(InitialState::Master)
+                && wish == Some(InitialState::Backup)
+                && !reported
+            {
+                reported = true;
+                let message = format!(
+                    "vrrp_sync_group {}: some members own their addresses and some do not; every member starts as BACKUP",
+                    group.name
+                );
+                let hint = "a sync group starts as MASTER only when every member has priority 255 and state MASTER (keepalived reports this the same way)";
+                match &member.at {
+                    Some(span) => {
+                        diagnostics.error(span, message).hint(hint);
+                    }
+                    None => {
+                        diagnostics.push(Severity::Error, None, message).hint(hint);
+                    }
+                }
+            }
+            if state != Some(InitialState::Backup) {
+                state = Some(if wish == Some(InitialState::Master) && owner {
+                    InitialState::Master
+                } else {
+                    InitialState::Backup
+                });
+            }
+        }
     }
     let mut removed = Vec::new();
     config.sync_groups.retain(|group| {
