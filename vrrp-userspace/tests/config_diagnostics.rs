@@ -391,6 +391,54 @@ fn sync_group_members_and_their_weights() {
     assert_eq!(found(&load(&reordered), Severity::Error).len(), 2);
 }
 
+/// keepalived's vrrp_vmac_handler (found by the differential test, seed 144): a name and a MAC
+/// once per instance, a name no earlier instance uses, a well-formed unicast MAC outside the
+/// RFC 5798 range. Every line checked with keepalived 2.2.7 -t, which reports the same ones.
+#[test]
+fn use_vmac_words_as_keepalived_reads_them() {
+    let bodies = [
+        " use_vmac vrrp1 02:00:5e:00:01\n use_vmac vrrp1 02:00:5e:00:01",
+        " use_vmac vrrp1",
+        " use_vmac 01:00:00:00:00:01",
+        " use_vmac 00:00:5e:00:01:05",
+        " use_vmac 02:zz",
+        " use_vmac 02:00:00",
+        " use_vmac vrrp7 vrrp8",
+        " use_vmac 02:00:00:00:00:01:07",
+        " use_vmac 02:00:00:00:01:",
+        " use_vmac 02:00:00:00:01::",
+        " use_vmac 002:00:00:00:01",
+    ];
+    let text: String = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| instance(&format!("VI_{}", i + 1), i as u8 + 1, body))
+        .collect();
+    let loaded = load(&text);
+    assert_eq!(
+        found(&loaded, Severity::Error),
+        [
+            "5:11: use_vmac: the VMAC interface name is already given; 'vrrp1' is ignored",
+            "5:17: use_vmac: the VMAC address is already given; '02:00:5e:00:01' is ignored",
+            "13:11: VI_2: vrrp_instance VI_1 already uses VMAC interface vrrp1; the name is ignored",
+            "21:11: use_vmac: MAC address '01:00:00:00:00:01' is multicast; ignored",
+            "29:11: use_vmac: MAC address '00:00:5e:00:01:05' is an RFC 5798 virtual router address; ignored",
+            "37:11: use_vmac: MAC address '02:zz' has a character that is neither a hex digit nor a colon; ignored",
+            "45:11: use_vmac: MAC address '02:00:00' is not a MAC address; ignored",
+            "53:17: use_vmac: the VMAC interface name is already given; 'vrrp8' is ignored",
+            "77:11: use_vmac: MAC address '02:00:00:00:01::' is not a MAC address; ignored",
+            "85:11: use_vmac: MAC address '002:00:00:00:01' is not a MAC address; ignored",
+        ]
+    );
+    let vmac = |index: usize| loaded.config.instances[index].vmac.clone().unwrap();
+    assert_eq!(vmac(0).interface.unwrap().as_str(), "vrrp1");
+    assert_eq!(vmac(0).mac.as_deref(), Some("02:00:5e:00:01"));
+    assert_eq!((vmac(1).interface, vmac(2).mac), (None, None));
+    assert_eq!(vmac(6).interface.unwrap().as_str(), "vrrp7");
+    // A seventh octet is ignored, a trailing colon after five is allowed.
+    assert!(vmac(7).mac.is_some() && vmac(8).mac.is_some());
+}
+
 /// keepalived: VRRPv2 intervals are whole seconds below 256, VRRPv3 centiseconds below 40.96 s;
 /// others are rounded or capped, and reported.
 #[test]

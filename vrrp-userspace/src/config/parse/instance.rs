@@ -470,17 +470,103 @@ fn garp_extra_if(cx: &mut Cx, d: &mut InstanceDraft, s: &Statement) {
 }
 
 fn use_vmac(cx: &mut Cx, d: &mut InstanceDraft, s: &Statement) {
-    // `use_vmac [NAME] [MAC]`: keepalived (vrrp_vmac_handler) takes any word with a colon for
-    // the MAC, as interface names cannot have one; five octets get the VRID as the sixth.
+    // `use_vmac [NAME] [MAC]`, as keepalived's vrrp_vmac_handler reads it: of the first two
+    // words, one with a colon is the MAC (interface names cannot have one), the other the
+    // name; each may be given once per instance (a second `use_vmac` counts), and what is
+    // refused is reported and left out.
     let mut vmac = d.instance.vmac.take().unwrap_or_default();
     for (index, arg) in s.args.iter().enumerate().take(2) {
-        if arg.text.contains(':') {
-            vmac.mac = Some(arg.text.clone());
-        } else if let Some(name) = cx.interface_name(s.arg_span(index), &arg.text) {
-            vmac.interface = Some(name);
+        let span = s.arg_span(index);
+        let text = arg.text.as_str();
+        if text.contains(':') {
+            if vmac.mac.is_some() {
+                cx.diagnostics.error(
+                    &span,
+                    format!("use_vmac: the VMAC address is already given; '{text}' is ignored"),
+                );
+                continue;
+            }
+            match vmac_address(text) {
+                Ok(()) => vmac.mac = Some(arg.text.clone()),
+                Err(why) => {
+                    cx.diagnostics
+                        .error(&span, format!("use_vmac: MAC address '{text}' {why}; ignored"))
+                        .hint("six octets, or five (the VRID is the sixth), unicast, outside 00:00:5e:00:01:xx and 00:00:5e:00:02:xx");
+                }
+            }
+            continue;
         }
+        if vmac.interface.is_some() {
+            cx.diagnostics.error(
+                &span,
+                format!("use_vmac: the VMAC interface name is already given; '{text}' is ignored"),
+            );
+            continue;
+        }
+        let Some(name) = cx.interface_name(span.clone(), text) else {
+            continue;
+        };
+        if let Some(other) = cx.drafts.iter().find(|o| {
+            o.instance
+                .vmac
+                .as_ref()
+                .and_then(|v| v.interface.as_ref())
+                .is_some_and(|n| n.as_str() == text)
+        }) {
+            cx.diagnostics.error(
+                &span,
+                format!(
+                    "{}: vrrp_instance {} already uses VMAC interface {text}; the name is ignored",
+                    d.instance.name, other.instance.name
+                ),
+            );
+            continue;
+        }
+        vmac.interface = Some(name);
     }
     d.instance.vmac = Some(vmac);
+}
+
+/// Why keepalived (vrrp_vmac_handler) refuses a `use_vmac` MAC address, if it does: only hex
+/// digits and colons, one- or two-digit octets, five (the VRID is the sixth) or six of them
+/// (more are ignored), not multicast, not an RFC 5798 virtual router MAC.
+fn vmac_address(text: &str) -> Result<(), &'static str> {
+    if !text.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+        return Err("has a character that is neither a hex digit nor a colon");
+    }
+    let malformed = "is not a MAC address";
+    let mut octets = Vec::new();
+    let mut rest = text;
+    while octets.len() < 6 {
+        let end = rest.find(':').unwrap_or(rest.len());
+        let octet = &rest[..end];
+        if octet.is_empty() || octet.len() > 2 {
+            return Err(malformed);
+        }
+        octets.push(u8::from_str_radix(octet, 16).map_err(|_| malformed)?);
+        rest = &rest[end..];
+        // Five octets, with or without a trailing colon: the VRID is the sixth.
+        if octets.len() == 5 && (rest.is_empty() || rest == ":") {
+            break;
+        }
+        if rest.is_empty() {
+            if octets.len() < 6 {
+                return Err(malformed);
+            }
+            break;
+        }
+        rest = &rest[1..];
+        if rest.is_empty() && octets.len() < 6 {
+            return Err(malformed);
+        }
+    }
+    if octets[0] & 1 == 1 {
+        return Err("is multicast");
+    }
+    if octets[..4] == [0x00, 0x00, 0x5e, 0x00] && matches!(octets[4], 1 | 2) {
+        return Err("is an RFC 5798 virtual router address");
+    }
+    Ok(())
 }
 
 fn use_ipvlan(cx: &mut Cx, d: &mut InstanceDraft, s: &Statement) {
