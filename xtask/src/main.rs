@@ -4,7 +4,8 @@
 //! - `test`: setup, then lint and the whole test suite (unit, BPF_PROG_TEST_RUN, namespaces).
 //! - `demo`: setup, then a live failover between two routers in network namespaces.
 //! - `fuzz`: the cargo-fuzz targets of every decoder; `fuzz config-diff --count N`: the
-//!   differential test of the keepalived.conf reader against keepalived on N generated files.
+//!   differential test of the keepalived.conf reader against keepalived on N generated files;
+//!   `fuzz config-diff --real-world [--files DIR]`: the same on real-world files.
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 //! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
@@ -53,6 +54,14 @@ enum Task {
         /// config-diff: cases run at once.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// config-diff: compare real-world files instead of generated ones: keepalived's
+        /// samples, the seeds in vrrp-userspace/tests/data/configs, and every DIR given with
+        /// --files.
+        #[arg(long)]
+        real_world: bool,
+        /// config-diff --real-world: another directory of keepalived.conf files (repeatable).
+        #[arg(long = "files", value_name = "DIR")]
+        files: Vec<std::path::PathBuf>,
     },
     /// Set up, then run the failover interop matrix and print every case's table.
     Matrix {
@@ -97,9 +106,12 @@ fn main() -> anyhow::Result<()> {
             count,
             first_seed,
             threads,
+            real_world,
+            files,
         } => {
             setup::install_prerequisites()?;
             match target.as_deref() {
+                Some("config-diff") if real_world => config_diff::run_files(&files, threads),
                 Some("config-diff") => config_diff::run(first_seed, count, threads),
                 Some(target) => fuzz(&[target], seconds, FuzzMode::Thorough),
                 None => fuzz(&FUZZ_TARGETS, seconds, FuzzMode::Thorough),

@@ -116,6 +116,18 @@ struct RouteWords {
     table: Option<String>,
     metric: Option<String>,
     scope: Option<String>,
+    /// `via X dev Y weight W` each (weight 1, the default, left out).
+    nexthops: Vec<String>,
+}
+
+fn nexthop_text(via: Option<&str>, dev: Option<&str>, weight: Option<&str>) -> String {
+    let mut text = String::from("nexthop");
+    for (name, value) in [("via", via), ("dev", dev), ("weight", weight)] {
+        if let Some(value) = value.filter(|v| !(name == "weight" && *v == "1")) {
+            text.push_str(&format!(" {name} {value}"));
+        }
+    }
+    text
 }
 
 impl RouteWords {
@@ -132,6 +144,10 @@ impl RouteWords {
             if let Some(value) = value {
                 text.push_str(&format!(" {name} {value}"));
             }
+        }
+        for nexthop in &self.nexthops {
+            text.push(' ');
+            text.push_str(nexthop);
         }
         text
     }
@@ -168,6 +184,31 @@ fn keepalived_route(line: &str) -> String {
         None => String::new(),
     };
     index += 1;
+    // From the first `nexthop` on, the words belong to the nexthops.
+    if let Some(first) = words.iter().position(|w| *w == "nexthop") {
+        for chunk in words[first + 1..].split(|w| *w == "nexthop") {
+            let value_of = |name: &str| {
+                chunk.iter().position(|w| *w == name).and_then(|i| {
+                    // `via inet ADDR`
+                    if name == "via" && matches!(chunk.get(i + 1), Some(&"inet") | Some(&"inet6")) {
+                        chunk.get(i + 2).copied()
+                    } else {
+                        chunk.get(i + 1).copied()
+                    }
+                })
+            };
+            route.nexthops.push(nexthop_text(
+                value_of("via"),
+                value_of("dev"),
+                value_of("weight"),
+            ));
+        }
+    }
+    let end = words
+        .iter()
+        .position(|w| *w == "nexthop")
+        .unwrap_or(words.len());
+    let words = &words[..end];
     while index < words.len() {
         let value = words.get(index + 1).map(|v| v.to_string());
         match words[index] {
@@ -334,6 +375,7 @@ impl Summary {
                                 "vips" | "evips" => keepalived_address(text),
                                 "routes" => keepalived_route(text),
                                 "rules" => keepalived_rule(text),
+                                "track_file" => text.replacen(", weight", " weight", 1),
                                 _ => text.to_string(),
                             };
                             let entry = fields.entry(name.clone()).or_default();
@@ -393,6 +435,7 @@ impl Summary {
         let mut summary = Self::default();
         let global = &json["global"];
         let scripts = json["scripts"].as_array().cloned().unwrap_or_default();
+        let track_files = json["track_files"].as_array().cloned().unwrap_or_default();
         for script in &scripts {
             let mut fields = Fields::new();
             let argv: Vec<String> = script["script"]["argv"]
@@ -442,7 +485,7 @@ impl Summary {
             .unwrap_or_default();
         for instance in json["instances"].as_array().cloned().unwrap_or_default() {
             let name = instance["name"].as_str().unwrap_or_default().to_string();
-            let mut fields = xvrrpd_instance(&instance, global, &scripts);
+            let mut fields = xvrrpd_instance(&instance, global, &scripts, &track_files);
             if unweighted.contains(&name)
                 && let Some(interfaces) = fields.get_mut("track_interface")
             {
@@ -632,7 +675,12 @@ fn str_of(value: &Value) -> String {
     }
 }
 
-fn xvrrpd_instance(instance: &Value, global: &Value, scripts: &[Value]) -> Fields {
+fn xvrrpd_instance(
+    instance: &Value,
+    global: &Value,
+    scripts: &[Value],
+    track_files: &[Value],
+) -> Fields {
     let mut fields = Fields::new();
     let set = |fields: &mut Fields, key: &str, value: String| {
         fields.insert(key.to_string(), value);
@@ -852,6 +900,24 @@ fn xvrrpd_instance(instance: &Value, global: &Value, scripts: &[Value]) -> Field
     if !tracked_scripts.is_empty() {
         set(&mut fields, "track_script", tracked_scripts.join(" ; "));
     }
+    let tracked_files: Vec<String> = instance["track"]["files"]
+        .as_array()
+        .map(|refs| {
+            refs.iter()
+                .map(|r| {
+                    let own = track_files
+                        .iter()
+                        .find(|f| f["name"] == r["name"])
+                        .and_then(|f| f["weight"].as_i64())
+                        .unwrap_or(1);
+                    track_text(r, own)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !tracked_files.is_empty() {
+        set(&mut fields, "track_file", tracked_files.join(" ; "));
+    }
     for (kind, key) in [
         ("master", "notify_master"),
         ("backup", "notify_backup"),
@@ -906,6 +972,15 @@ fn xvrrpd_route(route: &Value) -> String {
             .filter(|t| t != "254"),
         metric: route["metric"].as_u64().map(|m| m.to_string()),
         scope: route["scope"].as_u64().map(|s| s.to_string()),
+        nexthops: route["nexthops"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| {
+                let weight = n["weight"].as_u64().map(|w| w.to_string());
+                nexthop_text(n["via"].as_str(), n["dev"].as_str(), weight.as_deref())
+            })
+            .collect(),
     };
     words.text()
 }
