@@ -685,10 +685,10 @@ fn check_vrid_conflicts(config: &mut Config, diagnostics: &mut Diagnostics) {
                 // Where a source is not configured, it is the interface's address: a host
                 // question, answered by `check_host_interfaces`.
                 let source = |i: &VrrpInstance| i.unicast.src_ip.or(i.mcast_src_ip);
-                if source(first).is_none() || source(second).is_none() {
-                    continue;
-                }
-                if source(first) != source(second) {
+                // Both on the interface's own address share it too.
+                if source(first).is_some() != source(second).is_some()
+                    || source(first) != source(second)
+                {
                     continue;
                 }
                 let shared = first
@@ -697,7 +697,19 @@ fn check_vrid_conflicts(config: &mut Config, diagnostics: &mut Diagnostics) {
                     .iter()
                     .find(|p| second.unicast.peers.iter().any(|q| q.address == p.address));
                 let Some(shared) = shared else {
-                    // keepalived tells them apart by the advert's source address.
+                    // keepalived tells them apart by the advert's source address
+                    // (VRRP_FLAG_UNICAST_DUPLICATE_VRID); the XDP receive path keys instances
+                    // by interface, family, VRID and destination only (InstanceKey::slot is
+                    // reserved for this), so say so rather than misroute silently.
+                    diagnostics
+                        .warning(
+                            &second.name_span,
+                            format!(
+                                "{} and {} (at {}) share VRID {} on {interface} and their local address, and differ only in their peers: keepalived tells them apart by the advert's source, xvrrpd's receive path does not yet (adverts for both reach one of them)",
+                                second.name, first.name, first.defined_at, second.vrid.0
+                            ),
+                        )
+                        .hint("give one of them another virtual_router_id or local address");
                     continue;
                 };
                 diagnostics
