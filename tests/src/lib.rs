@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 pub mod capture;
+pub mod config_diff;
 pub mod failover;
 pub mod lab;
 mod packet;
@@ -32,7 +33,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other lab object of any running process has: `{tag}{pid}x{n}`, cut to `max` chars
 /// from the left of the tag.
-fn unique_name(tag: &str, max: usize) -> String {
+pub(crate) fn unique_name(tag: &str, max: usize) -> String {
     let suffix = format!(
         "{}x{}",
         std::process::id(),
@@ -198,6 +199,11 @@ impl Process {
     /// The child's stdout, when it was piped.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.as_mut()?.stdout.take()
+    }
+
+    /// The child's stderr, when it was piped.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.as_mut()?.stderr.take()
     }
 
     pub fn signal(&self, signal: libc::c_int) {

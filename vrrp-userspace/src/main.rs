@@ -218,10 +218,17 @@ fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
         all_config: args.all_config,
     };
     let mut loaded = config::load_file(&args.config_file, &options);
-    loaded.diagnostics.extend(config::check_host_interfaces(
-        &loaded.config,
-        &host_interfaces(),
-    ));
+    let missing = config::check_host_interfaces(&loaded.config, &host_interfaces());
+    if !missing.is_empty() {
+        // keepalived stops at a missing interface before it looks at scripts: its -t exits 5,
+        // not 6. The script finding stays, as a warning.
+        for diagnostic in &mut loaded.diagnostics {
+            if diagnostic.severity == config::Severity::ScriptSecurity {
+                diagnostic.severity = config::Severity::Warning;
+            }
+        }
+    }
+    loaded.diagnostics.extend(missing);
     let report = config_report(&args.config_file, &loaded);
     match &args.config_test {
         Some(Some(log_file)) => std::fs::write(log_file, &report)
@@ -292,16 +299,61 @@ fn config_report(path: &std::path::Path, loaded: &config::Loaded) -> String {
     report
 }
 
-/// Names of this host's network interfaces.
-fn host_interfaces() -> Vec<String> {
-    std::fs::read_dir("/sys/class/net")
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+/// The interfaces of this process's network namespace with their primary IPv4 and
+/// link-local IPv6 addresses (getifaddrs follows the namespace the process is in, `nsenter
+/// --net` included; /sys/class/net shows the namespace sysfs was mounted from).
+fn host_interfaces() -> Vec<config::HostLink> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let mut links: Vec<config::HostLink> = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we free below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return links;
+    }
+    let mut entry = list;
+    while !entry.is_null() {
+        // SAFETY: `entry` is a node of the list getifaddrs returned, not yet freed.
+        let current = unsafe { &*entry };
+        entry = current.ifa_next;
+        if current.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(current.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        let index = match links.iter().position(|l| l.name == name) {
+            Some(index) => index,
+            None => {
+                links.push(config::HostLink {
+                    name,
+                    ..Default::default()
+                });
+                links.len() - 1
+            }
+        };
+        if current.ifa_addr.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_addr points to a sockaddr whose family says which type it is.
+        let family = i32::from(unsafe { (*current.ifa_addr).sa_family });
+        let link = &mut links[index];
+        if family == libc::AF_INET && link.ipv4.is_none() {
+            // SAFETY: an AF_INET address is a sockaddr_in.
+            let addr = unsafe { &*(current.ifa_addr as *const libc::sockaddr_in) };
+            link.ipv4 = Some(Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)));
+        } else if family == libc::AF_INET6 {
+            // SAFETY: an AF_INET6 address is a sockaddr_in6.
+            let addr = unsafe { &*(current.ifa_addr as *const libc::sockaddr_in6) };
+            let v6 = Ipv6Addr::from(addr.sin6_addr.s6_addr);
+            if link.ipv6.is_none() && v6.segments()[0] & 0xffc0 == 0xfe80 {
+                link.ipv6 = Some(v6);
+            }
+        }
+    }
+    // SAFETY: the list getifaddrs allocated, freed once.
+    unsafe { libc::freeifaddrs(list) };
+    links
 }
 
 fn monitor_command(args: MonitorArgs) -> anyhow::Result<()> {

@@ -23,7 +23,9 @@ fn problems(loaded: &Loaded) -> Vec<String> {
 }
 
 fn instance(name: &str, vrid: u8) -> String {
-    format!("vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n}}\n")
+    format!(
+        "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n virtual_ipaddress {{\n  10.0.0.{vrid}\n }}\n}}\n"
+    )
 }
 
 #[test]

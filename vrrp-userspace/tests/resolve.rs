@@ -141,23 +141,33 @@ fn a_script_line_with_a_weight_keeps_the_scripts_reverse() {
 fn addresses_routes_and_rules_track_the_interfaces_they_live_on() {
     // Checked with keepalived 2.2.7: a master whose VIP lives on another interface goes FAULT
     // when that interface goes down.
-    let resolved = resolved(
-        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n\
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n\
          virtual_ipaddress {\n  10.0.0.1/32\n  10.0.0.2/32 dev eth1\n  10.0.0.3/32 dev trk0 no_track\n }\n\
          virtual_routes {\n  10.9.0.0/24 dev trk0\n }\n\
-         track_interface {\n  eth1 weight -10\n  eth0\n }\n}\n",
-    );
+         track_interface {\n  eth1 weight -10\n  eth0\n }\n}\n";
+    let resolved = resolved(text);
     // eth1's weight becomes 0 (an address lives on it: add_vrrp_to_interface), eth0 is the
     // instance's own interface (InterfaceUp/Down), 10.0.0.3 says no_track, the route does not.
     assert_eq!(
         trackers(&resolved, 0),
         [("eth1".into(), 0, false), ("trk0".into(), 0, false)]
     );
+    // keepalived reports tracking the own interface as a configuration error; the reader
+    // drops it and says so.
+    let loaded = config::load_text(
+        Path::new("k.conf"),
+        text,
+        &LoadOptions {
+            config_id: "node1".to_string(),
+            all_config: false,
+        },
+    );
     assert!(
-        resolved
-            .warnings
-            .iter()
-            .any(|w| w.contains("track_interface eth0 is the instance's own interface"))
+        loaded.diagnostics.iter().any(|d| d
+            .message
+            .contains("track_interface eth0 is its own interface")),
+        "{:#?}",
+        loaded.diagnostics
     );
     assert!(
         resolved
@@ -242,7 +252,8 @@ fn the_state_keyword_reaches_the_engine_as_a_wish() {
         states,
         [
             (255, Some(InitialState::Master)),
-            (255, None),
+            // keepalived's vrrp_complete_instance: the address owner wishes MASTER.
+            (255, Some(InitialState::Master)),
             (255, Some(InitialState::Backup))
         ]
     );

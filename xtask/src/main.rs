@@ -3,7 +3,9 @@
 //! - `setup`: installs every prerequisite that is missing (idempotent, prints what it does).
 //! - `test`: setup, then lint and the whole test suite (unit, BPF_PROG_TEST_RUN, namespaces).
 //! - `demo`: setup, then a live failover between two routers in network namespaces.
-//! - `fuzz`: the cargo-fuzz targets of every decoder.
+//! - `fuzz`: the cargo-fuzz targets of every decoder; `fuzz config-diff --count N`: the
+//!   differential test of the keepalived.conf reader against keepalived on N generated files;
+//!   `fuzz config-diff --real-world [--files DIR]`: the same on real-world files.
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 //! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
@@ -19,6 +21,7 @@ mod bench_failover;
 mod bench_plot;
 mod bench_reload;
 mod bench_scale;
+mod config_diff;
 mod demo;
 mod matrix;
 mod procstat;
@@ -45,11 +48,31 @@ enum Task {
     Test,
     /// Set up, then show a live failover between two routers in network namespaces.
     Demo,
-    /// Run the cargo-fuzz targets (vrrp-userspace/fuzz) for a while each.
+    /// Run the cargo-fuzz targets (vrrp-userspace/fuzz) for a while each, or with
+    /// `config-diff` the differential test against keepalived on generated files.
     Fuzz {
-        /// Seconds per target.
+        /// `config-diff`, or one cargo-fuzz target; every cargo-fuzz target when missing.
+        target: Option<String>,
+        /// Seconds per cargo-fuzz target.
         #[arg(long, default_value_t = 60)]
         seconds: u32,
+        /// config-diff: how many files to generate and compare.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// config-diff: the first seed (files are seeds first..first+count).
+        #[arg(long, default_value_t = 1_000_000)]
+        first_seed: u64,
+        /// config-diff: cases run at once.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// config-diff: compare real-world files instead of generated ones: keepalived's
+        /// samples, the seeds in vrrp-userspace/tests/data/configs, and every DIR given with
+        /// --files.
+        #[arg(long)]
+        real_world: bool,
+        /// config-diff --real-world: another directory of keepalived.conf files (repeatable).
+        #[arg(long = "files", value_name = "DIR")]
+        files: Vec<std::path::PathBuf>,
     },
     /// Set up, then run the failover interop matrix and print every case's table.
     Matrix {
@@ -111,9 +134,22 @@ fn main() -> anyhow::Result<()> {
             setup::install_prerequisites()?;
             matrix::run(filter.as_deref())
         }
-        Task::Fuzz { seconds } => {
+        Task::Fuzz {
+            target,
+            seconds,
+            count,
+            first_seed,
+            threads,
+            real_world,
+            files,
+        } => {
             setup::install_prerequisites()?;
-            fuzz(&FUZZ_TARGETS, seconds, FuzzMode::Thorough)
+            match target.as_deref() {
+                Some("config-diff") if real_world => config_diff::run_files(&files, threads),
+                Some("config-diff") => config_diff::run(first_seed, count, threads),
+                Some(target) => fuzz(&[target], seconds, FuzzMode::Thorough),
+                None => fuzz(&FUZZ_TARGETS, seconds, FuzzMode::Thorough),
+            }
         }
         Task::Bench { which } => {
             setup::install_prerequisites()?;

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-/// How bad a problem is. The order matters: `-t` exits with the code of the worst one.
+/// How bad a problem is (`Loaded::exit_code` maps them onto keepalived's `-t` codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Warning,
     Error,
-    /// Scripts are configured but `enable_script_security` is not (keepalived exit code 6).
+    /// Scripts are found but `enable_script_security` is not set (keepalived exit code 6).
     ScriptSecurity,
     /// The configuration cannot be read at all: missing file, include loop (exit code 4).
     Fatal,

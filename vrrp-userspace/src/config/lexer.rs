@@ -1,6 +1,14 @@
 //! keepalived's lexical rules (keepalived-compat.md section 1): comments, double quotes, braces
 //! that split tokens anywhere, and the shell-like splitting of script command lines.
 
+/// keepalived's blanks (`WHITE_SPACE_STR`): a non-ASCII space such as U+00A0 is part of a
+/// word, as it is for keepalived.
+pub const BLANK: [char; 6] = [' ', '\t', '\x0c', '\n', '\r', '\x0b'];
+
+fn blank(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || byte == 0x0b
+}
+
 /// Returns `line` up to its comment: `#` or `!` outside double quotes (single quotes do not
 /// protect them, as in keepalived). `\#` and `\!` are kept for [`tokenize`] to unescape.
 pub fn strip_comment(line: &str) -> &str {
@@ -37,17 +45,19 @@ pub struct Token {
     pub quoted: bool,
 }
 
-/// Splits a comment-free line into words and braces. Whitespace and braces outside double
-/// quotes end a word; a double quote toggles quoting anywhere in a word and is removed, so
-/// `abc" d "e` is the single word `abc d e` (keepalived's rule). An unterminated quote runs to
-/// the end of the line.
+/// Splits a comment-free line into words and braces, the way keepalived's `alloc_strvec`
+/// does after `read_line` has cut the line at braces: whitespace and braces outside double
+/// quotes end a word; a word that starts with a double quote runs to the next double quote
+/// (quotes removed, braces and blanks kept); a double quote inside a word ends that word and
+/// starts a quoted one (`abc"d e"` is `abc` and `d e`). An unterminated quote runs to the end
+/// of the line (keepalived reports it and drops the rest: see [`unmatched_quote`]).
 pub fn tokenize(line: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let bytes = line.as_bytes();
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
-        if byte.is_ascii_whitespace() {
+        if blank(byte) {
             index += 1;
             continue;
         }
@@ -67,29 +77,30 @@ pub fn tokenize(line: &str) -> Vec<Token> {
             continue;
         }
         let start = index;
+        if byte == b'"' {
+            let close = line[index + 1..].find('"').map(|i| index + 1 + i);
+            let end = close.unwrap_or(line.len());
+            tokens.push(Token {
+                kind: TokenKind::Word,
+                text: line[index + 1..end].to_string(),
+                start: start as u32,
+                end: close.map_or(end, |c| c + 1) as u32,
+                quoted: true,
+            });
+            index = close.map_or(end, |c| c + 1);
+            continue;
+        }
         let mut text = String::new();
-        let mut in_quotes = false;
-        let mut quoted = false;
         let mut piece_start = index;
         while index < bytes.len() {
             let byte = bytes[index];
-            if byte == b'"' {
+            if blank(byte) || byte == b'{' || byte == b'}' || byte == b'"' {
+                break;
+            }
+            if byte == b'\\' && matches!(bytes.get(index + 1), Some(b'#' | b'!')) {
                 text.push_str(&line[piece_start..index]);
-                in_quotes = !in_quotes;
-                quoted = true;
                 index += 1;
                 piece_start = index;
-                continue;
-            }
-            if !in_quotes {
-                if byte.is_ascii_whitespace() || byte == b'{' || byte == b'}' {
-                    break;
-                }
-                if byte == b'\\' && matches!(bytes.get(index + 1), Some(b'#' | b'!')) {
-                    text.push_str(&line[piece_start..index]);
-                    index += 1;
-                    piece_start = index;
-                }
             }
             index += 1;
         }
@@ -99,10 +110,24 @@ pub fn tokenize(line: &str) -> Vec<Token> {
             text,
             start: start as u32,
             end: index as u32,
-            quoted,
+            quoted: false,
         });
     }
     tokens
+}
+
+/// Where an unterminated double quote starts in a comment-free line, if any.
+pub fn unmatched_quote(line: &str) -> Option<usize> {
+    let mut open = None;
+    for (index, byte) in line.bytes().enumerate() {
+        if byte == b'"' {
+            open = match open {
+                Some(_) => None,
+                None => Some(index),
+            };
+        }
+    }
+    open
 }
 
 /// Splits a script command line like a shell: whitespace separates words, `'...'` is literal,
@@ -240,11 +265,18 @@ mod tests {
     }
 
     #[test]
-    fn quotes_toggle_inside_a_word_and_columns_are_kept() {
+    fn a_quote_starts_a_new_word_and_columns_are_kept() {
+        // keepalived's alloc_strvec: `abcd` ends at the quote, `" efg h "` is one word.
         let tokens = tokenize(r#"  x abcd" efg h "mnop"#);
-        assert_eq!(tokens[1].text, "abcd efg h mnop");
-        assert_eq!((tokens[0].start, tokens[1].start), (2, 4));
-        assert!(tokens[1].quoted);
+        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["x", "abcd", " efg h ", "mnop"]);
+        assert_eq!(
+            (tokens[0].start, tokens[1].start, tokens[2].start),
+            (2, 4, 8)
+        );
+        assert!(tokens[2].quoted && !tokens[1].quoted);
+        assert_eq!(unmatched_quote(r#"a "b" "c"#), Some(6));
+        assert_eq!(unmatched_quote(r#"a "b""#), None);
     }
 
     #[test]

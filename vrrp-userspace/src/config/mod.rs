@@ -12,6 +12,8 @@ pub mod lexer;
 pub mod model;
 mod parse;
 pub mod preprocess;
+pub mod rttables;
+pub mod scripts;
 pub mod tree;
 mod validate;
 pub mod values;
@@ -21,7 +23,7 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::Config;
 use preprocess::{IncludeChecks, PreprocessOptions};
-pub use validate::check_host_interfaces;
+pub use validate::{HostLink, check_host_interfaces, multicast_group};
 
 /// keepalived's default configuration file.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/keepalived/keepalived.conf";
@@ -63,16 +65,19 @@ pub mod exit_code {
 }
 
 impl Loaded {
-    /// The `-t` exit code: 4 if unreadable, 6 for scripts without script security, 5 for
-    /// errors (or warnings with `strict`), else 0.
+    /// The `-t` exit code, with keepalived's precedence (its `config_test_exit` keeps the
+    /// numerically highest error class): 6 for scripts without script security, else 5 for
+    /// errors (or warnings with `strict`), else 4 if the file could not be read at all, else 0.
     pub fn exit_code(&self, strict: bool) -> i32 {
-        let worst = self.diagnostics.iter().map(|d| d.severity).max();
-        match worst {
-            Some(Severity::Fatal) => exit_code::FATAL,
-            Some(Severity::ScriptSecurity) => exit_code::SCRIPT_SECURITY,
-            Some(Severity::Error) => exit_code::ERRORS,
-            Some(Severity::Warning) if strict => exit_code::ERRORS,
-            _ => exit_code::CLEAN,
+        let has = |severity| self.diagnostics.iter().any(|d| d.severity == severity);
+        if has(Severity::ScriptSecurity) {
+            exit_code::SCRIPT_SECURITY
+        } else if has(Severity::Error) || (strict && has(Severity::Warning)) {
+            exit_code::ERRORS
+        } else if has(Severity::Fatal) {
+            exit_code::FATAL
+        } else {
+            exit_code::CLEAN
         }
     }
 
@@ -84,14 +89,19 @@ impl Loaded {
     }
 }
 
-/// Reads `path` and everything it includes.
+/// Reads `path` and everything it includes, and checks its scripts on this host the way
+/// keepalived does at startup ([`scripts`]): a script keepalived would not run is removed.
 pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
     let mut diagnostics = diagnostic::Diagnostics::default();
     let lines = preprocess::preprocess(path, &preprocess_options(options), &mut diagnostics);
-    finish(&lines, diagnostics)
+    let mut loaded = finish(&lines, diagnostics);
+    scripts::check_scripts(&mut loaded, &scripts::RealHost);
+    loaded
 }
 
 /// Reads configuration text; `name` is used in diagnostics and to resolve relative includes.
+/// Nothing on the host is looked at beyond included files: scripts are not checked (see
+/// [`scripts::check_scripts`]).
 pub fn load_text(name: &Path, text: &str, options: &LoadOptions) -> Loaded {
     let mut diagnostics = diagnostic::Diagnostics::default();
     let lines =

@@ -33,6 +33,10 @@ pub struct Config {
     /// vrrp_complete_init), where the reader only skipped an instance: the daemon refuses too.
     #[serde(skip)]
     pub refusals: Vec<String>,
+    /// Every interface the file names where keepalived needs it to exist, with its role and
+    /// where it is named (instances dropped while reading included).
+    #[serde(skip)]
+    pub named_interfaces: Vec<(InterfaceName, &'static str, super::diagnostic::Span)>,
 }
 
 /// A command line to run: the program and its arguments, split like a shell would.
@@ -288,7 +292,8 @@ impl VrrpInstance {
 #[serde(tag = "type", content = "password", rename_all = "UPPERCASE")]
 pub enum Authentication {
     Pass(String),
-    Ah,
+    /// IPsec AH with its key (keepalived hashes the auth_pass).
+    Ah(String),
 }
 
 /// One line of `virtual_ipaddress`, `virtual_ipaddress_excluded` or `static_ipaddress`.
@@ -322,36 +327,140 @@ pub enum Broadcast {
     None,
 }
 
-/// A route in `ip route` syntax; the destination and the options xvrrpd acts on are typed, the
-/// rest is kept in order as `ip route` would take it.
+/// A route in `ip route` syntax, every word keepalived's `alloc_route` accepts kept with its
+/// meaning (numbers resolved through /etc/iproute2 as keepalived does).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Route {
-    /// `blackhole`, `unreachable`, `prohibit`, `throw` or none (unicast).
+    /// `blackhole`, `unreachable`, `prohibit`, `throw`, `local`, `broadcast`, `anycast`,
+    /// `multicast`, `nat`, `xresolve`, or none (unicast).
     pub route_type: Option<String>,
+    /// The route's family: that of its addresses, or of `inet`/`inet6`; `default` takes it.
+    pub family: Family,
     pub destination: IpPrefix,
+    /// `from PREFIX`: the source prefix (IPv6 only).
+    pub from: Option<IpPrefix>,
     pub src: Option<IpAddr>,
     pub via: Option<IpAddr>,
     pub dev: Option<InterfaceName>,
-    pub table: Option<String>,
+    /// The table number (`main` is 254); `None` = main.
+    pub table: Option<u32>,
     pub metric: Option<u32>,
-    pub scope: Option<String>,
-    /// `or` alternatives and `nexthop` entries: further gateways.
-    pub nexthops: Vec<IpAddr>,
+    /// The scope number (`link` is 253).
+    pub scope: Option<u8>,
+    /// `proto`/`protocol` as a number; keepalived uses 18 (keepalived) for tracked routes.
+    pub protocol: Option<u8>,
+    pub tos: Option<u8>,
+    pub onlink: bool,
+    pub realms: Option<u32>,
+    pub metrics: RouteMetrics,
+    /// `expires N` (IPv6).
+    pub expires: Option<u32>,
+    /// `pref low|medium|high|N` (IPv6 router preference, as the number).
+    pub pref: Option<u8>,
+    pub ttl_propagate: Option<bool>,
+    /// `encap ...` words as written.
+    pub encap: Option<Vec<String>>,
+    pub nexthops: Vec<Nexthop>,
+    /// `add`, `append` or `prepend` (keepalived's default, the kernel's NLM_F_CREATE only).
+    pub install: RouteInstall,
+    pub vrf: Option<InterfaceName>,
+    pub track_group: Option<String>,
     pub no_track: bool,
-    /// Other `ip route` options as written (name, value).
-    pub options: Vec<(String, Option<String>)>,
 }
 
-/// A policy rule in `ip rule` syntax.
+/// How a route is added (keepalived: `add`, `append`, `prepend`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteInstall {
+    #[default]
+    Prepend,
+    Add,
+    Append,
+}
+
+/// One `nexthop` of a multipath route (or an `or` alternative).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Nexthop {
+    pub via: Option<IpAddr>,
+    pub dev: Option<InterfaceName>,
+    /// 1..=256.
+    pub weight: Option<u16>,
+    pub onlink: bool,
+    pub realms: Option<u32>,
+    pub encap: Option<Vec<String>>,
+}
+
+/// A route metric and whether it is locked (`mtu lock 1400`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RouteMetric {
+    pub value: u32,
+    pub lock: bool,
+}
+
+/// The RTA_METRICS of a route. Times are in the kernel's units: `rtt` in 1/8 ms, `rttvar` in
+/// 1/4 ms, `rto_min` in ms (keepalived's `get_time_rtt`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RouteMetrics {
+    pub mtu: Option<RouteMetric>,
+    pub advmss: Option<RouteMetric>,
+    pub rtt: Option<RouteMetric>,
+    pub rttvar: Option<RouteMetric>,
+    pub reordering: Option<RouteMetric>,
+    pub window: Option<u32>,
+    pub cwnd: Option<RouteMetric>,
+    pub ssthresh: Option<RouteMetric>,
+    pub rto_min: Option<RouteMetric>,
+    pub initcwnd: Option<u32>,
+    pub initrwnd: Option<u32>,
+    pub hoplimit: Option<u8>,
+    pub features_ecn: bool,
+    pub quickack: Option<bool>,
+    /// The congestion control algorithm, and whether it is locked.
+    pub congctl: Option<(String, bool)>,
+    pub fastopen_no_cookie: Option<bool>,
+}
+
+/// A policy rule in `ip rule` syntax, every word keepalived's `alloc_rule` accepts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rule {
+    pub family: Family,
+    /// `not`.
+    pub invert: bool,
     pub from: Option<IpPrefix>,
     pub to: Option<IpPrefix>,
-    pub table: Option<String>,
+    /// `table`/`lookup` as a number.
+    pub table: Option<u32>,
     pub preference: Option<u32>,
-    pub action: Option<String>,
+    /// `goto N`, `nop`, or a route type (`blackhole`, `prohibit`, `unreachable`, ...).
+    pub action: Option<RuleAction>,
+    pub tos: Option<u8>,
+    pub fwmark: Option<u32>,
+    pub fwmask: Option<u32>,
+    pub realms: Option<u32>,
+    pub suppress_prefixlength: Option<i32>,
+    pub suppress_ifgroup: Option<u32>,
+    /// `iif`/`dev`.
+    pub iif: Option<InterfaceName>,
+    pub oif: Option<InterfaceName>,
+    pub tunnel_id: Option<u64>,
+    pub uidrange: Option<(u32, u32)>,
+    pub l3mdev: bool,
+    pub protocol: Option<u8>,
+    pub ip_proto: Option<u8>,
+    pub sport: Option<(u16, u16)>,
+    pub dport: Option<(u16, u16)>,
+    pub track_group: Option<String>,
     pub no_track: bool,
-    pub options: Vec<(String, Option<String>)>,
+}
+
+/// What a rule does besides looking up a table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    Goto(u32),
+    Nop,
+    /// A route type: `blackhole`, `prohibit`, `unreachable`, ...
+    Type(String),
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -52,7 +52,7 @@ impl Statement {
         let text = self.line.text.as_ref();
         text.get(self.keyword.end as usize..self.args_end as usize)
             .unwrap_or_default()
-            .trim()
+            .trim_matches(crate::config::lexer::BLANK)
     }
 }
 
@@ -65,6 +65,20 @@ pub fn build(lines: &[Line], diagnostics: &mut Diagnostics) -> Vec<Statement> {
         let tokens = tokenize(&line.text);
         let mut segment: Vec<Token> = Vec::new();
         for token in tokens {
+            if !token.quoted
+                && let Some(space) = token.text.chars().find(|c| c.is_whitespace())
+            {
+                diagnostics
+                    .warning(
+                        &line.span(token.start, token.end),
+                        format!(
+                            "'{}' contains U+{:04X}, a space keepalived does not know: it is part of the word",
+                            token.text.escape_default(),
+                            u32::from(space)
+                        ),
+                    )
+                    .hint("replace it with an ordinary space");
+            }
             match token.kind {
                 TokenKind::Word => segment.push(token),
                 TokenKind::Open => {

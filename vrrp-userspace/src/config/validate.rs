@@ -1,21 +1,21 @@
-//! Settles each instance once the whole configuration is known (version, family, rounding,
-//! defaults) and checks what keepalived does not: duplicate VRIDs, shared VIPs, references to
-//! unknown instances and scripts, script security.
+//! Settles each instance once the whole configuration is known, the way keepalived 2.2.7's
+//! `vrrp_complete_instance` does (version, family, priority and initial state, strict mode,
+//! authentication, intervals, GARP defaults), and checks what spans instances: VRID conflicts
+//! (keepalived's `check_vrid_conflicts`), shared virtual addresses, sync groups
+//! (`vrrp_sync_set_group`). What keepalived refuses to start with is recorded in
+//! `Config::refusals`, so the daemon refuses it too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::diagnostic::{Diagnostics, Severity, Span};
-use super::model::{Config, InitialState, TrackRef, VrrpInstance};
+use super::model::{Authentication, Config, InitialState, TrackRef, VrrpInstance};
 use super::parse::InstanceDraft;
+use super::parse::instance::AuthKind;
 use super::values::{InterfaceName, format_seconds};
 use crate::protocol::{Family, Priority, Version};
 
-/// Longest VRRPv2 interval: an 8-bit count of seconds (RFC 3768 5.3.7).
-const V2_MAX_ADVERT: Duration = Duration::from_secs(255);
-/// Longest VRRPv3 interval: a 12-bit count of centiseconds (RFC 5798 5.2.7).
-const V3_MAX_ADVERT: Duration = Duration::from_millis(40_950);
 const CENTISECOND: Duration = Duration::from_millis(10);
 
 pub(super) fn finalize(
@@ -24,17 +24,192 @@ pub(super) fn finalize(
     diagnostics: &mut Diagnostics,
 ) {
     let mut refusals = Vec::new();
+    // What the parser read (keepalived sets its sync groups up before it completes the
+    // instances): the `state` wish and whether `priority 255` was written.
+    let wishes: HashMap<String, (Option<InitialState>, bool)> = drafts
+        .iter()
+        .map(|d| {
+            (
+                d.instance.name.clone(),
+                (
+                    d.instance.state,
+                    d.priority.as_ref().is_some_and(|(p, _)| *p == 255),
+                ),
+            )
+        })
+        .collect();
     for draft in drafts {
         if let Some(instance) = settle_instance(config, draft, diagnostics, &mut refusals) {
             config.instances.push(instance);
         }
     }
     config.refusals.extend(refusals);
-    check_duplicate_vrids(config, diagnostics);
+    check_vrid_conflicts(config, diagnostics);
     check_shared_addresses(config, diagnostics);
-    check_sync_groups(config, diagnostics);
-    check_tracking_references(config, diagnostics);
-    check_script_security(config, diagnostics);
+    check_sync_groups(config, diagnostics, &wishes);
+    settle_tracking(config, diagnostics);
+    settle_sync_group_states(config);
+    check_unused_scripts(config, diagnostics);
+}
+
+/// keepalived's tracking set-up (vrrp_complete_init): the instance's own interface is not
+/// tracked; an address owner, and a sync group member without sync_group_tracking_weight,
+/// drop weighted scripts and files (a file with the default weight 1 gets weight 0); an
+/// owner drops weighted interfaces. (A sync group member keeps its interface weights: seen
+/// with 2.2.7, whatever its message says; the daemon's resolve step applies them.) Each is
+/// reported, as keepalived does.
+fn settle_tracking(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let groups: HashMap<String, bool> = config
+        .sync_groups
+        .iter()
+        .flat_map(|g| {
+            let weighted = g.sync_group_tracking_weight || g.global_tracking;
+            g.members.iter().map(move |m| (m.name.clone(), weighted))
+        })
+        .collect();
+    let scripts: HashMap<String, i32> = config
+        .scripts
+        .iter()
+        .map(|s| (s.name.clone(), s.weight))
+        .collect();
+    let files: HashMap<String, i32> = config
+        .track_files
+        .iter()
+        .map(|f| (f.name.clone(), f.weight))
+        .collect();
+    for instance in &mut config.instances {
+        let name = instance.name.clone();
+        let span = instance.name_span.clone();
+        if let Some(own) = instance.interface.clone() {
+            let before = instance.track.interfaces.len();
+            instance.track.interfaces.retain(|t| t.name != own.as_str());
+            if instance.track.interfaces.len() != before {
+                diagnostics
+                    .error(&span, format!("{name}: track_interface {own} is its own interface; ignored"))
+                    .hint("an instance always tracks its interface (keepalived reports this the same way)");
+            }
+        }
+        if instance.promote_secondaries && instance.vmac.is_some() {
+            diagnostics.error(
+                &span,
+                format!(
+                    "{name}: promote_secondaries is set for VMACs anyway; the keyword is ignored"
+                ),
+            );
+        }
+        let owner = instance.priority == Priority(255);
+        let unweighted_group = groups.get(&name).is_some_and(|weighted| !weighted);
+        if !owner && !unweighted_group {
+            continue;
+        }
+        let why = if unweighted_group {
+            "it is in a sync group without sync_group_tracking_weight"
+        } else {
+            "it owns its addresses (priority 255)"
+        };
+        if unweighted_group {
+            // keepalived (vrrp_complete_instance): "ignoring X tracked interface weight due
+            // to SYNC group". It zeroes the weight only after copying it into the interface's
+            // tracking list, so it applies it all the same; the model keeps the weight and
+            // the daemon applies it too (daemon/tracking.rs).
+            for tracked in &instance.track.interfaces {
+                if tracked.weight.unwrap_or(0) != 0 {
+                    diagnostics
+                        .error(
+                            &span,
+                            format!(
+                                "{name}: the weight of tracked interface {} is ignored: {why}",
+                                tracked.name
+                            ),
+                        )
+                        .hint("remove the weight, or add sync_group_tracking_weight to the group (keepalived reports it the same way)");
+                }
+            }
+        }
+        if owner && !unweighted_group {
+            let mut dropped = Vec::new();
+            instance.track.interfaces.retain(|t| {
+                let keep = t.weight.unwrap_or(0) == 0;
+                if !keep {
+                    dropped.push(t.name.clone());
+                }
+                keep
+            });
+            for interface in dropped {
+                diagnostics.error(
+                    &span,
+                    format!("{name}: tracked interface {interface} is ignored: {why}"),
+                );
+            }
+        }
+        let mut dropped = Vec::new();
+        instance.track.scripts.retain(|t| {
+            let weight = t
+                .weight
+                .unwrap_or_else(|| scripts.get(&t.name).copied().unwrap_or(0));
+            if weight != 0 {
+                dropped.push(t.name.clone());
+            }
+            weight == 0
+        });
+        for script in dropped {
+            diagnostics
+                .error(&span, format!("{name}: tracked script {script} has a weight and is ignored: {why}"))
+                .hint("give it weight 0 (FAULT while failed), or add sync_group_tracking_weight to the group");
+        }
+        let mut dropped = Vec::new();
+        instance.track.files.retain_mut(|t| {
+            let weight = t
+                .weight
+                .unwrap_or_else(|| files.get(&t.name).copied().unwrap_or(1));
+            // keepalived: weight 1 (the default, whether written or not) becomes 0 and the
+            // file stays tracked; any other weight drops the file.
+            if weight == 1 {
+                t.weight = Some(0);
+                dropped.push((t.name.clone(), false));
+                return true;
+            }
+            if weight != 0 {
+                dropped.push((t.name.clone(), true));
+            }
+            weight == 0
+        });
+        for (file, removed) in dropped {
+            let what = if removed {
+                "is ignored"
+            } else {
+                "is tracked with weight 0"
+            };
+            diagnostics.error(&span, format!("{name}: tracked file {file} {what}: {why}"));
+        }
+    }
+}
+
+/// keepalived: in a sync group where some member wants MASTER and some member is not an
+/// address owner wanting MASTER, every member starts as BACKUP (no message).
+fn settle_sync_group_states(config: &mut Config) {
+    for group in &config.sync_groups {
+        let members: Vec<&VrrpInstance> = group
+            .members
+            .iter()
+            .filter_map(|m| config.instances.iter().find(|i| i.name == m.name))
+            .collect();
+        let has_master = members
+            .iter()
+            .any(|i| i.state == Some(InitialState::Master));
+        let has_backup = members
+            .iter()
+            .any(|i| i.state == Some(InitialState::Backup) || i.priority != Priority(255));
+        if !(has_master && has_backup) {
+            continue;
+        }
+        let names: Vec<String> = members.iter().map(|i| i.name.clone()).collect();
+        for instance in &mut config.instances {
+            if names.contains(&instance.name) && instance.state == Some(InitialState::Master) {
+                instance.state = Some(InitialState::Backup);
+            }
+        }
+    }
 }
 
 fn settle_instance(
@@ -43,12 +218,13 @@ fn settle_instance(
     diagnostics: &mut Diagnostics,
     refusals: &mut Vec<String>,
 ) -> Option<VrrpInstance> {
-    let InstanceDraft {
-        mut instance,
-        name_span,
-        ..
-    } = draft;
+    let mut instance = draft.instance;
+    let name_span = draft.name_span;
     let name = instance.name.clone();
+    let global = &config.global;
+
+    // keepalived's chk_min_cfg: both stop it ("the virtual router id must be set", "Unknown
+    // interface!"); default_interface does not apply to instances.
     if draft.vrid.is_none() {
         diagnostics
             .error(
@@ -58,228 +234,355 @@ fn settle_instance(
                 ),
             )
             .hint("add virtual_router_id 1..255, the same on every router of this group");
-        // keepalived's chk_min_cfg: "the virtual router id must be set", and it exits.
         refusals.push(format!("vrrp_instance {name} has no virtual_router_id"));
         return None;
     }
-    let global = &config.global;
-
-    // The family: IPv6 when asked for, else that of the first VIP, else of the addresses used.
-    let first_address = instance
-        .virtual_ipaddress
-        .first()
-        .map(|v| v.address.addr)
-        .or(instance.unicast.src_ip)
-        .or(instance.mcast_src_ip)
-        .or(instance.unicast.peers.first().map(|p| p.address));
-    instance.family = if instance.native_ipv6 || first_address.is_some_and(|a| a.is_ipv6()) {
-        Family::Ipv6
-    } else {
-        Family::Ipv4
-    };
-    let family_of = |addr: &IpAddr| {
-        if addr.is_ipv4() {
-            Family::Ipv4
-        } else {
-            Family::Ipv6
-        }
-    };
-    let family = instance.family;
-    let mut kept_spans = Vec::new();
-    let mut kept = Vec::new();
-    for (vip, span) in instance.virtual_ipaddress.drain(..).zip(draft.vip_spans) {
-        if family_of(&vip.address.addr) == family {
-            kept.push(vip);
-            kept_spans.push(span);
-        } else {
-            diagnostics
-                .error(&span, format!("{} is not an {} address like the rest of {name}; it is ignored", vip.address.addr, family_name(family)))
-                .hint("an instance advertises one family; put other addresses in virtual_ipaddress_excluded or a second instance");
-        }
-    }
-    instance.virtual_ipaddress = kept;
-    for peer in &instance.unicast.peers {
-        if family_of(&peer.address) != family {
-            diagnostics.error(
-                draft.unicast_peer.as_ref().unwrap_or(&name_span),
-                format!(
-                    "unicast peer {} is not {} like {name}",
-                    peer.address,
-                    family_name(family)
-                ),
-            );
-        }
+    if instance.interface.is_none() {
+        diagnostics
+            .error(
+                &name_span,
+                format!("{name} has no interface; keepalived refuses to start"),
+            )
+            .hint("add 'interface IFNAME' (keepalived 2.2.7 needs it even for unicast instances, and default_interface does not apply)");
+        refusals.push(format!("vrrp_instance {name} has no interface"));
+        return None;
     }
 
-    // RFC 5798 has no VRRPv2 for IPv6; keepalived forces version 3.
-    instance.version = match (draft.version, family) {
-        (Some((Version::V2, span)), Family::Ipv6) => {
+    let strict = draft.strict_mode.unwrap_or(global.vrrp_strict);
+    instance.strict_mode = strict;
+    let family = draft.family.unwrap_or(Family::Ipv4);
+    instance.family = family;
+
+    // RFC 5798 has no VRRPv2 for IPv6: keepalived makes it v3 in strict mode or when no
+    // version is given, and keeps an explicit v2 otherwise.
+    let mut version = draft.version.as_ref().map(|(v, _)| *v);
+    if family == Family::Ipv6 {
+        match (version, strict) {
+            (Some(Version::V2), true) => {
+                diagnostics.error(
+                    &draft
+                        .version
+                        .as_ref()
+                        .map_or(name_span.clone(), |(_, s)| s.clone()),
+                    format!("{name}: IPv6 cannot use VRRP version 2; using version 3"),
+                );
+                version = Some(Version::V3);
+            }
+            (Some(Version::V2), false) => {
+                diagnostics
+                    .warning(
+                        &draft.version.as_ref().map_or(name_span.clone(), |(_, s)| s.clone()),
+                        format!("{name}: keepalived sends VRRPv2 over IPv6 here, which no RFC defines; xvrrpd uses VRRPv3"),
+                    )
+                    .hint("write 'version 3' (RFC 5798) so every router agrees");
+            }
+            (None, _) => version = Some(Version::V3),
+            _ => {}
+        }
+    }
+    instance.version = version.unwrap_or(global.vrrp_version);
+
+    if instance.virtual_ipaddress.is_empty() && !instance.no_virtual_ipaddress {
+        if instance.version == Version::V3 || strict {
+            let why = if strict { "strict mode" } else { "VRRPv3" };
             diagnostics
                 .error(
-                    &span,
-                    format!("{name} is IPv6, which VRRPv2 does not carry; using version 3"),
+                    &name_span,
+                    format!("{name} has no virtual_ipaddress, which {why} requires; keepalived refuses to start"),
                 )
-                .hint("RFC 3768 (VRRPv2) is IPv4 only");
-            Version::V3
+                .hint("add the virtual_ipaddress block the adverts carry");
+            refusals.push(format!(
+                "vrrp_instance {name} has no virtual_ipaddress ({why})"
+            ));
+        } else {
+            diagnostics
+                .error(&name_span, format!("{name} has no virtual_ipaddress"))
+                .hint("keepalived reports it too (\"at least one is sensible\")");
         }
-        (_, Family::Ipv6) => Version::V3,
-        (Some((version, _)), _) => version,
-        (None, Family::Ipv4) => global.vrrp_version,
-    };
+    }
 
-    // keepalived: `state MASTER` without a priority makes the router the address owner.
+    // keepalived: an IPv6 multicast instance's first address should be link-local; strict
+    // mode reports it (and only logs it otherwise).
+    if family == Family::Ipv6
+        && strict
+        && instance.unicast.peers.is_empty()
+        && let Some(first) = instance.virtual_ipaddress.first()
+        && !matches!(first.address.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
+    {
+        diagnostics
+            .error(
+                draft.vip_spans.first().unwrap_or(&name_span),
+                format!("{name}: in strict mode the first IPv6 virtual address must be link-local"),
+            )
+            .hint("RFC 5798 7.4: list the link-local (fe80::/10) address first");
+    }
+
+    // The priority: as given (100 when invalid), else 255 for `state MASTER`, else 100.
     instance.priority = match draft.priority {
         Some((priority, _)) => Priority(priority),
         None if instance.state == Some(InitialState::Master) => Priority(255),
         None => Priority(100),
     };
-
-    instance.advert_int = settle_advert_int(&name, instance.version, draft.advert_int, diagnostics);
-
-    if let Some(span) = &draft.authentication
-        && instance.authentication.is_some()
-    {
-        if instance.version == Version::V3 {
-            diagnostics
-                .warning(
-                    span,
-                    format!(
-                        "authentication is ignored: {name} uses VRRPv3, which has none (RFC 5798 9)"
-                    ),
-                )
-                .hint("remove the authentication block or use version 2");
-            instance.authentication = None;
-        } else if instance.strict_mode {
-            diagnostics.warning(
-                span,
-                "authentication is ignored in strict mode (RFC 5798 has none)",
-            );
-            instance.authentication = None;
+    let owner = instance.priority == Priority(255);
+    // The initial state: as given, else MASTER for an address owner; strict mode makes it
+    // match ownership.
+    match instance.state {
+        None => {
+            instance.state = Some(if owner {
+                InitialState::Master
+            } else {
+                InitialState::Backup
+            });
         }
-    }
-    if instance.authentication == Some(super::model::Authentication::Ah)
-        && instance.state == Some(InitialState::Master)
-        && instance.priority != Priority(255)
-    {
-        diagnostics
-            .warning(draft.state.as_ref().unwrap_or(&name_span), format!("{name} starts as BACKUP: initial state MASTER does not work with AH authentication"))
-            .hint("keepalived clears the MASTER state the same way; use state BACKUP");
-        instance.state = Some(InitialState::Backup);
-    }
-    if instance.strict_mode {
-        if instance.state == Some(InitialState::Master) && instance.priority != Priority(255) {
-            diagnostics
-                .warning(
-                    draft.state.as_ref().unwrap_or(&name_span),
-                    format!("strict mode: {name} starts as BACKUP, MASTER needs priority 255"),
-                )
-                .hint("RFC 5798 6.4.1: only the address owner starts as master");
-            instance.state = Some(InitialState::Backup);
-        }
-        if instance.state == Some(InitialState::Backup) && instance.priority == Priority(255) {
-            diagnostics
-                .warning(
-                    draft.state.as_ref().unwrap_or(&name_span),
-                    format!(
-                        "strict mode: {name} owns its addresses (priority 255) and starts as MASTER"
-                    ),
-                )
-                .hint("keepalived's strict mode makes the initial state match the address owner");
-            instance.state = Some(InitialState::Master);
-        }
-        if !instance.unicast.peers.is_empty() {
+        Some(state) if strict && (state == InitialState::Master) != owner => {
             diagnostics
                 .error(
-                    draft.unicast_peer.as_ref().unwrap_or(&name_span),
-                    format!("strict mode forbids unicast peers in {name}"),
+                    draft.state.as_ref().unwrap_or(&name_span),
+                    format!("{name}: in strict mode the initial state MASTER must go with priority 255"),
                 )
-                .hint("remove vrrp_strict/strict_mode or the unicast_peer block");
+                .hint("RFC 5798 6.4.1: only the address owner starts as master; keepalived resets it the same way");
+            instance.state = Some(if owner {
+                InitialState::Master
+            } else {
+                InitialState::Backup
+            });
         }
+        Some(_) => {}
     }
-    if let Some(span) = &draft.nopreempt
-        && (instance.wishes_master() || instance.priority == Priority(255))
+
+    // Authentication (keepalived checks in this order).
+    let auth_span = draft.authentication.clone().unwrap_or(name_span.clone());
+    instance.authentication = match draft.auth_type {
+        None => None,
+        Some(_) if strict => {
+            diagnostics.error(
+                &auth_span,
+                format!("{name}: strict mode has no authentication; it is ignored"),
+            );
+            None
+        }
+        Some(_) if instance.version == Version::V3 => {
+            diagnostics
+                .error(
+                    &auth_span,
+                    format!("{name}: VRRPv3 has no authentication (RFC 5798 9); it is ignored"),
+                )
+                .hint("remove the authentication block or use version 2");
+            None
+        }
+        Some(_) if draft.auth_pass.as_deref().is_none_or(str::is_empty) => {
+            diagnostics.error(
+                &auth_span,
+                format!("{name}: authentication without auth_pass is ignored"),
+            );
+            None
+        }
+        Some(AuthKind::Ah) if family == Family::Ipv6 => {
+            diagnostics.error(
+                &auth_span,
+                format!("{name}: AH authentication does not work with IPv6; it is ignored"),
+            );
+            None
+        }
+        Some(AuthKind::Ah) => {
+            if instance.state == Some(InitialState::Master) && !owner {
+                diagnostics
+                    .error(
+                        draft.state.as_ref().unwrap_or(&name_span),
+                        format!("{name} starts as BACKUP: initial state MASTER does not work with AH authentication"),
+                    )
+                    .hint("keepalived clears the MASTER state the same way; use state BACKUP");
+                instance.state = Some(InitialState::Backup);
+            }
+            Some(Authentication::Ah(draft.auth_pass.unwrap_or_default()))
+        }
+        Some(AuthKind::Pass) => Some(Authentication::Pass(draft.auth_pass.unwrap_or_default())),
+    };
+
+    // A unicast keyword without peers: keepalived uses multicast (and reports it), unless
+    // unicast_fault_no_peer keeps the instance in FAULT.
+    if instance.unicast.peers.is_empty()
+        && let Some(span) = &draft.unicast_keyword
+        && !instance.unicast.fault_no_peer
     {
-        let why = if instance.priority == Priority(255) {
-            "priority 255"
-        } else {
-            "initial state MASTER"
-        };
         diagnostics
-            .warning(span, format!("nopreempt does not work with {why}; {name} will preempt"))
-            .hint("nopreempt needs 'state BACKUP' on every router (keepalived clears it the same way)");
-        instance.preempt = true;
-    }
-    if let Some(span) = &draft.preempt_delay
-        && !instance.preempt
-    {
-        diagnostics.warning(span, "preempt_delay has no effect with nopreempt");
-    }
-    // keepalived (vrrp_complete_instance) clears preempt_delay for an instance that wishes
-    // MASTER at startup and in strict mode, and resets down_timer_adverts in strict mode.
-    if let Some(span) = &draft.preempt_delay
-        && !instance.preempt_delay.is_zero()
-        && (instance.wishes_master() || instance.strict_mode)
-    {
-        let why = if instance.strict_mode {
-            "strict mode"
-        } else {
-            "initial state MASTER"
-        };
-        diagnostics
-            .warning(
+            .error(
                 span,
-                format!("preempt_delay does not work with {why}; {name} has none"),
+                format!("{name}: a unicast keyword without unicast peers; the instance uses multicast"),
+            )
+            .hint("add the unicast_peer block, or remove the unicast keywords (keepalived reports it the same way)");
+    }
+    if !instance.unicast.peers.is_empty()
+        && let Some(span) = &draft.mcast_dst_ip
+    {
+        diagnostics.error(
+            span,
+            format!("{name}: mcast_dst_ip with unicast peers is ignored"),
+        );
+        instance.mcast_dst_ip = None;
+    }
+    // keepalived: unicast with use_vmac needs vmac_xmit_base, which it sets.
+    if (draft.unicast_keyword.is_some() || !instance.unicast.peers.is_empty())
+        && let Some(vmac) = &mut instance.vmac
+        && !vmac.xmit_base
+        && !draft.vmac_xmit_base
+    {
+        diagnostics.error(
+            &name_span,
+            format!("{name}: unicast with use_vmac sends from the base interface (vmac_xmit_base is set)"),
+        );
+        vmac.xmit_base = true;
+    }
+    match &mut instance.vmac {
+        Some(vmac) => {
+            vmac.xmit_base |= draft.vmac_xmit_base;
+            vmac.use_vmac_addr |= draft.use_vmac_addr;
+        }
+        None if draft.vmac_xmit_base => {
+            diagnostics.error(
+                &name_span,
+                format!("{name}: vmac_xmit_base is only valid with use_vmac; ignored"),
+            );
+        }
+        None => {}
+    }
+    if owner && !instance.preempt {
+        diagnostics
+            .error(
+                draft.nopreempt.as_ref().unwrap_or(&name_span),
+                format!("{name}: nopreempt does not work with priority 255; it is cleared"),
             )
             .hint("keepalived clears it the same way");
-        instance.preempt_delay = Duration::ZERO;
+        instance.preempt = true;
     }
-    if instance.strict_mode && instance.down_timer_adverts != 3 {
+    if instance.state == Some(InitialState::Master) {
+        if !instance.preempt {
+            diagnostics
+                .error(
+                    draft.nopreempt.as_ref().unwrap_or(&name_span),
+                    format!("{name}: nopreempt does not work with initial state MASTER; it is cleared"),
+                )
+                .hint("nopreempt needs 'state BACKUP' on every router (keepalived clears it the same way)");
+            instance.preempt = true;
+        }
+        if !instance.preempt_delay.is_zero() {
+            diagnostics.error(
+                draft.preempt_delay.as_ref().unwrap_or(&name_span),
+                format!(
+                    "{name}: preempt_delay does not work with initial state MASTER; it is cleared"
+                ),
+            );
+            instance.preempt_delay = Duration::ZERO;
+        }
+    }
+    if !instance.preempt_delay.is_zero() {
+        if strict {
+            diagnostics.error(
+                draft.preempt_delay.as_ref().unwrap_or(&name_span),
+                format!("{name}: preempt_delay does not work in strict mode; it is cleared"),
+            );
+            instance.preempt_delay = Duration::ZERO;
+        } else if !instance.preempt {
+            diagnostics.error(
+                draft.preempt_delay.as_ref().unwrap_or(&name_span),
+                format!("{name}: preempt_delay does not work with nopreempt; it is cleared"),
+            );
+            instance.preempt_delay = Duration::ZERO;
+        }
+    }
+    if instance.down_timer_adverts != 3 && strict {
         diagnostics
-            .warning(
+            .error(
                 &name_span,
-                format!("strict mode: {name} uses down_timer_adverts 3 (RFC 5798 6.1)"),
+                format!("{name}: strict mode uses down_timer_adverts 3 (RFC 5798 6.1)"),
             )
             .hint("keepalived resets it the same way in strict mode");
         instance.down_timer_adverts = 3;
     }
-    if instance.interface.is_none() {
-        if let Some(default) = &global.default_interface {
-            instance.interface = Some(default.clone());
-        } else if instance.unicast.peers.is_empty() {
-            diagnostics
-                .error(
-                    &name_span,
-                    format!("{name} has no interface; keepalived refuses to start"),
-                )
-                .hint("add 'interface IFNAME' (only unicast instances may omit it)");
-            // keepalived's chk_min_cfg: "Unknown interface!", and it exits.
-            refusals.push(format!("vrrp_instance {name} has no interface"));
-            return None;
-        }
+
+    // accept: keepalived's default is on, off in strict mode unless the address owner; an
+    // explicit accept is cleared for a VRRPv2 non-owner in strict mode.
+    instance.accept = draft.accept;
+    if draft.accept == Some(true) && !owner && strict && instance.version == Version::V2 {
+        diagnostics.error(
+            &name_span,
+            format!("{name}: accept mode with VRRPv2 does not comply with RFC 3768 in strict mode; it is cleared"),
+        );
+        instance.accept = Some(false);
     }
-    // keepalived (vrrp_complete_instance): "No VIP specified; at least one is required" for
-    // VRRPv3 and strict mode, and it exits (seen with 2.2.7).
-    if instance.virtual_ipaddress.is_empty()
-        && (instance.version == Version::V3 || instance.strict_mode)
-    {
-        let why = if instance.strict_mode {
-            "strict mode"
-        } else {
-            "VRRPv3"
-        };
-        diagnostics
-            .error(
+
+    // Defaults keepalived takes from global_defs when the instance is completed.
+    let garp_defaults = &global.instance_defaults.garp;
+    instance.garp.lower_prio_repeat = match (draft.garp_lower_prio_repeat, strict) {
+        (None, true) => Some(0),
+        (None, false) => garp_defaults
+            .lower_prio_repeat
+            .or(Some(garp_defaults.master_repeat)),
+        (Some(repeat), true) if repeat > 0 => {
+            diagnostics.error(
                 &name_span,
-                format!("{name} has no virtual_ipaddress, which {why} requires; keepalived refuses to start"),
-            )
-            .hint("add the virtual_ipaddress block the adverts carry");
-        refusals.push(format!(
-            "vrrp_instance {name} has no virtual_ipaddress ({why})"
-        ));
+                format!(
+                    "{name}: strict mode sends no repeated GARPs; garp_lower_prio_repeat is reset"
+                ),
+            );
+            Some(0)
+        }
+        (Some(repeat), _) => Some(repeat),
+    };
+    instance.garp.lower_prio_delay = match (draft.garp_lower_prio_delay, strict) {
+        (None, true) => Some(Duration::ZERO),
+        (None, false) => garp_defaults
+            .lower_prio_delay
+            .or(Some(garp_defaults.master_delay)),
+        (Some(delay), true) if !delay.is_zero() => {
+            diagnostics.error(
+                &name_span,
+                format!(
+                    "{name}: strict mode sends no repeated GARPs; garp_lower_prio_delay is reset"
+                ),
+            );
+            Some(Duration::ZERO)
+        }
+        (Some(delay), _) => Some(delay),
+    };
+    instance.lower_prio_no_advert = match (draft.lower_prio_no_advert, strict) {
+        (None, true) => true,
+        (None, false) => global.instance_defaults.lower_prio_no_advert,
+        (Some(false), true) => {
+            diagnostics.error(
+                &name_span,
+                format!("{name}: strict mode needs lower_prio_no_advert; it is set"),
+            );
+            true
+        }
+        (Some(value), _) => value,
+    };
+    instance.higher_prio_send_advert = match (draft.higher_prio_send_advert, strict) {
+        (None, true) => false,
+        (None, false) => global.instance_defaults.higher_prio_send_advert,
+        (Some(true), true) => {
+            diagnostics.error(
+                &name_span,
+                format!("{name}: strict mode needs higher_prio_send_advert off; it is cleared"),
+            );
+            false
+        }
+        (Some(value), _) => value,
+    };
+    instance.skip_check_adv_addr = instance.skip_check_adv_addr || draft.skip_check_adv_addr;
+    if instance.smtp_alert.is_none() {
+        instance.smtp_alert = global.smtp_alert_vrrp.or(global.smtp_alert);
     }
+    if !instance.notify_priority_changes {
+        instance.notify_priority_changes = global.vrrp_notify_priority_changes;
+    }
+
+    instance.advert_int = settle_advert_int(&name, instance.version, draft.advert_int, diagnostics);
     Some(instance)
 }
 
+/// keepalived's interval checks: VRRPv2 carries whole seconds below 256 (else 255), VRRPv3
+/// centiseconds below 40.96 s (else 40.95); other values are rounded. Each is reported.
 fn settle_advert_int(
     name: &str,
     version: Version,
@@ -291,54 +594,53 @@ fn settle_advert_int(
     };
     match version {
         Version::V2 => {
-            if interval > V2_MAX_ADVERT {
+            if interval >= Duration::from_secs(256) {
+                diagnostics.error(
+                    &span,
+                    format!("{name}: a VRRPv2 advert_int must be below 256 s; using 255"),
+                );
+                return Duration::from_secs(255);
+            }
+            if interval.subsec_micros() != 0 {
+                let rounded = Duration::from_secs(
+                    ((interval.as_micros() + 500_000) / 1_000_000).max(1) as u64,
+                );
                 diagnostics
                     .error(
                         &span,
                         format!(
-                            "advert_int {} is out of range for VRRPv2 (1..255 s); using 1 second",
-                            format_seconds(interval)
-                        ),
-                    )
-                    .hint("VRRPv2 carries whole seconds in 8 bits (RFC 3768 5.3.7)");
-                return Duration::from_secs(1);
-            }
-            let rounded =
-                Duration::from_secs(((interval.as_micros() + 500_000) / 1_000_000).max(1) as u64);
-            if rounded != interval {
-                diagnostics
-                    .warning(
-                        &span,
-                        format!(
-                            "{name}: VRRPv2 advertises whole seconds; advert_int {} rounded to {}",
+                            "{name}: VRRPv2 advertises whole seconds; advert_int {} is rounded to {}",
                             format_seconds(interval),
                             format_seconds(rounded)
                         ),
                     )
-                    .hint("use 'version 3' for sub-second intervals");
+                    .hint("use 'version 3' for sub-second intervals (keepalived rounds the same way)");
+                return rounded;
             }
-            rounded
+            interval
         }
         Version::V3 => {
-            if interval > V3_MAX_ADVERT {
-                diagnostics
-                    .error(&span, format!("advert_int {} is out of range for VRRPv3 (0.01..40.95 s); using 1 second", format_seconds(interval)))
-                    .hint("VRRPv3 carries centiseconds in 12 bits (RFC 5798 5.2.7)");
-                return Duration::from_secs(1);
+            if interval >= Duration::from_millis(40_960) {
+                diagnostics.error(
+                    &span,
+                    format!("{name}: a VRRPv3 advert_int must be below 40.96 s; using 40.95"),
+                );
+                return Duration::from_millis(40_950);
             }
-            let centis = ((interval.as_micros() + 5_000) / 10_000).max(1) as u32;
-            let rounded = CENTISECOND * centis;
-            if rounded != interval {
-                diagnostics.warning(
+            if interval.as_micros() % 10_000 != 0 {
+                let centis = ((interval.as_micros() + 5_000) / 10_000).max(1) as u32;
+                let rounded = CENTISECOND * centis;
+                diagnostics.error(
                     &span,
                     format!(
-                        "{name}: VRRPv3 advertises in 10 ms steps; advert_int {} rounded to {}",
+                        "{name}: VRRPv3 advertises in 10 ms steps; advert_int {} is rounded to {}",
                         format_seconds(interval),
                         format_seconds(rounded)
                     ),
                 );
+                return rounded;
             }
-            rounded
+            interval
         }
     }
 }
@@ -350,42 +652,108 @@ fn family_name(family: Family) -> &'static str {
     }
 }
 
-/// Two instances with the same VRID and family on one interface answer each other's adverts.
-fn check_duplicate_vrids(config: &Config, diagnostics: &mut Diagnostics) {
-    let mut seen: HashMap<(&str, Family, u8), &VrrpInstance> = HashMap::new();
-    for instance in &config.instances {
-        let Some(interface) = instance.interface.as_ref().map(InterfaceName::as_str) else {
-            continue;
-        };
-        let key = (interface, instance.family, instance.vrid.0);
-        match seen.get(&key) {
-            Some(first) => {
-                let both_unicast =
-                    !first.unicast.peers.is_empty() && !instance.unicast.peers.is_empty();
-                let message = format!(
-                    "VRID {} ({}) on {interface} is already used by {} at {}",
-                    instance.vrid.0,
-                    family_name(instance.family),
-                    first.name,
-                    first.defined_at
-                );
-                let diagnostic = if both_unicast {
-                    diagnostics.warning(&instance.name_span, message)
-                } else {
-                    diagnostics.error(&instance.name_span, message)
-                };
-                diagnostic.hint(
-                    "each instance on a link needs its own virtual_router_id (per address family)",
-                );
-            }
-            None => {
-                seen.insert(key, instance);
-            }
-        }
-    }
+/// The group an instance's adverts go to: its `mcast_dst_ip` or the global group.
+pub fn multicast_group(config: &Config, instance: &VrrpInstance) -> IpAddr {
+    instance.mcast_dst_ip.unwrap_or(match instance.family {
+        Family::Ipv4 => IpAddr::V4(config.global.vrrp_mcast_group4),
+        Family::Ipv6 => IpAddr::V6(config.global.vrrp_mcast_group6),
+    })
 }
 
-/// A virtual address in two instances would be added by both masters.
+/// keepalived's `check_vrid_conflicts`: two instances with one VRID and family on one
+/// interface conflict only when they would share a receive socket and could not be told
+/// apart: both multicast to the same group, or both unicast from the same local address with
+/// a peer in common. Multicast and unicast are separate VRID spaces; unicast instances that
+/// differ in their peers are told apart by the advert's source.
+fn check_vrid_conflicts(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let instances = &config.instances;
+    let mut refusals = Vec::new();
+    for (index, first) in instances.iter().enumerate() {
+        for second in &instances[index + 1..] {
+            if first.family != second.family || first.vrid != second.vrid {
+                continue;
+            }
+            let (a_unicast, b_unicast) = (
+                !first.unicast.peers.is_empty(),
+                !second.unicast.peers.is_empty(),
+            );
+            if a_unicast != b_unicast || first.interface != second.interface {
+                continue;
+            }
+            let interface = first.interface.as_ref().map_or("", InterfaceName::as_str);
+            if a_unicast {
+                // Where a source is not configured, it is the interface's address: a host
+                // question, answered by `check_host_interfaces`.
+                let source = |i: &VrrpInstance| i.unicast.src_ip.or(i.mcast_src_ip);
+                // Both on the interface's own address share it too.
+                if source(first).is_some() != source(second).is_some()
+                    || source(first) != source(second)
+                {
+                    continue;
+                }
+                let shared = first
+                    .unicast
+                    .peers
+                    .iter()
+                    .find(|p| second.unicast.peers.iter().any(|q| q.address == p.address));
+                let Some(shared) = shared else {
+                    // keepalived tells them apart by the advert's source address
+                    // (VRRP_FLAG_UNICAST_DUPLICATE_VRID); the XDP receive path keys instances
+                    // by interface, family, VRID and destination only (InstanceKey::slot is
+                    // reserved for this), so say so rather than misroute silently.
+                    diagnostics
+                        .warning(
+                            &second.name_span,
+                            format!(
+                                "{} and {} (at {}) share VRID {} on {interface} and their local address, and differ only in their peers: keepalived tells them apart by the advert's source, xvrrpd's receive path does not yet (adverts for both reach one of them)",
+                                second.name, first.name, first.defined_at, second.vrid.0
+                            ),
+                        )
+                        .hint("give one of them another virtual_router_id or local address");
+                    continue;
+                };
+                diagnostics
+                    .error(
+                        &second.name_span,
+                        format!(
+                            "{} and {} (at {}) both use VRID {} on {interface} from the same address with peer {}; keepalived refuses to start",
+                            second.name, first.name, first.defined_at, second.vrid.0, shared.address
+                        ),
+                    )
+                    .hint("unicast instances sharing a VRID and a local address need disjoint peers");
+                refusals.push(format!(
+                    "{} and {} use VRID {} with a common unicast peer",
+                    first.name, second.name, second.vrid.0
+                ));
+                continue;
+            }
+            if multicast_group(config, first) != multicast_group(config, second) {
+                continue;
+            }
+            diagnostics
+                .error(
+                    &second.name_span,
+                    format!(
+                        "{} and {} (at {}) both use VRID {} with {} on {interface}; keepalived refuses to start",
+                        second.name,
+                        first.name,
+                        first.defined_at,
+                        second.vrid.0,
+                        family_name(second.family)
+                    ),
+                )
+                .hint("give one of them another virtual_router_id, or another mcast_dst_ip");
+            refusals.push(format!(
+                "{} and {} both use VRID {} on {interface}",
+                first.name, second.name, second.vrid.0
+            ));
+        }
+    }
+    config.refusals.extend(refusals);
+}
+
+/// A virtual address in two instances: both masters would add it. keepalived accepts it, so
+/// this is a warning.
 fn check_shared_addresses(config: &Config, diagnostics: &mut Diagnostics) {
     let mut owners: HashMap<IpAddr, &VrrpInstance> = HashMap::new();
     for instance in &config.instances {
@@ -397,7 +765,7 @@ fn check_shared_addresses(config: &Config, diagnostics: &mut Diagnostics) {
             match owners.get(&vip.address.addr) {
                 Some(owner) if owner.name != instance.name => {
                     diagnostics
-                        .error(
+                        .warning(
                             &instance.name_span,
                             format!(
                                 "virtual address {} is also in {} at {}",
@@ -417,40 +785,44 @@ fn check_shared_addresses(config: &Config, diagnostics: &mut Diagnostics) {
     }
 }
 
-fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
-    let names: HashSet<String> = config.instances.iter().map(|i| i.name.clone()).collect();
+/// keepalived's `vrrp_sync_set_group`: unknown members and members of a second group are
+/// reported and left out, a group left without members is removed, a group of one member is
+/// reported.
+fn check_sync_groups(
+    config: &mut Config,
+    diagnostics: &mut Diagnostics,
+    wishes: &HashMap<String, (Option<InitialState>, bool)>,
+) {
+    let names: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
     let mut membership: HashMap<String, String> = HashMap::new();
     for group in &mut config.sync_groups {
         let mut kept: Vec<TrackRef> = Vec::new();
         for member in group.members.drain(..) {
-            let span = member.at.clone();
-            let report = |diagnostics: &mut Diagnostics, message: String, hint: &str| match &span {
-                Some(span) => {
-                    diagnostics.error(span, message).hint(hint);
-                }
-                None => {
-                    diagnostics.push(Severity::Error, None, message).hint(hint);
-                }
-            };
+            let report =
+                |diagnostics: &mut Diagnostics, message: String, hint: &str| match &member.at {
+                    Some(span) => {
+                        diagnostics.error(span, message).hint(hint);
+                    }
+                    None => {
+                        diagnostics.push(Severity::Error, None, message).hint(hint);
+                    }
+                };
             if !names.contains(&member.name) {
                 report(
                     diagnostics,
                     format!(
-                        "vrrp_sync_group {} names unknown instance {}",
+                        "vrrp_sync_group {} names unknown instance {}; ignored",
                         group.name, member.name
                     ),
                     "sync groups list vrrp_instance names; check the spelling",
                 );
-            } else if kept.iter().any(|k| k.name == member.name) {
-                report(
-                    diagnostics,
-                    format!("{} is listed twice", member.name),
-                    "list each instance once",
-                );
             } else if let Some(other) = membership.get(&member.name) {
                 report(
                     diagnostics,
-                    format!("{} is already in vrrp_sync_group {other}", member.name),
+                    format!(
+                        "{} is already in vrrp_sync_group {other}; not added to {}",
+                        member.name, group.name
+                    ),
                     "an instance can belong to one sync group only",
                 );
             } else {
@@ -459,13 +831,59 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
             }
         }
         group.members = kept;
+        // keepalived's vrrp_sync_set_group: once a member that owns its addresses and wants
+        // MASTER has set the group's state to MASTER, a later member wanting BACKUP is
+        // reported ("This won't work").
+        let mut state = None;
+        let mut reported = false;
+        for member in &group.members {
+            let (wish, owner) = wishes.get(&member.name).copied().unwrap_or((None, false));
+            if state == Some(InitialState::Master)
+                && wish == Some(InitialState::Backup)
+                && !reported
+            {
+                reported = true;
+                let message = format!(
+                    "vrrp_sync_group {}: some members own their addresses and some do not; every member starts as BACKUP",
+                    group.name
+                );
+                let hint = "a sync group starts as MASTER only when every member has priority 255 and state MASTER (keepalived reports this the same way)";
+                match &member.at {
+                    Some(span) => {
+                        diagnostics.error(span, message).hint(hint);
+                    }
+                    None => {
+                        diagnostics.push(Severity::Error, None, message).hint(hint);
+                    }
+                }
+            }
+            if state != Some(InitialState::Backup) {
+                state = Some(if wish == Some(InitialState::Master) && owner {
+                    InitialState::Master
+                } else {
+                    InitialState::Backup
+                });
+            }
+        }
     }
-    // A group left without members is gone, as in keepalived.
-    config.sync_groups.retain(|group| !group.members.is_empty());
+    let mut removed = Vec::new();
+    config.sync_groups.retain(|group| {
+        if group.members.is_empty() {
+            removed.push((group.name.clone(), group.defined_at.clone()));
+        }
+        !group.members.is_empty()
+    });
+    for (name, at) in removed {
+        diagnostics.push(
+            Severity::Error,
+            None,
+            format!("vrrp_sync_group {name} ({at}) has no members; it is removed"),
+        );
+    }
     for group in &config.sync_groups {
         if group.members.len() == 1 {
             diagnostics.push(
-                Severity::Warning,
+                Severity::Error,
                 None,
                 format!(
                     "vrrp_sync_group {} ({}) has a single member; it synchronises nothing",
@@ -476,124 +894,100 @@ fn check_sync_groups(config: &mut Config, diagnostics: &mut Diagnostics) {
     }
 }
 
-fn check_tracking_references(config: &Config, diagnostics: &mut Diagnostics) {
-    let script_names: HashSet<&str> = config.scripts.iter().map(|s| s.name.as_str()).collect();
-    let file_names: HashSet<&str> = config.track_files.iter().map(|f| f.name.as_str()).collect();
-    let process_names: HashSet<&str> = config
-        .track_processes
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
-    let mut used_scripts: HashSet<&str> = HashSet::new();
-    let trackings = config
-        .instances
-        .iter()
-        .map(|i| (format!("vrrp_instance {}", i.name), &i.track))
-        .chain(
-            config
-                .sync_groups
-                .iter()
-                .map(|g| (format!("vrrp_sync_group {}", g.name), &g.track)),
-        );
-    for (owner, track) in trackings {
-        for (refs, known, kind) in [
-            (&track.scripts, &script_names, "vrrp_script"),
-            (&track.files, &file_names, "track_file"),
-            (&track.processes, &process_names, "vrrp_track_process"),
-        ] {
-            for reference in refs {
-                if known.contains(&reference.name.as_str()) {
-                    used_scripts.insert(&reference.name);
-                    continue;
-                }
-                let message = format!("{owner} tracks unknown {kind} {}", reference.name);
-                let hint = format!(
-                    "define '{kind} {} {{ ... }}' or fix the name",
-                    reference.name
-                );
-                match &reference.at {
-                    Some(span) => diagnostics.error(span, message).hint(hint),
-                    None => diagnostics.push(Severity::Error, None, message).hint(hint),
-                };
-            }
-        }
-    }
+fn check_unused_scripts(config: &Config, diagnostics: &mut Diagnostics) {
+    let tracked = |name: &str| {
+        config
+            .instances
+            .iter()
+            .map(|i| &i.track)
+            .chain(config.sync_groups.iter().map(|g| &g.track))
+            .any(|track| track.scripts.iter().any(|r| r.name == name))
+    };
     for script in &config.scripts {
-        if !used_scripts.contains(&script.name.as_str()) {
+        if !tracked(&script.name) {
             diagnostics.push(
                 Severity::Warning,
                 None,
-                format!("vrrp_script {} ({}) is not tracked by any instance or sync group; it will not run", script.name, script.defined_at),
+                format!(
+                    "vrrp_script {} ({}) is not tracked by any instance or sync group; it will not run",
+                    script.name, script.defined_at
+                ),
             );
         }
     }
 }
 
-/// keepalived exits with code 6 when scripts would run without `enable_script_security`.
-fn check_script_security(config: &Config, diagnostics: &mut Diagnostics) {
-    if config.global.enable_script_security {
-        return;
-    }
-    let has_scripts = !config.scripts.is_empty()
-        || config
-            .instances
-            .iter()
-            .any(|i| i.notify.scripts().next().is_some())
-        || config
-            .sync_groups
-            .iter()
-            .any(|g| g.notify.scripts().next().is_some())
-        || config
-            .global
-            .notify_fifo
-            .as_ref()
-            .is_some_and(|f| f.script.is_some())
-        || config
-            .global
-            .vrrp_notify_fifo
-            .as_ref()
-            .is_some_and(|f| f.script.is_some());
-    if has_scripts {
-        diagnostics
-            .push(Severity::ScriptSecurity, None, "scripts are configured but enable_script_security is not set")
-            .hint("add 'enable_script_security' (and 'script_user USER') to global_defs; scripts writable by non-root users then refuse to run as root");
-    }
+/// An interface of the host, with the addresses keepalived would send from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostLink {
+    pub name: String,
+    /// The primary IPv4 address.
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    /// The link-local IPv6 address.
+    pub ipv6: Option<std::net::Ipv6Addr>,
 }
 
-/// Interfaces named by the configuration that this host does not have: warnings, as in
-/// keepalived, unless `dynamic_interfaces` says they may appear later.
-pub fn check_host_interfaces(config: &Config, host: &[String]) -> Vec<super::Diagnostic> {
+/// What depends on the host: interfaces named by the configuration that this host does not
+/// have (keepalived refuses to start with any of them, "Non-existent interface specified in
+/// configuration", unless `dynamic_interfaces`), and unicast instances with one VRID whose
+/// sources are the same interface address and that share a peer (keepalived refuses those
+/// too).
+pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> Vec<super::Diagnostic> {
     let mut diagnostics = Diagnostics::default();
-    if config.global.dynamic_interfaces {
-        return Vec::new();
-    }
-    let missing = |name: &str| !host.iter().any(|h| h == name);
-    for instance in &config.instances {
-        let span = &instance.name_span;
-        let used = instance
-            .interface
-            .iter()
-            .map(|i| (i.as_str(), "interface"))
-            .chain(
-                instance
-                    .track
-                    .interfaces
-                    .iter()
-                    .map(|t| (t.name.as_str(), "track_interface")),
-            )
-            .chain(
-                instance
-                    .virtual_ipaddress
-                    .iter()
-                    .chain(&instance.virtual_ipaddress_excluded)
-                    .filter_map(|v| v.dev.as_ref().map(InterfaceName::as_str))
-                    .map(|d| (d, "dev of a virtual address")),
-            );
-        for (name, role) in used {
-            if missing(name) {
+    if !config.global.dynamic_interfaces {
+        for (name, role, span) in &config.named_interfaces {
+            if !host.iter().any(|h| h.name == name.as_str()) {
                 diagnostics
-                    .warning(span, format!("{} uses {name} ({role}), which does not exist on this host", instance.name))
+                    .error(span, format!("{name} ({role}) does not exist on this host; keepalived refuses to start"))
                     .hint("create the interface, fix the name, or set dynamic_interfaces in global_defs");
+            }
+        }
+    }
+    let source = |i: &VrrpInstance| -> Option<IpAddr> {
+        i.unicast.src_ip.or(i.mcast_src_ip).or_else(|| {
+            let link = host.iter().find(|h| {
+                Some(h.name.as_str()) == i.interface.as_ref().map(InterfaceName::as_str)
+            })?;
+            match i.family {
+                Family::Ipv4 => link.ipv4.map(IpAddr::V4),
+                Family::Ipv6 => link.ipv6.map(IpAddr::V6),
+            }
+        })
+    };
+    let instances = &config.instances;
+    for (index, first) in instances.iter().enumerate() {
+        for second in &instances[index + 1..] {
+            let configured = |i: &VrrpInstance| i.unicast.src_ip.or(i.mcast_src_ip).is_some();
+            if first.family != second.family
+                || first.vrid != second.vrid
+                || first.interface != second.interface
+                || first.unicast.peers.is_empty()
+                || second.unicast.peers.is_empty()
+                || (configured(first) && configured(second))
+            {
+                continue;
+            }
+            let (Some(a), Some(b)) = (source(first), source(second)) else {
+                continue;
+            };
+            if a != b {
+                continue;
+            }
+            if let Some(shared) = first
+                .unicast
+                .peers
+                .iter()
+                .find(|p| second.unicast.peers.iter().any(|q| q.address == p.address))
+            {
+                diagnostics
+                    .error(
+                        &second.name_span,
+                        format!(
+                            "{} and {} (at {}) both use VRID {} from {a} with peer {}; keepalived refuses to start",
+                            second.name, first.name, first.defined_at, second.vrid.0, shared.address
+                        ),
+                    )
+                    .hint("unicast instances sharing a VRID and a local address need disjoint peers");
             }
         }
     }

@@ -68,6 +68,18 @@ impl Serialize for IpPrefix {
     }
 }
 
+/// An address as keepalived's `inet_stosockaddr` reads one: the family from a `:`, anything
+/// from the first `-` or `/` on ignored (a range or a prefix length: `10.0.0.1/24` is
+/// 10.0.0.1).
+pub fn sockaddr(text: &str) -> Option<IpAddr> {
+    let address = text.split(['-', '/']).next().unwrap_or(text);
+    if text.contains(':') {
+        address.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        address.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    }
+}
+
 /// keepalived's `<TIMER>`: decimal seconds with microsecond resolution (`2.71828`, `3`, `.5`).
 pub fn parse_timer(text: &str) -> Result<Duration, String> {
     let invalid = || format!("'{text}' is not a time in seconds (like 1, 0.5 or 2.71828)");

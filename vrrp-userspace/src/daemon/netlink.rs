@@ -17,7 +17,7 @@ use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, MulticastGroup, RouteMessageBui
 
 use super::host::{HostFacts, HostInterface};
 use super::resolve::{PlannedAddress, VmacPlan};
-use crate::config::model::{Route, Rule};
+use crate::config::model::{Route, Rule, RuleAction as ConfigRuleAction};
 use crate::engine::MacAddr;
 
 #[derive(Debug, thiserror::Error)]
@@ -247,68 +247,126 @@ impl Netlink {
         }
     }
 
-    /// Adds (`add`) or removes a `virtual_rules` entry.
+    /// Adds (`add`) or removes a `virtual_rules` entry, with every selector and action the
+    /// configuration gives.
     pub async fn rule(&self, rule: &Rule, add: bool) -> Result<(), NetlinkError> {
+        use rtnetlink::packet_route::rule::{
+            RuleAttribute, RuleFlags, RulePortRange, RuleUidRange,
+        };
         let what = format!("{} rule {rule:?}", if add { "adding" } else { "removing" });
         let mut request = self.handle.rule().add();
         let message = request.message_mut();
-        let family = rule
-            .from
-            .or(rule.to)
-            .map_or(AddressFamily::Inet, |p| family_of(p.addr));
-        message.header.family = family;
+        message.header.family = match rule.family {
+            crate::protocol::Family::Ipv4 => AddressFamily::Inet,
+            crate::protocol::Family::Ipv6 => AddressFamily::Inet6,
+        };
+        if rule.invert {
+            message.header.flags |= RuleFlags::Invert;
+        }
         if let Some(from) = rule.from {
             message.header.src_len = from.prefix_len;
-            message
-                .attributes
-                .push(rtnetlink::packet_route::rule::RuleAttribute::Source(
-                    from.addr,
-                ));
+            message.attributes.push(RuleAttribute::Source(from.addr));
         }
         if let Some(to) = rule.to {
             message.header.dst_len = to.prefix_len;
-            message
-                .attributes
-                .push(rtnetlink::packet_route::rule::RuleAttribute::Destination(
-                    to.addr,
-                ));
+            message.attributes.push(RuleAttribute::Destination(to.addr));
         }
         if let Some(preference) = rule.preference {
+            message.attributes.push(RuleAttribute::Priority(preference));
+        }
+        if let Some(tos) = rule.tos {
+            message.header.tos = tos;
+        }
+        if let Some(mark) = rule.fwmark {
+            message.attributes.push(RuleAttribute::FwMark(mark));
+            if let Some(mask) = rule.fwmask {
+                message.attributes.push(RuleAttribute::FwMask(mask));
+            }
+        }
+        if let Some(realms) = rule.realms {
+            message.attributes.push(RuleAttribute::Realm(realm(realms)));
+        }
+        if let Some(length) = rule.suppress_prefixlength {
             message
                 .attributes
-                .push(rtnetlink::packet_route::rule::RuleAttribute::Priority(
-                    preference,
-                ));
+                .push(RuleAttribute::SuppressPrefixLen(length as u32));
         }
-        let table = match rule.table.as_deref() {
-            Some(name) => table_number(name).ok_or_else(|| NetlinkError::Unusable {
-                what: what.clone(),
-                reason: format!("unknown routing table '{name}'"),
-            })?,
-            None => 254,
-        };
-        message.header.action = match rule.action.as_deref() {
-            None | Some("table" | "lookup") => RuleAction::ToTable,
-            Some("blackhole") => RuleAction::Blackhole,
-            Some("unreachable") => RuleAction::Unreachable,
-            Some("prohibit") => RuleAction::Prohibit,
-            Some("nop") => RuleAction::Nop,
-            Some(other) => {
-                return Err(NetlinkError::Unusable {
-                    what,
-                    reason: format!("rule action '{other}' is not supported"),
-                });
+        if let Some(group) = rule.suppress_ifgroup {
+            message
+                .attributes
+                .push(RuleAttribute::SuppressIfGroup(group));
+        }
+        if let Some(iif) = &rule.iif {
+            message
+                .attributes
+                .push(RuleAttribute::Iifname(iif.to_string()));
+        }
+        if let Some(oif) = &rule.oif {
+            message
+                .attributes
+                .push(RuleAttribute::Oifname(oif.to_string()));
+        }
+        if let Some(id) = rule.tunnel_id {
+            message.attributes.push(RuleAttribute::TunId(id));
+        }
+        if let Some((start, end)) = rule.uidrange {
+            message
+                .attributes
+                .push(RuleAttribute::UidRange(RuleUidRange { start, end }));
+        }
+        if rule.l3mdev {
+            message.attributes.push(RuleAttribute::L3MDev(true));
+        }
+        if let Some(protocol) = rule.protocol {
+            message
+                .attributes
+                .push(RuleAttribute::Protocol(protocol.into()));
+        }
+        if let Some(protocol) = rule.ip_proto {
+            message
+                .attributes
+                .push(RuleAttribute::IpProtocol(protocol.into()));
+        }
+        if let Some((start, end)) = rule.sport {
+            message
+                .attributes
+                .push(RuleAttribute::SourcePortRange(RulePortRange { start, end }));
+        }
+        if let Some((start, end)) = rule.dport {
+            message
+                .attributes
+                .push(RuleAttribute::DestinationPortRange(RulePortRange {
+                    start,
+                    end,
+                }));
+        }
+        message.header.action = match &rule.action {
+            None => RuleAction::ToTable,
+            Some(ConfigRuleAction::Goto(target)) => {
+                message.attributes.push(RuleAttribute::Goto(*target));
+                RuleAction::Goto
             }
+            Some(ConfigRuleAction::Nop) => RuleAction::Nop,
+            Some(ConfigRuleAction::Type(kind)) => match kind.as_str() {
+                "blackhole" => RuleAction::Blackhole,
+                "unreachable" => RuleAction::Unreachable,
+                "prohibit" => RuleAction::Prohibit,
+                other => {
+                    return Err(NetlinkError::Unusable {
+                        what,
+                        reason: format!("rule action '{other}' is not supported"),
+                    });
+                }
+            },
         };
-        if message.header.action == RuleAction::ToTable {
+        if message.header.action == RuleAction::ToTable && !rule.l3mdev {
+            let table = rule.table.unwrap_or(254);
             if table < 256 {
                 message.header.table = table as u8;
             } else {
                 message.header.table = 252; // RT_TABLE_COMPAT: the real id is in the attribute
             }
-            message
-                .attributes
-                .push(rtnetlink::packet_route::rule::RuleAttribute::Table(table));
+            message.attributes.push(RuleAttribute::Table(table));
         } else {
             message.header.table = 0;
         }
@@ -452,32 +510,49 @@ fn fill_address(message: &mut AddressMessage, address: &PlannedAddress) {
     }
 }
 
-/// `ip route`'s table names (iproute2's rt_tables defaults) or a number.
-fn table_number(name: &str) -> Option<u32> {
-    match name {
-        "main" => Some(254),
-        "local" => Some(255),
-        "default" => Some(253),
-        number => number.parse().ok(),
+/// A `realms FROM/TO` value (FROM in the upper 16 bits).
+fn realm(realms: u32) -> rtnetlink::packet_route::route::RouteRealm {
+    rtnetlink::packet_route::route::RouteRealm {
+        source: (realms >> 16) as u16,
+        destination: (realms & 0xffff) as u16,
     }
 }
 
+/// The route as the kernel takes it: every option of the configuration (keepalived's
+/// `netlink_route`).
 fn route_message(
     route: &Route,
     host: &HostFacts,
 ) -> Result<rtnetlink::packet_route::route::RouteMessage, String> {
+    use rtnetlink::packet_route::route::{
+        RouteAttribute, RouteFlags, RouteMetric, RouteNextHop, RouteNextHopFlags,
+    };
     let kind = match route.route_type.as_deref() {
         None | Some("unicast") => RouteType::Unicast,
         Some("blackhole") => RouteType::BlackHole,
         Some("unreachable") => RouteType::Unreachable,
         Some("prohibit") => RouteType::Prohibit,
         Some("throw") => RouteType::Throw,
+        Some("local") => RouteType::Local,
+        Some("broadcast") => RouteType::Broadcast,
+        Some("anycast") => RouteType::Anycast,
+        Some("multicast") => RouteType::Multicast,
         Some(other) => return Err(format!("route type '{other}' is not supported")),
+    };
+    let interface = |name: &str| {
+        host.interface(name)
+            .map(|on| on.ifindex)
+            .ok_or_else(|| format!("interface {name} does not exist"))
     };
     let mut builder = RouteMessageBuilder::<IpAddr>::new()
         .destination_prefix(route.destination.addr, route.destination.prefix_len)
         .map_err(|e| e.to_string())?
         .kind(kind);
+    if let Some(from) = route.from {
+        builder = builder
+            .source_prefix(from.addr, from.prefix_len)
+            .map_err(|e| e.to_string())?;
+    }
     if let Some(via) = route.via {
         builder = builder.gateway(via).map_err(|e| e.to_string())?;
     }
@@ -485,27 +560,132 @@ fn route_message(
         builder = builder.pref_source(src).map_err(|e| e.to_string())?;
     }
     if let Some(dev) = &route.dev {
-        let on = host
-            .interface(dev.as_str())
-            .ok_or_else(|| format!("interface {dev} does not exist"))?;
-        builder = builder.output_interface(on.ifindex);
+        builder = builder.output_interface(interface(dev.as_str())?);
     }
-    if let Some(table) = &route.table {
-        builder = builder.table_id(
-            table_number(table).ok_or_else(|| format!("unknown routing table '{table}'"))?,
-        );
+    if let Some(table) = route.table {
+        builder = builder.table_id(table);
     }
     if let Some(metric) = route.metric {
         builder = builder.priority(metric);
     }
-    let scope = match route.scope.as_deref() {
-        Some(scope) => RouteScope::from(super::resolve::scope_number(scope)),
+    if let Some(protocol) = route.protocol {
+        builder = builder.protocol(protocol.into());
+    }
+    if let Some(tos) = route.tos {
+        builder = builder.tos(tos);
+    }
+    if route.onlink {
+        builder = builder.onlink();
+    }
+    if let Some(realms) = route.realms {
+        builder = builder.realm(realm(realms));
+    }
+    if let Some(expires) = route.expires {
+        builder = builder.expires(expires);
+    }
+    if let Some(propagate) = route.ttl_propagate {
+        builder = builder.ttl_propagate(propagate);
+    }
+    let scope = match route.scope {
+        Some(scope) => RouteScope::from(scope),
         None if kind == RouteType::Unicast && route.via.is_none() && route.dev.is_some() => {
             RouteScope::Link
         }
         None => RouteScope::Universe,
     };
-    Ok(builder.scope(scope).build())
+    let mut message = builder.scope(scope).build();
+    if let Some(pref) = route.pref {
+        message
+            .attributes
+            .push(RouteAttribute::Preference(pref.into()));
+    }
+    let m = &route.metrics;
+    let mut metrics = Vec::new();
+    let mut lock = 0u32;
+    let mut locked = |metric: &Option<crate::config::model::RouteMetric>,
+                      bit: u32,
+                      make: fn(u32) -> RouteMetric| {
+        if let Some(value) = metric {
+            if value.lock {
+                lock |= 1 << bit;
+            }
+            metrics.push(make(value.value));
+        }
+    };
+    // RTAX_* numbers: the lock bit of a metric is 1 << its number.
+    locked(&m.mtu, 2, RouteMetric::Mtu);
+    locked(&m.rtt, 4, RouteMetric::Rtt);
+    locked(&m.rttvar, 5, RouteMetric::RttVar);
+    locked(&m.ssthresh, 6, RouteMetric::SsThresh);
+    locked(&m.cwnd, 7, RouteMetric::Cwnd);
+    locked(&m.advmss, 8, RouteMetric::Advmss);
+    locked(&m.reordering, 9, RouteMetric::Reordering);
+    locked(&m.rto_min, 13, RouteMetric::RtoMin);
+    if let Some(window) = m.window {
+        metrics.push(RouteMetric::Window(window));
+    }
+    if let Some(hoplimit) = m.hoplimit {
+        metrics.push(RouteMetric::Hoplimit(u32::from(hoplimit)));
+    }
+    if let Some(initcwnd) = m.initcwnd {
+        metrics.push(RouteMetric::InitCwnd(initcwnd));
+    }
+    if let Some(initrwnd) = m.initrwnd {
+        metrics.push(RouteMetric::InitRwnd(initrwnd));
+    }
+    if m.features_ecn {
+        metrics.push(RouteMetric::Features(1)); // RTAX_FEATURE_ECN
+    }
+    if let Some(quickack) = m.quickack {
+        metrics.push(RouteMetric::QuickAck(u32::from(quickack)));
+    }
+    if let Some((algorithm, locked_cc)) = &m.congctl {
+        if *locked_cc {
+            lock |= 1 << 16; // RTAX_CC_ALGO
+        }
+        metrics.push(RouteMetric::CcAlgo(algorithm.clone()));
+    }
+    if let Some(cookie) = m.fastopen_no_cookie {
+        metrics.push(RouteMetric::FastopenNoCookie(u32::from(cookie)));
+    }
+    if lock != 0 {
+        metrics.push(RouteMetric::Lock(lock));
+    }
+    if !metrics.is_empty() {
+        message.attributes.push(RouteAttribute::Metrics(metrics));
+    }
+    if route.encap.is_some() {
+        return Err("encap is not supported by xvrrpd yet".to_string());
+    }
+    if !route.nexthops.is_empty() {
+        let mut hops = Vec::new();
+        for hop in &route.nexthops {
+            let mut attributes = Vec::new();
+            if let Some(via) = hop.via {
+                attributes.push(RouteAttribute::Gateway(via.into()));
+            }
+            if let Some(realms) = hop.realms {
+                attributes.push(RouteAttribute::Realm(realm(realms)));
+            }
+            let mut flags = RouteNextHopFlags::empty();
+            if hop.onlink {
+                flags |= RouteNextHopFlags::Onlink;
+            }
+            let mut next = RouteNextHop::default();
+            next.flags = flags;
+            // keepalived sends weight - 1 (rtnh_hops).
+            next.hops = hop.weight.map_or(0, |w| (w - 1) as u8);
+            next.interface_index = match &hop.dev {
+                Some(dev) => interface(dev.as_str())?,
+                None => 0,
+            };
+            next.attributes = attributes;
+            hops.push(next);
+        }
+        message.attributes.push(RouteAttribute::MultiPath(hops));
+    }
+    let _ = RouteFlags::empty();
+    Ok(message)
 }
 
 fn read_sysctl(path: &str) -> Option<u64> {

@@ -330,7 +330,7 @@ fn resolve_instance(
     let ipv6 = family == Family::Ipv6;
 
     let auth = match (&instance.authentication, flavor.version()) {
-        (Some(Authentication::Ah), _) => {
+        (Some(Authentication::Ah(_)), _) => {
             return Err(ResolveError::Unsupported {
                 instance: name,
                 what: "auth_type AH (IPsec Authentication Header)",

@@ -351,10 +351,8 @@ fn merge(out: &mut Vec<TrackerConfig>, tracker: TrackerConfig) {
 
 /// The interfaces a `virtual_rules` line names (`iif`/`dev`, `oif`).
 pub(super) fn rule_interfaces(rule: &crate::config::model::Rule) -> impl Iterator<Item = &str> {
-    rule.options
+    rule.iif
         .iter()
-        .filter_map(|(key, value)| match key.as_str() {
-            "iif" | "dev" | "oif" => value.as_deref(),
-            _ => None,
-        })
+        .chain(&rule.oif)
+        .map(crate::config::values::InterfaceName::as_str)
 }

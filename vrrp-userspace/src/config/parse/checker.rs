@@ -10,38 +10,19 @@ use crate::config::model::{
 };
 use crate::config::tree::Statement;
 
+/// keepalived 2.2.7's virtual_server keywords (check_parser.c init_check_keywords).
 const VIRTUAL_SERVER: &[&str] = &[
-    "delay_loop",
-    "lb_algo",
-    "lvs_sched",
-    "lb_kind",
-    "lvs_method",
-    "protocol",
-    "persistence_timeout",
-    "persistence_granularity",
-    "persistence_engine",
-    "quorum",
-    "sorry_server",
-    "real_server",
-    "ops",
-    "ha_suspend",
-    "smtp_alert",
-    "virtualhost",
-    "snmp_name",
-    "alpha",
-    "omega",
-    "hysteresis",
-    "quorum_up",
-    "quorum_down",
     "ip_family",
-    "sorry_server_inhibit",
-    "sorry_server_lvs_method",
-    "connect_timeout",
     "retry",
     "delay_before_retry",
     "warmup",
+    "connect_timeout",
+    "delay_loop",
     "inhibit_on_failure",
-    "nat_mask",
+    "lb_algo",
+    "lvs_sched",
+    "hashed",
+    "ops",
     "flag-1",
     "flag-2",
     "flag-3",
@@ -49,27 +30,46 @@ const VIRTUAL_SERVER: &[&str] = &[
     "sh-fallback",
     "mh-port",
     "mh-fallback",
-    "one_packet",
-    "lvs_flags",
+    "lb_kind",
+    "lvs_method",
+    "persistence_engine",
+    "persistence_timeout",
+    "persistence_granularity",
+    "protocol",
+    "ha_suspend",
+    "smtp_alert",
+    "virtualhost",
+    "snmp_name",
+    "alpha",
+    "omega",
+    "quorum_up",
+    "quorum_down",
+    "quorum",
+    "hysteresis",
+    "weight",
+    "sorry_server",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "real_server",
 ];
+/// keepalived 2.2.7's real_server keywords, checkers aside.
 const REAL_SERVER: &[&str] = &[
     "weight",
+    "lvs_method",
+    "uthreshold",
+    "lthreshold",
     "inhibit_on_failure",
     "notify_up",
     "notify_down",
-    "uthreshold",
-    "lthreshold",
-    "smtp_alert",
     "alpha",
-    "omega",
     "retry",
     "delay_before_retry",
     "warmup",
     "connect_timeout",
     "delay_loop",
+    "smtp_alert",
     "virtualhost",
-    "lvs_method",
-    "rs_init_notifies",
+    "snmp_name",
 ];
 const CHECKERS: &[&str] = &[
     "HTTP_GET",
@@ -83,43 +83,49 @@ const CHECKERS: &[&str] = &[
     "UDP_CHECK",
     "FILE_CHECK",
 ];
+/// Every checker's keywords in keepalived 2.2.7 (check_api.c install_checker_common_keywords).
 const CHECKER: &[&str] = &[
-    "connect_timeout",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
     "connect_ip",
     "connect_port",
     "bindto",
-    "bind_if",
     "bind_port",
+    "bind_if",
+    "connect_timeout",
     "fwmark",
+    "retry",
+    "delay_before_retry",
     "warmup",
     "delay_loop",
-    "log_all_failures",
     "alpha",
-    "omega",
-    "url",
-    "http_protocol",
-    "virtualhost",
-    "fast_recovery",
-    "enable_sni",
-    "helo_name",
-    "host",
-    "type",
-    "name",
-    "misc_path",
-    "misc_timeout",
-    "misc_dynamic",
-    "user",
-    "payload",
-    "require_reply",
-    "min_reply_length",
-    "max_reply_length",
-    "track_file",
-    "dynamic",
-    "weight",
+    "log_all_failures",
 ];
+
+/// What each checker adds to [`CHECKER`] (check_http.c, check_smtp.c, ...; `url` is a block
+/// kept as written).
+fn checker_keywords(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "HTTP_GET" | "SSL_GET" => &[
+            "nb_get_retry",
+            "virtualhost",
+            "http_protocol",
+            "enable_sni",
+            "fast_recovery",
+            "url",
+        ],
+        "SMTP_CHECK" => &["helo_name", "host"],
+        "DNS_CHECK" => &["type", "name"],
+        "MISC_CHECK" => &["misc_path", "misc_timeout", "misc_dynamic", "user"],
+        "BFD_CHECK" => &["name"],
+        "UDP_CHECK" => &[
+            "payload",
+            "require_reply",
+            "min_reply_length",
+            "max_reply_length",
+        ],
+        "FILE_CHECK" => &["track_file", "weight"],
+        _ => &[],
+    }
+}
 
 impl Cx<'_> {
     pub(super) fn virtual_server_group(&mut self, s: &Statement) {
@@ -155,11 +161,12 @@ impl Cx<'_> {
             },
             (Some("group"), Some(name)) => VirtualServerAddress::Group(name.to_string()),
             (Some(ip), port) => {
-                let Some(address) = self.ip_text(s.arg_span(0), ip) else {
+                let Some(address) = self.sockaddr(s.arg_span(0), ip, "virtual_server address")
+                else {
                     return;
                 };
                 let port = match port {
-                    Some(_) => match self.uint_at(s, 1, 0, 65535) {
+                    Some(_) => match self.unsigned(s, 1, 0, 65535) {
                         Some(port) => port as u16,
                         None => return,
                     },
@@ -189,10 +196,17 @@ impl Cx<'_> {
         };
         for item in self.block(s) {
             match item.name() {
-                "delay_loop" => server.delay_loop = self.timer(item),
-                "lb_algo" | "lvs_sched" => server.lb_algo = self.string(item),
+                "delay_loop" => {
+                    server.delay_loop = self.seconds(
+                        item,
+                        0,
+                        std::time::Duration::ZERO,
+                        std::time::Duration::from_secs(u64::from(u32::MAX)),
+                    )
+                }
+                "lb_algo" | "lvs_sched" => server.lb_algo = self.value(item, 0).map(str::to_string),
                 "lb_kind" | "lvs_method" => {
-                    if let Some(kind) = self.string(item) {
+                    if let Some(kind) = self.value(item, 0).map(str::to_string) {
                         if matches!(kind.as_str(), "NAT" | "DR" | "TUN") {
                             server.lb_kind = Some(kind);
                         } else {
@@ -206,25 +220,35 @@ impl Cx<'_> {
                     }
                 }
                 "protocol" => {
-                    if let Some(protocol) = self.string(item) {
-                        if matches!(protocol.as_str(), "TCP" | "UDP" | "SCTP") {
-                            server.protocol = Some(protocol);
+                    // keepalived compares without case (strcasecmp).
+                    if let Some(protocol) = self.value(item, 0) {
+                        let upper = protocol.to_ascii_uppercase();
+                        if matches!(upper.as_str(), "TCP" | "UDP" | "SCTP") {
+                            server.protocol = Some(upper);
                         } else {
                             self.diagnostics
-                                .error(&item.arg_span(0), format!("unknown protocol '{protocol}'"))
+                                .error(
+                                    &item.arg_span(0),
+                                    format!("unknown protocol '{protocol}'; ignored"),
+                                )
                                 .hint("TCP, UDP or SCTP");
                         }
                     }
                 }
                 "persistence_timeout" => {
-                    server.persistence_timeout =
-                        self.uint(item, 0, u64::from(u32::MAX)).map(|t| t as u32)
+                    // No value: keepalived's default, 6 minutes (IPVS_SVC_PERSISTENT_TIMEOUT).
+                    server.persistence_timeout = match item.arg(0) {
+                        None => Some(360),
+                        Some(_) => self.unsigned(item, 0, 1, 2_678_400).map(|t| t as u32),
+                    }
                 }
                 "quorum" => {
-                    server.quorum = self.uint(item, 0, u64::from(u32::MAX)).map(|q| q as u32)
+                    server.quorum = self
+                        .unsigned(item, 0, 0, u64::from(u32::MAX))
+                        .map(|q| q as u32)
                 }
                 "sorry_server" => {
-                    if self.arity(item, 1, 2) {
+                    if !item.args.is_empty() {
                         server.sorry_server =
                             Some(item.args.iter().map(|a| a.text.clone()).collect());
                     }
@@ -238,7 +262,50 @@ impl Cx<'_> {
                 _ => self.unknown(item, "in virtual_server", VIRTUAL_SERVER),
             }
         }
+        // keepalived (check_data.c validate_check_config): "protocol specified for fwmark -
+        // protocol will be ignored", reported as a configuration error (-t exits 5).
+        if server.protocol.is_some()
+            && let Some(line) = self.block(s).iter().find(|i| i.name() == "protocol")
+        {
+            match &server.address {
+                VirtualServerAddress::Fwmark(_) => {
+                    self.diagnostics.error(
+                        &line.keyword_span(),
+                        "a fwmark virtual_server ignores its protocol",
+                    );
+                }
+                // Known only once every group is read.
+                VirtualServerAddress::Group(name) => self
+                    .group_protocols
+                    .push((line.keyword_span(), name.clone())),
+                VirtualServerAddress::Ip { .. } => {}
+            }
+        }
         self.config.virtual_servers.push(server);
+    }
+
+    /// keepalived's fwmark check for `virtual_server group NAME`: the protocol is ignored (and
+    /// reported) when the group has fwmark entries and no address ranges.
+    pub(super) fn check_group_protocols(&mut self) {
+        for (span, name) in std::mem::take(&mut self.group_protocols) {
+            let Some(group) = self
+                .config
+                .virtual_server_groups
+                .iter()
+                .find(|g| g.name == name)
+            else {
+                continue;
+            };
+            let fwmark = |m: &Vec<String>| m.first().is_some_and(|w| w == "fwmark");
+            if group.members.iter().any(fwmark) && group.members.iter().all(fwmark) {
+                self.diagnostics.error(
+                    &span,
+                    format!(
+                        "virtual_server group {name} holds only fwmarks; its protocol is ignored"
+                    ),
+                );
+            }
+        }
     }
 
     fn real_server(&mut self, s: &Statement) -> Option<RealServer> {
@@ -251,9 +318,10 @@ impl Cx<'_> {
                 .hint("real_server IP [PORT] { ... }");
             return None;
         }
-        let address: IpAddr = self.ip_text(s.arg_span(0), &s.args[0].text)?;
+        let address: IpAddr =
+            self.sockaddr(s.arg_span(0), &s.args[0].text, "real_server address")?;
         let port = match s.arg(1) {
-            Some(_) => Some(self.uint_at(s, 1, 0, 65535)? as u16),
+            Some(_) => Some(self.unsigned(s, 1, 0, 65535)? as u16),
             None => None,
         };
         let mut real = RealServer {
@@ -265,13 +333,7 @@ impl Cx<'_> {
         };
         for item in s.block.iter().flatten() {
             match item.name() {
-                "weight" => {
-                    real.weight = self
-                        .arity(item, 1, 1)
-                        .then(|| self.int_at(item, 0, 0, 65535))
-                        .flatten()
-                        .map(|w| w as i32)
-                }
+                "weight" => real.weight = self.int(item, 0, 0, 65535).ok().map(|w| w as i32),
                 name if CHECKERS.contains(&name) => real.checkers.push(self.checker(item)),
                 name if REAL_SERVER.contains(&name) => real.settings.push(section(item)),
                 _ => self.unknown(item, "in real_server", &[REAL_SERVER, CHECKERS].concat()),
@@ -290,14 +352,43 @@ impl Cx<'_> {
         };
         for item in s.block.iter().flatten() {
             match item.name() {
-                "connect_timeout" => checker.connect_timeout = self.timer(item),
-                // `nb_get_retry` is the old name of `retry`.
-                "retry" | "nb_get_retry" => {
-                    checker.retry = self.uint(item, 0, u64::from(u32::MAX)).map(|r| r as u32)
+                "connect_timeout" => {
+                    checker.connect_timeout = self.seconds(
+                        item,
+                        0,
+                        std::time::Duration::ZERO,
+                        std::time::Duration::from_secs(u64::from(u32::MAX)),
+                    )
                 }
-                "delay_before_retry" => checker.delay_before_retry = self.timer(item),
-                name if CHECKER.contains(&name) => checker.settings.push(section(item)),
-                _ => self.unknown(item, &format!("in {}", s.name()), CHECKER),
+                // `nb_get_retry` is the old name of `retry`.
+                "retry" | "nb_get_retry"
+                    if item.name() == "retry" || matches!(s.name(), "HTTP_GET" | "SSL_GET") =>
+                {
+                    if item.name() == "nb_get_retry" {
+                        self.diagnostics
+                            .error(&item.keyword_span(), "nb_get_retry is deprecated")
+                            .hint("write 'retry' (keepalived reports it the same way)");
+                    }
+                    checker.retry = self
+                        .unsigned(item, 0, 0, u64::from(u32::MAX))
+                        .map(|r| r as u32)
+                }
+                "delay_before_retry" => {
+                    checker.delay_before_retry = self.seconds(
+                        item,
+                        0,
+                        std::time::Duration::ZERO,
+                        std::time::Duration::from_secs(u64::from(u32::MAX)),
+                    )
+                }
+                name if CHECKER.contains(&name) || checker_keywords(s.name()).contains(&name) => {
+                    checker.settings.push(section(item))
+                }
+                _ => self.unknown(
+                    item,
+                    &format!("in {}", s.name()),
+                    &[CHECKER, checker_keywords(s.name())].concat(),
+                ),
             }
         }
         checker

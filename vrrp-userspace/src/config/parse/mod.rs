@@ -1,27 +1,37 @@
-//! From the statement tree to the typed [`Config`]: one module per kind of block, sharing the
-//! argument parsers of [`Cx`], which report every problem with its position.
+//! From the statement tree to the typed [`Config`]: one module per kind of block, each with
+//! its keyword table ([`keyword`]), sharing the argument readers of [`Cx`]. The readers follow
+//! keepalived 2.2.7's handlers: what it accepts is accepted, what it reports is reported (an
+//! error where keepalived's `-t` fails, a warning where it does not), and where keepalived
+//! stops reading the file altogether (a keyword without its value) the daemon refuses to start.
 
+pub(crate) mod address;
 mod checker;
-mod global;
-mod instance;
-mod network;
-mod tracking;
+pub(crate) mod global;
+pub(crate) mod instance;
+pub(crate) mod keyword;
+pub(crate) mod network;
+pub(crate) mod number;
+pub(crate) mod route;
+pub(crate) mod rule;
+pub(crate) mod script;
+pub(crate) mod tracking;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::diagnostic::Diagnostics;
-use super::lexer::{Token, shell_split};
-use super::model::{Config, IgnoredKeyword, ScriptCommand, Section};
-use super::tree::Statement;
-use super::values::{InterfaceName, IpPrefix, parse_bool, parse_timer};
+pub(crate) use instance::InstanceDraft;
+use keyword::Keyword;
+use number::NumberError;
 
-pub(super) use instance::InstanceDraft;
+use super::diagnostic::{Diagnostics, Span};
+use super::model::{Config, IgnoredKeyword, Section};
+use super::tree::Statement;
+use super::values::InterfaceName;
 
 /// Parses the top level. Instances are returned as drafts: their version-dependent values are
 /// settled by validation once the whole file (and `global_defs`) is known.
-pub(super) fn parse(
+pub(crate) fn parse(
     statements: &[Statement],
     diagnostics: &mut Diagnostics,
 ) -> (Config, Vec<InstanceDraft>) {
@@ -30,105 +40,114 @@ pub(super) fn parse(
         config: Config::default(),
         drafts: Vec::new(),
         instance_names: HashMap::new(),
-        script_names: HashSet::new(),
         suggestions_left: MAX_SUGGESTIONS,
+        next_rule_preference: (16384, 16384),
+        block_read: false,
+        group_protocols: Vec::new(),
     };
     for statement in statements {
-        cx.top_level(statement);
+        cx.dispatch(TOP_LEVEL, &mut (), statement, "at the top level");
     }
+    cx.check_group_protocols();
     (cx.config, cx.drafts)
 }
 
-const TOP_LEVEL: &[&str] = &[
-    "global_defs",
-    "vrrp_instance",
-    "vrrp_script",
-    "vrrp_sync_group",
-    "track_file",
-    "vrrp_track_file",
-    "vrrp_track_process",
-    "static_ipaddress",
-    "static_routes",
-    "static_rules",
-    "garp_group",
-    "interface_up_down_delays",
-    "linkbeat_interfaces",
-    "bfd_instance",
-    "virtual_server",
-    "virtual_server_group",
-    "net_namespace",
-    "include_check",
+/// The top level: blocks and the few keywords that stand alone. The dump writes the top
+/// level by structure (dump/mod.rs), so these entries have no dump of their own.
+const TOP_LEVEL: &[Keyword<(), Config>] = &[
+    Keyword::read_only("global_defs", |cx, _, s| cx.global_defs(s)),
+    Keyword::read_only("vrrp_instance", |cx, _, s| cx.vrrp_instance(s)),
+    Keyword::read_only("vrrp_script", |cx, _, s| cx.vrrp_script(s)),
+    Keyword::read_only("vrrp_sync_group", |cx, _, s| cx.sync_group(s)),
+    Keyword::read_only("track_file", |cx, _, s| cx.track_file(s)),
+    // The old name; keepalived reads it the same way.
+    Keyword::read_only("vrrp_track_file", |cx, _, s| cx.track_file(s)),
+    Keyword::read_only("vrrp_track_process", |cx, _, s| cx.track_process(s)),
+    Keyword::read_only("static_ipaddress", |cx, _, s| {
+        let addresses = cx.addresses(s, address::Role::Static);
+        cx.config
+            .static_addresses
+            .extend(addresses.into_iter().map(|(a, _)| a));
+    }),
+    Keyword::read_only("static_routes", |cx, _, s| {
+        let routes = cx.routes(s, true);
+        cx.config.static_routes.extend(routes);
+    }),
+    Keyword::read_only("static_rules", |cx, _, s| {
+        let rules = cx.rules(s, true);
+        cx.config.static_rules.extend(rules);
+    }),
+    Keyword::read_only("garp_group", |cx, _, s| cx.garp_group(s)),
+    Keyword::read_only("interface_up_down_delays", |cx, _, s| {
+        cx.interface_up_down_delays(s)
+    }),
+    Keyword::read_only("linkbeat_interfaces", |cx, _, s| {
+        for item in cx.block(s) {
+            for word in std::iter::once(&item.keyword).chain(&item.args) {
+                if let Some(name) =
+                    cx.interface_name(item.line.span(word.start, word.end), &word.text)
+                {
+                    cx.config.linkbeat_interfaces.push(name);
+                }
+            }
+        }
+    }),
+    Keyword::read_only("bfd_instance", |cx, _, s| {
+        let section = section(s);
+        cx.config.bfd_instances.push(section);
+    }),
+    Keyword::read_only("virtual_server", |cx, _, s| cx.virtual_server(s)),
+    Keyword::read_only("virtual_server_group", |cx, _, s| {
+        cx.virtual_server_group(s)
+    }),
+    Keyword::read_only("net_namespace", |cx, _, s| {
+        cx.config.net_namespace = cx.value(s, 0).map(str::to_string)
+    }),
+    // Read by the preprocessor; listed so that it is not "unknown".
+    Keyword::read_only("include_check", |_, _, _| {}),
+    // The checker and process side: accepted, not used by xvrrpd.
+    Keyword::read_only("SSL", |cx, _, s| cx.ignore(s)),
+    Keyword::read_only("net_namespace_ipvs", |cx, _, s| cx.ignore(s)),
+    Keyword::read_only("namespace_with_ipsets", |cx, _, s| cx.ignore(s)),
+    Keyword::read_only("instance", |cx, _, s| cx.ignore(s)),
+    Keyword::read_only("use_pid_dir", |cx, _, s| cx.ignore(s)),
+    Keyword::read_only("child_wait_time", |cx, _, s| cx.ignore(s)),
+    Keyword::read_only("track_group", |cx, _, s| cx.ignore(s)),
+    Keyword::read_only("linkbeat_use_polling", |cx, _, s| cx.ignore(s)),
 ];
 
-/// Top-level keywords of the checker and process side that xvrrpd accepts and does not use.
-const TOP_LEVEL_IGNORED: &[&str] = &[
-    "SSL",
-    "net_namespace_ipvs",
-    "namespace_with_ipsets",
-    "instance",
-    "use_pid_dir",
-    "child_wait_time",
-];
-
-pub(super) struct Cx<'d> {
+pub(crate) struct Cx<'d> {
     pub diagnostics: &'d mut Diagnostics,
     pub config: Config,
     pub drafts: Vec<InstanceDraft>,
     /// Instance name -> where it was defined, to refuse a second definition.
-    pub instance_names: HashMap<String, super::diagnostic::Span>,
-    pub script_names: HashSet<String>,
+    pub instance_names: HashMap<String, Span>,
     /// "Did you mean" hints still to give: a file of garbage does not need thousands.
     pub suggestions_left: usize,
+    /// The preference keepalived gives the next rule without one (IPv4, IPv6).
+    pub next_rule_preference: (u32, u32),
+    /// Set when a handler reads its statement's block (see [`Cx::dispatch`]).
+    pub block_read: bool,
+    /// `protocol` lines of `virtual_server group NAME` blocks, checked once every group is
+    /// known (see [`Cx::check_group_protocols`]).
+    pub group_protocols: Vec<(Span, String)>,
 }
 
 const MAX_SUGGESTIONS: usize = 10;
 
-impl Cx<'_> {
-    fn top_level(&mut self, s: &Statement) {
-        match s.name() {
-            "global_defs" => self.global_defs(s),
-            "vrrp_instance" => self.vrrp_instance(s),
-            "vrrp_script" => self.vrrp_script(s),
-            "vrrp_sync_group" => self.sync_group(s),
-            "track_file" | "vrrp_track_file" => self.track_file(s),
-            "vrrp_track_process" => self.track_process(s),
-            "static_ipaddress" => {
-                let addresses = self.addresses(s);
-                self.config.static_addresses.extend(addresses);
-            }
-            "static_routes" => {
-                let routes = self.routes(s);
-                self.config.static_routes.extend(routes);
-            }
-            "static_rules" => {
-                let rules = self.rules(s);
-                self.config.static_rules.extend(rules);
-            }
-            "garp_group" => self.garp_group(s),
-            "interface_up_down_delays" => self.interface_up_down_delays(s),
-            "linkbeat_interfaces" => {
-                for item in self.block(s) {
-                    if let Some(name) = self.interface_name(item.keyword_span(), item.name()) {
-                        self.config.linkbeat_interfaces.push(name);
-                    }
-                }
-            }
-            "bfd_instance" => {
-                let section = section(s);
-                self.config.bfd_instances.push(section);
-            }
-            "virtual_server" => self.virtual_server(s),
-            "virtual_server_group" => self.virtual_server_group(s),
-            "net_namespace" => self.config.net_namespace = self.string(s),
-            // Handled by the preprocessor; accepted here so it is not "unknown".
-            "include_check" => {}
-            name if TOP_LEVEL_IGNORED.contains(&name) => self.ignore(s),
-            _ => self.unknown(s, "at the top level", TOP_LEVEL),
-        }
-    }
+/// A boolean keyword's argument, as keepalived's handlers see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BoolArg {
+    /// The keyword alone (keepalived: true).
+    Absent,
+    Value(bool),
+    /// Not one of keepalived's six words (reported).
+    Invalid,
+}
 
+impl Cx<'_> {
     /// Records a keyword that is valid for keepalived but has no meaning for xvrrpd.
-    fn ignore(&mut self, s: &Statement) {
+    pub(crate) fn ignore(&mut self, s: &Statement) {
         self.config.global.ignored.push(IgnoredKeyword {
             keyword: s.name().to_string(),
             args: s.args.iter().map(|a| a.text.clone()).collect(),
@@ -136,15 +155,16 @@ impl Cx<'_> {
         });
     }
 
-    /// An unknown keyword is a warning (keepalived runs anyway); its whole block is skipped so
-    /// that its `}` cannot close the enclosing block.
-    fn unknown(&mut self, s: &Statement, context: &str, known: &[&str]) {
+    /// An unknown keyword is an error for `keepalived -t` (exit 5) but not for its daemon:
+    /// reported as an error, and its whole block is skipped so that its `}` cannot close the
+    /// enclosing block.
+    pub(crate) fn unknown(&mut self, s: &Statement, context: &str, known: &[&str]) {
         let skipped = if s.block.is_some() {
             " (its { } block is skipped)"
         } else {
             ""
         };
-        let diagnostic = self.diagnostics.warning(
+        let diagnostic = self.diagnostics.error(
             &s.keyword_span(),
             format!("unknown keyword '{}' {context}{skipped}", s.name()),
         );
@@ -156,15 +176,35 @@ impl Cx<'_> {
         }
     }
 
-    /// The children of a block keyword; reports a missing block.
-    fn block<'s>(&mut self, s: &'s Statement) -> &'s [Statement] {
+    /// A keyword keepalived 2.2.7 does not know, which xvrrpd reads anyway (newer keepalived
+    /// versions have it): a warning, and `keepalived -t` would report it.
+    pub(crate) fn newer_keyword(&mut self, s: &Statement, why: &str) {
+        self.diagnostics
+            .warning(
+                &s.keyword_span(),
+                format!(
+                    "'{}' is not a keepalived 2.2.7 keyword; xvrrpd reads it: {why}",
+                    s.name()
+                ),
+            )
+            .hint("keepalived 2.2.7 reports it as an unknown keyword");
+    }
+
+    /// A block keyword's handler that skips its block (reported by the handler).
+    pub(crate) fn skip_block(&mut self) {
+        self.block_read = true;
+    }
+
+    /// The children of a block keyword; a missing block is a warning (keepalived reads on).
+    pub(crate) fn block<'s>(&mut self, s: &'s Statement) -> &'s [Statement] {
+        self.block_read = true;
         match &s.block {
             Some(block) => block,
             None => {
                 self.diagnostics
-                    .error(
+                    .warning(
                         &s.keyword_span(),
-                        format!("'{}' needs a {{ }} block", s.name()),
+                        format!("'{}' has no {{ }} block", s.name()),
                     )
                     .hint(format!("{} {{ ... }}", s.name()));
                 &[]
@@ -172,168 +212,211 @@ impl Cx<'_> {
         }
     }
 
-    /// Checks the argument count; too many is a warning (the extra words are ignored).
-    fn arity(&mut self, s: &Statement, min: usize, max: usize) -> bool {
-        if s.block.is_some() {
-            self.diagnostics.warning(
-                &s.keyword_span(),
-                format!("'{}' takes no {{ }} block; the block is ignored", s.name()),
-            );
-        }
-        if s.args.len() < min {
-            let what = if min == 1 {
-                "a value".to_string()
-            } else {
-                format!("{min} values")
-            };
-            self.diagnostics.error(
-                &s.arg_span(s.args.len()),
-                format!("'{}' needs {what}", s.name()),
-            );
-            return false;
-        }
-        if s.args.len() > max {
-            let first_extra = &s.args[max];
-            let last = s.args.last().expect("longer than max");
-            self.diagnostics.warning(
-                &s.line.span(first_extra.start, last.end),
-                format!(
-                    "'{}' takes at most {max} value(s); the rest is ignored",
-                    s.name()
-                ),
-            );
-        }
-        true
+    /// keepalived stops reading the file at a keyword whose value is missing (its
+    /// `null_strvec` exits): `-t` fails and the daemon does not start. xvrrpd reports it and
+    /// refuses to start the same way.
+    pub(crate) fn missing(&mut self, s: &Statement, index: usize) {
+        let what = if index == 0 {
+            format!("'{}' needs a value", s.name())
+        } else {
+            format!(
+                "'{}' needs a value after '{}'",
+                s.name(),
+                s.arg(index - 1).unwrap_or_default()
+            )
+        };
+        self.diagnostics
+            .error(
+                &s.arg_span(index),
+                format!("{what}; keepalived stops reading the file here"),
+            )
+            .hint("keepalived 2.2.7 exits when a keyword lacks its value; so does xvrrpd");
+        self.config.refusals.push(format!(
+            "{} (line {}): {what}",
+            s.keyword_span().file.display(),
+            s.line.number
+        ));
+        // Whatever block follows is not read either.
+        self.skip_block();
     }
 
-    fn string(&mut self, s: &Statement) -> Option<String> {
-        self.arity(s, 1, 1).then(|| s.args[0].text.clone())
-    }
-
-    /// A keyword alone means true; otherwise one `<BOOL>`.
-    fn flag(&mut self, s: &Statement) -> Option<bool> {
-        if !self.arity(s, 0, 1) {
-            return None;
-        }
-        match s.arg(0) {
-            None => Some(true),
-            Some(text) => {
-                let value = parse_bool(text);
-                if value.is_none() {
-                    self.diagnostics
-                        .error(&s.arg_span(0), format!("'{text}' is not a boolean"))
-                        .hint("use on|off|true|false|yes|no");
-                }
-                value
+    /// The argument at `index`, or [`Cx::missing`].
+    pub(crate) fn value<'s>(&mut self, s: &'s Statement, index: usize) -> Option<&'s str> {
+        match s.arg(index) {
+            Some(value) => Some(value),
+            None => {
+                self.missing(s, index);
+                None
             }
         }
     }
 
-    /// A whole number in `min..=max` at argument `index`.
-    fn number_at<T>(&mut self, s: &Statement, index: usize, min: T, max: T) -> Option<T>
-    where
-        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-    {
-        let text = s.arg(index)?;
-        match text.parse::<T>() {
-            Ok(value) if min <= value && value <= max => Some(value),
-            _ => {
-                self.diagnostics.error(
-                    &s.arg_span(index),
-                    format!(
-                        "'{}' value '{text}' must be a whole number in {min}..={max}",
-                        s.name()
-                    ),
+    /// `read_unsigned_strvec`: a whole number in `min..=max` at `index` (missing: keepalived
+    /// stops reading the file).
+    pub(crate) fn unsigned(
+        &mut self,
+        s: &Statement,
+        index: usize,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        let text = self.value(s, index)?;
+        match number::unsigned(text, min, max) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.number_error(s, index, &err, &min.to_string(), &max.to_string());
+                None
+            }
+        }
+    }
+
+    /// `read_int_strvec`: a signed whole number in `min..=max` at `index`.
+    pub(crate) fn int(
+        &mut self,
+        s: &Statement,
+        index: usize,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, NumberError> {
+        let Some(text) = self.value(s, index) else {
+            return Err(NumberError::Invalid);
+        };
+        number::int(text, min, max).inspect_err(|err| {
+            self.number_error(s, index, err, &min.to_string(), &max.to_string());
+        })
+    }
+
+    /// `read_decimal_unsigned_strvec` with microseconds: seconds in `min..=max` at `index`.
+    pub(crate) fn seconds(
+        &mut self,
+        s: &Statement,
+        index: usize,
+        min: Duration,
+        max: Duration,
+    ) -> Option<Duration> {
+        let text = self.value(s, index)?;
+        match number::decimal_seconds(text, min, max) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.number_error(
+                    s,
+                    index,
+                    &err,
+                    &super::values::format_seconds(min),
+                    &super::values::format_seconds(max),
                 );
                 None
             }
         }
     }
 
-    fn uint_at(&mut self, s: &Statement, index: usize, min: u64, max: u64) -> Option<u64> {
-        self.number_at(s, index, min, max)
-    }
-
-    fn uint(&mut self, s: &Statement, min: u64, max: u64) -> Option<u64> {
-        if !self.arity(s, 1, 1) {
-            return None;
-        }
-        self.uint_at(s, 0, min, max)
-    }
-
-    fn int_at(&mut self, s: &Statement, index: usize, min: i64, max: i64) -> Option<i64> {
-        self.number_at(s, index, min, max)
-    }
-
-    fn timer_at(&mut self, s: &Statement, index: usize) -> Option<Duration> {
-        let text = s.arg(index)?;
-        match parse_timer(text) {
-            Ok(duration) => Some(duration),
-            Err(message) => {
-                self.diagnostics
-                    .error(&s.arg_span(index), format!("'{}': {message}", s.name()));
-                None
-            }
-        }
-    }
-
-    fn timer(&mut self, s: &Statement) -> Option<Duration> {
-        if !self.arity(s, 1, 1) {
-            return None;
-        }
-        self.timer_at(s, 0)
-    }
-
-    /// A timer no larger than `max`.
-    fn timer_max(&mut self, s: &Statement, max: Duration) -> Option<Duration> {
-        let value = self.timer(s)?;
-        if value > max {
-            self.diagnostics.error(
-                &s.arg_span(0),
-                format!(
-                    "'{}' must be at most {} seconds",
-                    s.name(),
-                    super::values::format_seconds(max)
-                ),
-            );
-            return None;
-        }
-        Some(value)
-    }
-
-    fn ip_text(&mut self, span: super::diagnostic::Span, text: &str) -> Option<IpAddr> {
-        match text.parse() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                self.diagnostics
-                    .error(&span, format!("'{text}' is not an IPv4 or IPv6 address"));
-                None
-            }
-        }
-    }
-
-    fn ip(&mut self, s: &Statement) -> Option<IpAddr> {
-        if !self.arity(s, 1, 1) {
-            return None;
-        }
-        self.ip_text(s.arg_span(0), &s.args[0].text)
-    }
-
-    fn prefix_text(&mut self, span: super::diagnostic::Span, text: &str) -> Option<IpPrefix> {
-        match text.parse() {
-            Ok(prefix) => Some(prefix),
-            Err(message) => {
-                self.diagnostics.error(&span, message);
-                None
-            }
-        }
-    }
-
-    fn interface_name(
+    pub(crate) fn number_error(
         &mut self,
-        span: super::diagnostic::Span,
+        s: &Statement,
+        index: usize,
+        err: &NumberError,
+        min: &str,
+        max: &str,
+    ) {
+        let text = s.arg(index).unwrap_or_default();
+        self.diagnostics.error(
+            &s.arg_span(index),
+            format!("'{}': {}", s.name(), err.describe(text, min, max)),
+        );
+    }
+
+    /// A boolean keyword's optional argument (keepalived's `check_true_false`: on, off,
+    /// true, false, yes, no, lower case only).
+    pub(crate) fn bool_arg(&mut self, s: &Statement) -> BoolArg {
+        match s.arg(0) {
+            None => BoolArg::Absent,
+            Some(text) => match number::boolean(text) {
+                Some(value) => BoolArg::Value(value),
+                None => {
+                    let lower = text.to_ascii_lowercase();
+                    let diagnostic = self.diagnostics.error(
+                        &s.arg_span(0),
+                        format!(
+                            "'{}': '{text}' is not a boolean; the setting is ignored",
+                            s.name()
+                        ),
+                    );
+                    if number::boolean(&lower).is_some() {
+                        diagnostic.hint(format!(
+                            "keepalived only knows lower case: write '{} {lower}'",
+                            s.name()
+                        ));
+                    } else {
+                        diagnostic.hint("on|off|true|false|yes|no");
+                    }
+                    BoolArg::Invalid
+                }
+            },
+        }
+    }
+
+    /// A boolean keyword where keepalived reads the value: absent means true.
+    pub(crate) fn flag(&mut self, s: &Statement) -> Option<bool> {
+        match self.bool_arg(s) {
+            BoolArg::Absent => Some(true),
+            BoolArg::Value(value) => Some(value),
+            BoolArg::Invalid => None,
+        }
+    }
+
+    /// A flag whose handler in keepalived ignores its arguments: any value means on. A value
+    /// that says "off" is a trap, and worth a warning.
+    pub(crate) fn switch(&mut self, s: &Statement) -> bool {
+        if let Some(text) = s.arg(0)
+            && matches!(number::boolean(&text.to_ascii_lowercase()), Some(false))
+        {
+            self.diagnostics
+                .warning(
+                    &s.arg_span(0),
+                    format!(
+                        "'{} {text}' turns {} on: keepalived ignores the value",
+                        s.name(),
+                        s.name()
+                    ),
+                )
+                .hint(format!("remove the line to leave {} off", s.name()));
+        }
+        true
+    }
+
+    /// An address the way keepalived's `inet_stosockaddr` reads one: the family from a `:`,
+    /// anything from the first `-` or `/` on ignored (a range or a prefix length).
+    pub(crate) fn sockaddr(&mut self, span: Span, text: &str, what: &str) -> Option<IpAddr> {
+        match super::values::sockaddr(text) {
+            Some(addr) => Some(addr),
+            None => {
+                self.diagnostics.error(
+                    &span,
+                    format!("{what} '{text}' is not an IPv4 or IPv6 address"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An interface keepalived looks up as it reads the file (`if_get_by_ifname` with
+    /// IF_CREATE_IF_DYNAMIC): it must exist on the host unless `dynamic_interfaces`, or
+    /// keepalived does not start. Recorded for `check_host_interfaces`.
+    pub(crate) fn existing_interface(
+        &mut self,
+        span: Span,
         name: &str,
+        role: &'static str,
     ) -> Option<InterfaceName> {
+        let interface = self.interface_name(span.clone(), name)?;
+        self.config
+            .named_interfaces
+            .push((interface.clone(), role, span));
+        Some(interface)
+    }
+
+    /// An interface name keepalived keeps (shorter than IFNAMSIZ).
+    pub(crate) fn interface_name(&mut self, span: Span, name: &str) -> Option<InterfaceName> {
         match name.parse() {
             Ok(name) => Some(name),
             Err(message) => {
@@ -342,143 +425,68 @@ impl Cx<'_> {
             }
         }
     }
+}
 
-    fn interface(&mut self, s: &Statement) -> Option<InterfaceName> {
-        let name = self.string(s)?;
-        self.interface_name(s.arg_span(0), &name)
-    }
-
-    /// `weight N [reverse|noreverse|no_reverse]` in `words` (tokens of `s`).
-    fn weight_words(&mut self, s: &Statement, words: &[Token], limit: i64) -> (Option<i32>, bool) {
-        let text = |i: usize| words.get(i).map(|t| t.text.as_str());
-        let span = |i: usize| match words.get(i) {
-            Some(token) => s.line.span(token.start, token.end),
-            None => s.line.span(s.args_end, s.args_end + 1),
-        };
-        let mut weight = None;
-        let mut reverse = false;
-        let mut i = 0;
-        while i < words.len() {
-            match words[i].text.as_str() {
-                "weight" => {
-                    // `weight - 20` (a space after the sign) appears in real configs; keepalived
-                    // rejects it, we take it and say how to write it.
-                    if text(i + 1) == Some("-")
-                        && text(i + 2).is_some_and(|t| t.parse::<u32>().is_ok())
-                    {
-                        let magnitude: i64 = text(i + 2).and_then(|t| t.parse().ok()).unwrap_or(0);
-                        self.diagnostics
-                            .warning(
-                                &s.line.span(words[i + 1].start, words[i + 2].end),
-                                format!("'- {magnitude}' read as -{magnitude}"),
-                            )
-                            .hint(format!(
-                                "write 'weight -{magnitude}' (keepalived rejects the space)"
-                            ));
-                        weight = Some((-magnitude).clamp(-limit, limit) as i32);
-                        i += 3;
-                        continue;
-                    }
-                    if text(i + 1).is_none() {
-                        self.diagnostics
-                            .error(&span(i + 1), "'weight' needs a value");
-                        return (weight, reverse);
-                    }
-                    let value_text = words[i + 1].text.as_str();
-                    match value_text.parse::<i64>() {
-                        Ok(value) if (-limit..=limit).contains(&value) => {
-                            weight = Some(value as i32)
-                        }
-                        _ => {
-                            self.diagnostics
-                                .error(&span(i + 1), format!("weight '{value_text}' must be a whole number in -{limit}..={limit}"))
-                                .hint("a negative weight lowers the priority while the check fails, a positive one raises it while it succeeds");
-                        }
-                    }
-                    i += 2;
-                }
-                "reverse" => {
-                    reverse = true;
-                    i += 1;
-                }
-                "noreverse" | "no_reverse" => {
-                    reverse = false;
-                    i += 1;
-                }
-                other => {
-                    self.diagnostics
-                        .error(&span(i), format!("unexpected '{other}'"))
-                        .hint("expected 'weight N' and optionally 'reverse'");
-                    i += 1;
-                }
-            }
-        }
-        (weight, reverse)
-    }
-
-    /// A `weight N [reverse]` line inside vrrp_script, track_file or vrrp_track_process.
-    fn weight_keyword(&mut self, s: &Statement, limit: i64) -> (Option<i32>, bool) {
-        let words: Vec<Token> = std::iter::once(&s.keyword)
-            .chain(&s.args)
-            .cloned()
-            .collect();
-        self.weight_words(s, &words, limit)
-    }
-
-    /// A script keyword: the command (a quoted string with arguments, or one word) and an
-    /// optional user and group. `script` in `vrrp_script` also takes an unquoted command line.
-    fn script_command(&mut self, s: &Statement, whole_line: bool) -> Option<ScriptCommand> {
-        if s.args.is_empty() {
-            self.diagnostics
-                .error(&s.arg_span(0), format!("'{}' needs a command", s.name()));
-            return None;
-        }
-        // Double quotes group words for the config lexer; inside them the command is split
-        // like a shell line: `script "bash -c '</dev/tcp/127.0.0.1/80'"` runs bash with two
-        // arguments. `script` in vrrp_script also takes an unquoted command line.
-        let (command_tokens, rest) = if whole_line {
-            (&s.args[..], &[][..])
-        } else {
-            s.args.split_at(1)
-        };
-        let mut argv = Vec::new();
-        for token in command_tokens {
-            match shell_split(&token.text) {
-                Ok(words) => argv.extend(words),
-                Err(err) => {
-                    self.diagnostics
-                        .error(&s.line.span(token.start, token.end), err.to_string());
-                    return None;
-                }
-            }
-        }
-        if argv.is_empty() {
-            self.diagnostics
-                .error(&s.args_span(), "the command is empty");
-            return None;
-        }
-        if rest.len() > 2 {
-            self.diagnostics
-                .error(&s.line.span(rest[2].start, rest.last().map_or(0, |t| t.end)), "too many words after the command")
-                .hint("quote a command that has arguments: notify_master \"/path/script arg\" [user [group]]");
-        }
-        Some(ScriptCommand {
-            argv,
-            user: rest.first().map(|t| t.text.clone()),
-            group: rest.get(1).map(|t| t.text.clone()),
-        })
+/// keepalived's `parse_ipaddress` without a prefix length: the whole text must be an
+/// address (`10.0.0.1/24` is not).
+pub(crate) fn plain_address(text: &str) -> Option<IpAddr> {
+    if text.contains(':') {
+        text.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        text.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
     }
 }
 
-/// Applies a flag's value unless it was invalid.
-fn set(target: &mut bool, value: Option<bool>) {
-    if let Some(value) = value {
-        *target = value;
+/// `REALM[/REALM]` by number or /etc/iproute2/rt_realms name: (from << 16) | to.
+pub(crate) fn realms(text: &str) -> Option<u32> {
+    use super::rttables::{Names, find};
+    match text.split_once('/') {
+        Some((from, to)) => Some(find(Names::Realms, from)? << 16 | find(Names::Realms, to)?),
+        None => find(Names::Realms, text),
+    }
+}
+
+impl Cx<'_> {
+    /// keepalived's `parse_ipaddress` with a prefix length allowed: an invalid length is
+    /// reported and the full length used; an invalid address is reported and `None`.
+    pub(crate) fn prefix_with_length(
+        &mut self,
+        span: &Span,
+        text: &str,
+    ) -> Option<super::values::IpPrefix> {
+        let (address, length) = match text.split_once('/') {
+            Some((address, length)) => (address, Some(length)),
+            None => (text, None),
+        };
+        let Some(addr) =
+            plain_address(address).filter(|_| text.contains(':') == address.contains(':'))
+        else {
+            self.diagnostics
+                .error(span, format!("'{text}' is not an IPv4 or IPv6 address"));
+            return None;
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match length {
+            None => max,
+            Some(length) => {
+                match number::unsigned(length, 0, u64::from(max)) {
+                    Ok(length) => length as u8,
+                    Err(_) => {
+                        self.diagnostics.error(
+                        span,
+                        format!("prefix length '/{length}' of {address} must be 0..={max}; using /{max}"),
+                    );
+                        max
+                    }
+                }
+            }
+        };
+        Some(super::values::IpPrefix { addr, prefix_len })
     }
 }
 
 /// Keeps a block's structure as text (for blocks xvrrpd does not interpret yet).
-fn section(s: &Statement) -> Section {
+pub(crate) fn section(s: &Statement) -> Section {
     Section {
         keyword: s.name().to_string(),
         args: s.args.iter().map(|a| a.text.clone()).collect(),
@@ -488,7 +496,7 @@ fn section(s: &Statement) -> Section {
 
 /// The known keyword closest to `word` by edit distance, if it is close enough to be a typo.
 /// Words far longer or shorter than a keyword cannot be within reach and are not measured.
-fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
     let reach = |k: &str| (k.len() / 3).max(1);
     known
         .iter()

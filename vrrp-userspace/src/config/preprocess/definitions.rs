@@ -4,6 +4,7 @@ use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::Path;
 
 use super::{MAX_EXPANDED_BYTES, MAX_EXPANSION_DEPTH, State};
+use crate::config::lexer::BLANK;
 
 impl State<'_> {
     /// Replaces `$NAME`, `${NAME}` and the built-ins, recursively; unknown names stay as written.
@@ -45,10 +46,11 @@ impl State<'_> {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(after.len());
             let name = &after[..name_len];
+            // keepalived's find_definition: `$NAME` ends at a blank, `,`, `)` or the end.
             let followed_by_space = after[name_len..]
                 .chars()
                 .next()
-                .is_none_or(char::is_whitespace);
+                .is_none_or(|c| c == ' ' || c == '\t' || c == ',' || c == ')');
             match self.definitions.get(name) {
                 Some(value) if is_name(name) && followed_by_space => {
                     out.push_str(&self.expand(value, file, depth + 1)?);
@@ -70,7 +72,7 @@ impl State<'_> {
     }
 
     fn lookup(&self, inner: &str, file: &Path) -> Option<String> {
-        let mut words = inner.split_whitespace();
+        let mut words = inner.split(BLANK).filter(|w| !w.is_empty());
         let name = words.next()?;
         let builtin = match name {
             "_PWD" => Some(

@@ -4,17 +4,18 @@
 
 mod definitions;
 mod include;
+mod repeat;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use definitions::{definition, is_name};
+use definitions::definition;
 pub use include::IncludeChecks;
 use include::include_check_setting;
 
 use super::diagnostic::{Diagnostics, Span};
-use super::lexer::strip_comment;
+use super::lexer::{BLANK, strip_comment};
 
 /// One logical line, comment-free, trimmed, conditionals applied and definitions expanded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl Line {
 
     /// The line without its indentation.
     pub fn whole(&self) -> Span {
-        let indent = self.text.len() - self.text.trim_start().len();
+        let indent = self.text.len() - self.text.trim_start_matches(BLANK).len();
         self.span(indent as u32, self.text.len() as u32)
     }
 }
@@ -128,12 +129,12 @@ impl<'a> State<'a> {
         while let Some((index, raw)) = raw_lines.next() {
             let number = index as u32 + 1;
             // Leading blanks stay so that columns in diagnostics are the file's columns.
-            let Some(text) =
-                self.apply_condition(strip_comment(raw.trim_end_matches('\r')).trim_end())
+            let Some(text) = self
+                .apply_condition(strip_comment(raw.trim_end_matches('\r')).trim_end_matches(BLANK))
             else {
                 continue;
             };
-            if text.trim_start().is_empty() {
+            if text.trim_start_matches(BLANK).is_empty() {
                 continue;
             }
             let line = Line {
@@ -141,7 +142,7 @@ impl<'a> State<'a> {
                 number,
                 text: Arc::from(text.as_str()),
             };
-            if let Some((name, first)) = definition(text.trim_start()) {
+            if let Some((name, first)) = definition(text.trim_start_matches(BLANK)) {
                 // A trailing backslash continues a definition on the next line.
                 let mut value = first.to_string();
                 while value.ends_with('\\') {
@@ -150,10 +151,10 @@ impl<'a> State<'a> {
                         break;
                     };
                     value.push('\n');
-                    value.push_str(strip_comment(next.trim_end_matches('\r')).trim());
+                    value.push_str(strip_comment(next.trim_end_matches('\r')).trim_matches(BLANK));
                 }
                 self.definitions
-                    .insert(name.to_string(), value.trim().to_string());
+                    .insert(name.to_string(), value.trim_matches(BLANK).to_string());
                 continue;
             }
             self.emit(line, &mut checks, 0);
@@ -164,16 +165,14 @@ impl<'a> State<'a> {
     /// `@ID rest` keeps `rest` only for config id ID; `@^ID rest` only for any other id. The
     /// kept line has the condition blanked out, so columns do not move.
     fn apply_condition(&self, text: &str) -> Option<String> {
-        let Some(conditional) = text.trim_start().strip_prefix('@') else {
+        let Some(conditional) = text.trim_start_matches(BLANK).strip_prefix('@') else {
             return Some(text.to_string());
         };
         let (negated, conditional) = match conditional.strip_prefix('^') {
             Some(rest) => (true, rest),
             None => (false, conditional),
         };
-        let (id, rest) = conditional
-            .split_once(char::is_whitespace)
-            .unwrap_or((conditional, ""));
+        let (id, rest) = conditional.split_once(BLANK).unwrap_or((conditional, ""));
         ((id == self.options.config_id) != negated).then(|| {
             let blanked = text.len() - rest.len();
             format!("{}{}", " ".repeat(blanked), rest)
@@ -183,9 +182,16 @@ impl<'a> State<'a> {
     /// Expands, repeats and includes one line, then appends the result to the output.
     fn emit(&mut self, line: Line, checks: &mut IncludeChecks, depth: usize) {
         // The common case: nothing to expand, repeat or include.
-        let first = line.text.trim_start().as_bytes().first();
+        let first = line.text.trim_start_matches(BLANK).as_bytes().first();
         if !line.text.contains('$') && first != Some(&b'~') && first != Some(&b'i') {
             self.out.push(line);
+            return;
+        }
+        // keepalived recognises a repetition before it expands definitions: the repeated
+        // text is expanded anew for every value.
+        let trimmed = line.text.trim_start_matches(BLANK);
+        if trimmed.starts_with("~SEQ") || trimmed.starts_with("~LST") {
+            self.repeat(&line, checks, depth);
             return;
         }
         let expanded = match self.expand(&line.text, &line.file, 0) {
@@ -199,30 +205,29 @@ impl<'a> State<'a> {
         for (index, piece) in expanded.split('\n').enumerate() {
             // The first piece keeps its indentation (columns); later ones come from a definition.
             let piece = if index == 0 {
-                piece.trim_end()
+                piece.trim_end_matches(BLANK)
             } else {
-                piece.trim()
+                piece.trim_matches(BLANK)
             };
-            if piece.trim_start().is_empty() {
+            if piece.trim_start_matches(BLANK).is_empty() {
                 continue;
             }
             let line = Line {
                 text: Arc::from(piece),
                 ..line.clone()
             };
-            if piece.trim_start().starts_with('~') {
+            if piece.trim_start_matches(BLANK).starts_with('~') {
                 self.repeat(&line, checks, depth);
                 continue;
             }
             // Include patterns keep their braces (`{a,b}` is brace expansion, not a block), so
             // the line is split by hand here rather than by the config lexer.
-            let trimmed = piece.trim_start();
-            let (first, rest) = trimmed
-                .split_once(char::is_whitespace)
-                .unwrap_or((trimmed, ""));
+            let trimmed = piece.trim_start_matches(BLANK);
+            let (first, rest) = trimmed.split_once(BLANK).unwrap_or((trimmed, ""));
             match first {
                 "include_check" => {
-                    *checks = include_check_setting(*checks, rest.split_whitespace());
+                    *checks =
+                        include_check_setting(*checks, rest.split(BLANK).filter(|w| !w.is_empty()));
                     self.out.push(line);
                 }
                 keyword @ ("include" | "includer" | "includem" | "includew" | "includeb"
@@ -250,13 +255,13 @@ impl<'a> State<'a> {
                         "includea" => IncludeChecks::ALL,
                         _ => IncludeChecks::default(),
                     };
-                    let pattern = rest.trim();
+                    let pattern = rest.trim_matches(BLANK);
                     let pattern = pattern
                         .strip_prefix('"')
                         .and_then(|p| p.strip_suffix('"'))
                         .unwrap_or(pattern);
                     if pattern.is_empty()
-                        || (!rest.trim().starts_with('"') && pattern.contains(char::is_whitespace))
+                        || (!rest.trim_matches(BLANK).starts_with('"') && pattern.contains(BLANK))
                     {
                         self.diagnostics
                             .error(
@@ -266,7 +271,7 @@ impl<'a> State<'a> {
                             .hint("quote a path that contains spaces");
                         continue;
                     }
-                    let start = (piece.len() - rest.trim_start().len()) as u32;
+                    let start = (piece.len() - rest.trim_start_matches(BLANK).len()) as u32;
                     let span = line.span(start, piece.len() as u32);
                     self.include(
                         pattern,
@@ -279,126 +284,6 @@ impl<'a> State<'a> {
                 _ => self.out.push(line),
             }
         }
-    }
-
-    /// `~SEQ(var,[start,][step,]end) rest`, `~SEQx(...)` (hex) and `~LST(var,v1,v2...) rest`.
-    fn repeat(&mut self, line: &Line, checks: &mut IncludeChecks, depth: usize) {
-        let text = line.text.trim_start();
-        let (kind, after) = if let Some(after) = text.strip_prefix("~SEQx(") {
-            ("SEQx", after)
-        } else if let Some(after) = text.strip_prefix("~SEQ(") {
-            ("SEQ", after)
-        } else if let Some(after) = text.strip_prefix("~LST(") {
-            ("LST", after)
-        } else {
-            self.diagnostics
-                .error(
-                    &line.span(0, 4),
-                    "unknown repetition; expected ~SEQ(, ~SEQx( or ~LST(",
-                )
-                .hint("~SEQ(var,start,step,end) text  or  ~LST(var,a,b,c) text");
-            return;
-        };
-        let Some((arguments, rest)) = after.split_once(')') else {
-            self.diagnostics
-                .error(&line.whole(), format!("~{kind}( has no closing ')'"));
-            return;
-        };
-        let mut arguments = arguments.split(',').map(str::trim);
-        let variable = arguments.next().unwrap_or_default().to_string();
-        if !is_name(&variable) {
-            self.diagnostics
-                .error(
-                    &line.whole(),
-                    format!("~{kind} variable name '{variable}' is not a valid name"),
-                )
-                .hint("names are letters, digits and _, not starting with a digit");
-            return;
-        }
-        let values: Vec<String> = if kind == "LST" {
-            arguments.map(str::to_string).collect()
-        } else {
-            let numbers: Result<Vec<i64>, _> = arguments.map(str::parse::<i64>).collect();
-            let numbers = match numbers {
-                Ok(numbers) => numbers,
-                Err(_) => {
-                    self.diagnostics
-                        .error(&line.whole(), format!("~{kind} bounds must be integers"));
-                    return;
-                }
-            };
-            let (start, step, end) = match numbers[..] {
-                [end] => (1, 1, end),
-                [start, end] => (start, if end >= start { 1 } else { -1 }, end),
-                [start, step, end] => (start, step, end),
-                _ => {
-                    self.diagnostics.error(
-                        &line.whole(),
-                        format!("~{kind} takes a variable and one to three numbers"),
-                    );
-                    return;
-                }
-            };
-            if step == 0 || (end - start).signum() * step.signum() < 0 {
-                self.diagnostics.error(
-                    &line.whole(),
-                    format!("~{kind} step {step} never reaches {end} from {start}"),
-                );
-                return;
-            }
-            let count = (end - start).unsigned_abs() / step.unsigned_abs() + 1;
-            if count > MAX_SEQUENCE_LINES {
-                self.diagnostics.error(
-                    &line.whole(),
-                    format!("~{kind} would repeat {count} times (limit {MAX_SEQUENCE_LINES})"),
-                );
-                return;
-            }
-            (0..count as i64)
-                .map(|i| start + i * step)
-                .map(|n| {
-                    if kind == "SEQx" {
-                        format!("{n:x}")
-                    } else {
-                        n.to_string()
-                    }
-                })
-                .collect()
-        };
-        let saved = self.definitions.get(&variable).cloned();
-        for value in values {
-            if self.out.len() >= MAX_OUTPUT_LINES {
-                if !self.over_budget {
-                    self.over_budget = true;
-                    self.diagnostics
-                        .error(
-                            &line.whole(),
-                            format!(
-                                "repetition makes the configuration longer than {MAX_OUTPUT_LINES} lines; the rest of it is ignored"
-                            ),
-                        )
-                        .hint("look for nested ~SEQ with large ranges");
-                }
-                break;
-            }
-            self.definitions.insert(variable.clone(), value);
-            // Blank out the `~SEQ(...)` part so the repeated text keeps its columns.
-            let generated = Line {
-                text: Arc::from(format!(
-                    "{}{}",
-                    " ".repeat(line.text.len() - rest.len()),
-                    rest.trim_end()
-                )),
-                ..line.clone()
-            };
-            if depth < MAX_EXPANSION_DEPTH {
-                self.emit(generated, checks, depth + 1);
-            }
-        }
-        match saved {
-            Some(value) => self.definitions.insert(variable, value),
-            None => self.definitions.remove(&variable),
-        };
     }
 }
 
@@ -421,7 +306,7 @@ mod tests {
         (
             lines
                 .iter()
-                .map(|l| format!("{}:{}", l.number, l.text.trim()))
+                .map(|l| format!("{}:{}", l.number, l.text.trim_matches(BLANK)))
                 .collect(),
             diagnostics
                 .items()
@@ -488,6 +373,40 @@ mod tests {
             ]
         );
         let (_, diagnostics) = run("~SEQ(i,1,0,5) x", "x");
-        assert!(diagnostics[0].contains("never reaches"));
+        assert!(
+            diagnostics[0].contains("invalid ~SEQ values"),
+            "{diagnostics:?}"
+        );
+    }
+
+    /// keepalived's add_seq: bounds through definitions and strtol (hex, octal), one bound
+    /// counting from 1 (or -1, down when the end is below 1), the variable keeping its last
+    /// value.
+    #[test]
+    fn seq_bounds_are_read_like_keepalived() {
+        let text = "$FIRST=3\n$LAST=5\n~SEQ(n, $FIRST, ${LAST}) a $n\n~SEQ(n, 0x10, 0x11) b $n\n~SEQ(n, 010, 011) c $n\n~SEQ(n, 0) d $n\n~SEQ(n, -2) e $n\n~SEQ(n,2) f $n\nafter $n";
+        let (lines, diagnostics) = run(text, "x");
+        let texts: Vec<&str> = lines.iter().map(|l| l.split_once(':').unwrap().1).collect();
+        assert_eq!(
+            texts,
+            [
+                "a 3", "a 4", "a 5", "b 16", "b 17", "c 8", "c 9", "d 1", "d 0", "e -1", "e -2",
+                "f 1", "f 2", "after 2"
+            ]
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    }
+
+    /// keepalived's add_lst: several variables with value sets, missing values empty, and
+    /// `${NAME}` in the repeated text.
+    #[test]
+    fn lst_takes_value_sets_and_braced_names() {
+        let (lines, diagnostics) = run(
+            "~LST({a,b}, {10.0.0.1,24}, {10.0.0.2}) ${a}/${b}x\n~LST(v, one, two) [${v}]",
+            "x",
+        );
+        let texts: Vec<&str> = lines.iter().map(|l| l.split_once(':').unwrap().1).collect();
+        assert_eq!(texts, ["10.0.0.1/24x", "10.0.0.2/x", "[one]", "[two]"]);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
     }
 }
