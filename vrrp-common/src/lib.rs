@@ -15,12 +15,14 @@
 pub mod config;
 pub mod counters;
 pub mod keys;
+pub mod lb;
 pub mod proto;
 pub mod state;
 
 pub use config::*;
 pub use counters::*;
 pub use keys::*;
+pub use lb::*;
 pub use state::*;
 
 /// Map names, as the XDP program declares them and as they are pinned under the bpffs directory.
@@ -43,9 +45,12 @@ pub mod map_names {
     pub const GLOBAL: &str = "vrrp_global";
     /// Ring buffer of [`crate::VrrpEvent`].
     pub const EVENTS: &str = "vrrp_events";
+    /// Program array, slot [`crate::NEXT_PROGRAM_SLOT`]: where frames that are not VRRP go
+    /// next (the load balancer, when `virtual_server`s run); empty, they pass to the stack.
+    pub const NEXT: &str = "vrrp_next";
 
     /// Every map the daemon pins, in a fixed order.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         CONFIG,
         VIPS,
         POLICY,
@@ -55,11 +60,15 @@ pub mod map_names {
         IFACES,
         GLOBAL,
         EVENTS,
+        NEXT,
     ];
 }
 
 /// Name of the XDP program inside the object file.
 pub const PROGRAM_NAME: &str = "vrrp_rx";
+
+/// The slot of [`map_names::NEXT`] that `vrrp_rx` tail-calls for frames that are not VRRP.
+pub const NEXT_PROGRAM_SLOT: u32 = 0;
 
 /// Name of the read-only global that turns the program into a pure observer (see [`OBSERVE_ALL`]).
 pub const OBSERVE_ALL_GLOBAL: &str = "OBSERVE_ALL";
@@ -87,4 +96,17 @@ mod pod {
     unsafe impl aya::Pod for super::IfaceDrops {}
     unsafe impl aya::Pod for super::GlobalStats {}
     unsafe impl aya::Pod for super::VrrpEvent {}
+    unsafe impl aya::Pod for super::LbVipKey {}
+    unsafe impl aya::Pod for super::LbVip {}
+    unsafe impl aya::Pod for super::LbServiceKey {}
+    unsafe impl aya::Pod for super::LbService {}
+    unsafe impl aya::Pod for super::LbDest {}
+    unsafe impl aya::Pod for super::LbDestConns {}
+    unsafe impl aya::Pod for super::LbConnKey {}
+    unsafe impl aya::Pod for super::LbConn {}
+    unsafe impl aya::Pod for super::LbPersistKey {}
+    unsafe impl aya::Pod for super::LbPersist {}
+    unsafe impl aya::Pod for super::LbStats {}
+    unsafe impl aya::Pod for super::LbGlobalStats {}
+    unsafe impl aya::Pod for super::LbSettings {}
 }

@@ -20,7 +20,7 @@ mod vips;
 
 use aya_ebpf::{
     bindings::{BPF_NOEXIST, xdp_action},
-    btf_maps::{HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    btf_maps::{HashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
@@ -76,6 +76,11 @@ static VIP_WORK: PerCpuArray<vips::VipWork, 1> = PerCpuArray::new();
 #[btf_map(name = "vrrp_events")]
 static EVENTS: RingBuf<VrrpEvent, { 256 * 1024 }> = RingBuf::new();
 
+/// Where frames that are not VRRP go next: the load balancer (`xvrrpd_lb`, a program of its
+/// own object) when the daemon runs `virtual_server`s; an empty slot passes them to the stack.
+#[btf_map(name = "vrrp_next")]
+static NEXT: ProgramArray<1> = ProgramArray::new();
+
 /// Set to [`vrrp_common::OBSERVE_ALL`] at load time by `xvrrpd monitor`: record every VRID on
 /// every interface with default checks and drop nothing. A read-only global, so the verifier
 /// removes the branch that is not taken.
@@ -84,7 +89,22 @@ static OBSERVE_ALL: u8 = 0;
 
 #[xdp]
 pub fn vrrp_rx(ctx: XdpContext) -> u32 {
-    try_vrrp_rx(&ctx).unwrap_or(xdp_action::XDP_PASS)
+    match try_vrrp_rx(&ctx) {
+        Some(verdict) => verdict,
+        None => next_program(ctx.ctx),
+    }
+}
+
+/// Not VRRP: on to the load balancer if one is chained (a tail call does not return when it
+/// succeeds), else to the stack.
+#[inline(always)]
+fn next_program(ctx: *mut aya_ebpf::bindings::xdp_md) -> u32 {
+    // The map's own pointer is crate-private in aya-ebpf: the static's address is the map.
+    let map = (&raw const NEXT).cast_mut().cast();
+    unsafe {
+        aya_ebpf::helpers::bpf_tail_call(ctx.cast(), map, vrrp_common::NEXT_PROGRAM_SLOT);
+    }
+    xdp_action::XDP_PASS
 }
 
 #[inline(always)]
