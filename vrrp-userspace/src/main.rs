@@ -60,7 +60,7 @@ struct KeepalivedArgs {
     /// Detailed log messages.
     #[arg(short = 'D', long = "log-detail")]
     log_detail: bool,
-    /// Only run the VRRP subsystem (the only one xvrrpd has).
+    /// Only run the VRRP subsystem: no virtual servers, no checkers (keepalived's -P).
     #[arg(short = 'P', long = "vrrp")]
     vrrp_only: bool,
     /// Pid file, locked while the daemon runs (default: /run/xvrrpd.pid, or one per network
@@ -193,6 +193,8 @@ fn daemon_command(args: &KeepalivedArgs) -> ! {
         pid_file: args.pid_file.clone(),
         pin_dir: args.bpffs.clone(),
         foreign_pass: args.foreign_adverts == "pass",
+        // keepalived's -P runs the VRRP process only: no virtual servers, no checkers.
+        lvs: !args.vrrp_only,
     };
     std::process::exit(daemon::run(&options))
 }

@@ -77,7 +77,10 @@ fn judge(url: &UrlSpec, response: &Response) -> Option<String> {
         .iter()
         .any(|(min, max)| (*min..=*max).contains(&response.status))
     {
-        return Some(format!("HTTP status code {} for {}", response.status, url.path));
+        return Some(format!(
+            "HTTP status code {} for {}",
+            response.status, url.path
+        ));
     }
     if let Some(digest) = &url.digest
         && *digest != response.digest
@@ -185,7 +188,10 @@ fn complete(received: &[u8]) -> Option<Response> {
 }
 
 fn find_header_end(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
 }
 
 fn content_length(headers: &str) -> Option<usize> {
@@ -276,9 +282,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -294,7 +298,9 @@ pub async fn genhash(
     } else if let Some(rest) = url.strip_prefix("http://") {
         (false, rest)
     } else {
-        return Err(format!("{url}: expected http://HOST[:PORT]/PATH or https://..."));
+        return Err(format!(
+            "{url}: expected http://HOST[:PORT]/PATH or https://..."
+        ));
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -318,7 +324,10 @@ pub async fn genhash(
             .ok_or_else(|| format!("{authority}: no address"))?
     };
     let host_is_name = authority.parse::<SocketAddr>().is_err()
-        && authority.trim_matches(['[', ']']).parse::<IpAddr>().is_err();
+        && authority
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_err();
     let vhost = virtualhost.or(host_is_name.then_some(authority));
     fetch(&Request {
         target,
@@ -359,7 +368,8 @@ mod tests {
 
     #[test]
     fn digest_covers_the_body_up_to_content_length() {
-        let response = parse(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello trailing").unwrap();
+        let response =
+            parse(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello trailing").unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.digest, format!("{:x}", md5::compute(b"hello")));
         assert!(parse(b"HTTP/1.1 404 Not Found\r\n\r\n").unwrap().status == 404);

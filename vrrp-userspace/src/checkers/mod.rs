@@ -228,7 +228,10 @@ mod tests {
             assert_eq!(s.record(&down()), (Duration::from_secs(3), vec![]));
             assert!(s.is_up());
         }
-        assert_eq!(s.record(&down()), (Duration::from_secs(6), vec![Change::Down]));
+        assert_eq!(
+            s.record(&down()),
+            (Duration::from_secs(6), vec![Change::Down])
+        );
         assert_eq!(s.record(&down()).1, vec![]);
         assert_eq!(s.record(&UP), (Duration::from_secs(6), vec![Change::Up]));
     }

@@ -47,8 +47,11 @@ pub async fn run(spec: &CheckSpec, misc_default_timeout: Duration) -> Outcome {
             }
         }
         CheckKind::Smtp { helo_name } => {
-            match timeout(spec.connect_timeout * 4, smtp(target, spec.bindto, helo_name, spec.connect_timeout))
-                .await
+            match timeout(
+                spec.connect_timeout * 4,
+                smtp(target, spec.bindto, helo_name, spec.connect_timeout),
+            )
+            .await
             {
                 Err(_) => down("SMTP timeout"),
                 Ok(Err(e)) => down(format!("SMTP: {e}")),
@@ -100,9 +103,7 @@ async fn misc_check(spec: &MiscSpec, default_timeout: Duration) -> Outcome {
         }
         Ok(Err(e)) => down(format!("waiting for {program}: {e}")),
         Ok(Ok(status)) => match status.code() {
-            Some(0) => Outcome::Up {
-                weight: None,
-            },
+            Some(0) => Outcome::Up { weight: None },
             Some(code @ 2..=255) if spec.dynamic => Outcome::Up {
                 weight: Some(code as u32 - 2),
             },

@@ -4,6 +4,7 @@
 //! needs; [`runtime`] moves events in and actions out.
 
 pub mod host;
+pub mod lvs;
 pub mod netlink;
 pub mod process;
 pub mod receive;
@@ -48,6 +49,8 @@ pub struct DaemonOptions {
     /// Adverts for VRIDs this daemon does not run pass to the stack (another VRRP speaker on
     /// this host owns them) instead of being dropped in the kernel.
     pub foreign_pass: bool,
+    /// Run the `virtual_server`s (keepalived's checker process); off with `-P/--vrrp`.
+    pub lvs: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
@@ -98,7 +101,9 @@ pub fn run(options: &DaemonOptions) -> i32 {
             return exit_code::FATAL;
         }
     };
-    let code = runtime.block_on(start_and_run(&loaded.config, options));
+    // A LocalSet: the load balancer's loop shares its director with the VRRP runtime's hook.
+    let local = tokio::task::LocalSet::new();
+    let code = runtime.block_on(local.run_until(start_and_run(&loaded.config, options)));
     pid_file.remove();
     code
 }
@@ -165,14 +170,34 @@ async fn start_and_run(config: &config::Config, options: &DaemonOptions) -> i32 
         pins = %pin_dir.display(),
         "xvrrpd running"
     );
-    let runtime = match runtime::Runtime::new(resolved, host, netlink, receive) {
+    let vrrp_ifindexes = resolved.instances.iter().map(|i| i.link.ifindex).collect();
+    let lvs_netlink = netlink.clone();
+    let mut runtime = match runtime::Runtime::new(resolved, host, netlink, receive) {
         Ok(runtime) => runtime,
         Err(e) => {
             error!("{e:#}");
             return exit_code::FATAL;
         }
     };
-    match runtime.run().await {
+    let lvs = if options.lvs {
+        match lvs::Lvs::start(config, &pin_dir, &lvs_netlink, &vrrp_ifindexes).await {
+            Ok(lvs) => lvs,
+            Err(e) => {
+                error!("cannot start the load balancer: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(lvs) = &lvs {
+        runtime.set_vip_hook(lvs.vip_hook());
+    }
+    let result = runtime.run().await;
+    if let Some(lvs) = lvs {
+        lvs.stop().await;
+    }
+    match result {
         Ok(()) => {
             info!("stopped");
             exit_code::CLEAN

@@ -49,6 +49,8 @@ pub struct Runtime {
     tracked_up: BTreeMap<TrackerId, bool>,
     /// (instance, what failed) pairs already logged at warn level: later ones go to debug.
     reported: BTreeSet<(usize, String)>,
+    /// The load balancer, told which virtual addresses are held (issue 12).
+    vip_hook: Option<super::lvs::VipHook>,
 }
 
 impl Runtime {
@@ -101,8 +103,15 @@ impl Runtime {
             link_view: vec![(true, None); count],
             tracked_up: BTreeMap::new(),
             reported: BTreeSet::new(),
+            vip_hook: None,
             resolved,
         })
+    }
+
+    /// The load balancer serves a virtual address only while it is held: told before a
+    /// master's addresses are added and after they are removed.
+    pub fn set_vip_hook(&mut self, hook: super::lvs::VipHook) {
+        self.vip_hook = Some(hook);
     }
 
     /// Starts every instance and runs until SIGTERM or SIGINT, then stops them cleanly.
@@ -442,6 +451,10 @@ impl Runtime {
         }
         self.holding[id.0] = add;
         let instance = self.resolved.instances[id.0].clone();
+        let vips: Vec<IpAddr> = instance.addresses.iter().map(|a| a.prefix.addr).collect();
+        if add && let Some(hook) = &mut self.vip_hook {
+            hook(&vips, true);
+        }
         for address in &instance.addresses {
             let mut address = address.clone();
             address.link.ifindex = self.current_ifindex(address.link.ifindex);
@@ -486,6 +499,9 @@ impl Runtime {
                 if let Err(e) = self.netlink.route(route, &host, false).await {
                     self.report(id, "removing a route", &e);
                 }
+            }
+            if let Some(hook) = &mut self.vip_hook {
+                hook(&vips, false);
             }
         }
     }

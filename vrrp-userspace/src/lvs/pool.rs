@@ -102,7 +102,12 @@ impl Pool {
     fn update_quorum(&mut self, events: &mut Vec<PoolEvent>) {
         let weight_sum = self.weight_sum();
         let hysteresis = self.hysteresis as i64;
-        let threshold = self.quorum as i64 + if self.quorum_up { -hysteresis } else { hysteresis };
+        let threshold = self.quorum as i64
+            + if self.quorum_up {
+                -hysteresis
+            } else {
+                hysteresis
+            };
         if !self.quorum_up && weight_sum as i64 >= threshold {
             self.quorum_up = true;
             events.push(PoolEvent::QuorumUp {
@@ -237,7 +242,11 @@ mod tests {
                 s.inhibit = false;
                 s
             }),
-            reals: weights.iter().enumerate().map(|(i, &w)| real(w, i)).collect(),
+            reals: weights
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| real(w, i))
+                .collect(),
         }
     }
 
@@ -245,7 +254,10 @@ mod tests {
     fn inhibit_keeps_weight_zero_others_leave() {
         let (mut pool, events) = Pool::new(&service(&[3, 1], 1, 0, false));
         assert!(matches!(events[..], [PoolEvent::QuorumUp { .. }]));
-        assert_eq!(pool.members(), vec![(Member::Real(0), 3), (Member::Real(1), 1)]);
+        assert_eq!(
+            pool.members(),
+            vec![(Member::Real(0), 3), (Member::Real(1), 1)]
+        );
         assert_eq!(pool.checker(0, 0, false), vec![PoolEvent::RealDown(0)]);
         assert_eq!(pool.checker(1, 0, false)[0], PoolEvent::RealDown(1));
         assert_eq!(pool.members(), vec![(Member::Real(0), 0)]);
@@ -257,13 +269,35 @@ mod tests {
         let (mut pool, _) = Pool::new(&service(&[2, 2], 3, 1, true));
         assert!(pool.quorum_up());
         // 4 -> 2 < 3 - 1? no: lost only below quorum - hysteresis = 2.
-        assert!(pool.checker(1, 0, false).iter().all(|e| !matches!(e, PoolEvent::QuorumDown { .. })));
+        assert!(
+            pool.checker(1, 0, false)
+                .iter()
+                .all(|e| !matches!(e, PoolEvent::QuorumDown { .. }))
+        );
         let events = pool.checker(0, 0, false);
-        assert!(events.iter().any(|e| matches!(e, PoolEvent::QuorumDown { .. })));
-        assert_eq!(pool.members(), vec![(Member::Real(0), 0), (Member::Sorry, 1)]);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, PoolEvent::QuorumDown { .. }))
+        );
+        assert_eq!(
+            pool.members(),
+            vec![(Member::Real(0), 0), (Member::Sorry, 1)]
+        );
         // Regaining needs quorum + hysteresis = 4: one server back (2) is not enough.
-        assert!(pool.checker(0, 0, true).iter().all(|e| !matches!(e, PoolEvent::QuorumUp { .. })));
-        assert!(pool.checker(1, 0, true).iter().any(|e| matches!(e, PoolEvent::QuorumUp { .. })));
-        assert_eq!(pool.members(), vec![(Member::Real(0), 2), (Member::Real(1), 2)]);
+        assert!(
+            pool.checker(0, 0, true)
+                .iter()
+                .all(|e| !matches!(e, PoolEvent::QuorumUp { .. }))
+        );
+        assert!(
+            pool.checker(1, 0, true)
+                .iter()
+                .any(|e| matches!(e, PoolEvent::QuorumUp { .. }))
+        );
+        assert_eq!(
+            pool.members(),
+            vec![(Member::Real(0), 2), (Member::Real(1), 2)]
+        );
     }
 }

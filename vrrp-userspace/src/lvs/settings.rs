@@ -116,16 +116,9 @@ impl Scheduler {
     }
 
     pub fn from_code(code: u32) -> Option<Self> {
-        [
-            Self::Rr,
-            Self::Wrr,
-            Self::Sh,
-            Self::Mh,
-            Self::Lc,
-            Self::Wlc,
-        ]
-        .into_iter()
-        .find(|s| s.code() == code)
+        [Self::Rr, Self::Wrr, Self::Sh, Self::Mh, Self::Lc, Self::Wlc]
+            .into_iter()
+            .find(|s| s.code() == code)
     }
 }
 
@@ -229,7 +222,10 @@ fn timer(settings: &[Section], keyword: &str, warnings: &mut Vec<String>) -> Opt
     match section.args.first().map(|a| parse_timer(a)) {
         Some(Ok(value)) => Some(value),
         _ => {
-            warnings.push(format!("{keyword} {:?} is not a time - ignored", section.args));
+            warnings.push(format!(
+                "{keyword} {:?} is not a time - ignored",
+                section.args
+            ));
             None
         }
     }
@@ -296,7 +292,10 @@ fn virtual_service(
             return None;
         }
         VirtualServerAddress::Group(name) => {
-            let Some(group) = config.virtual_server_groups.iter().find(|g| &g.name == name)
+            let Some(group) = config
+                .virtual_server_groups
+                .iter()
+                .find(|g| &g.name == name)
             else {
                 warnings.push(format!(
                     "virtual_server group {name}: no virtual_server_group of that name - ignored"
@@ -323,7 +322,12 @@ fn virtual_service(
             (keys, format!("[group {name}]"))
         }
     };
-    let protocol = match server.protocol.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    let protocol = match server
+        .protocol
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         Some("TCP") => Protocol::Tcp,
         Some("UDP") => Protocol::Udp,
         Some(other) => {
@@ -395,13 +399,9 @@ fn virtual_service(
             ));
         }
     }
-    let mut persistence = server.persistence_timeout.map(|t| {
-        if t == 0 {
-            DEFAULT_PERSISTENCE
-        } else {
-            t
-        }
-    });
+    let mut persistence = server
+        .persistence_timeout
+        .map(|t| if t == 0 { DEFAULT_PERSISTENCE } else { t });
     if persistence.is_none() && keys.iter().any(|(_, port)| *port == 0) {
         warnings.push(format!(
             "virtual server {name}: zero port only valid for persistent services - setting \
@@ -422,7 +422,12 @@ fn virtual_service(
             )),
         }
     }
-    for parse_only in ["persistence_engine", "ha_suspend", "smtp_alert", "snmp_name"] {
+    for parse_only in [
+        "persistence_engine",
+        "ha_suspend",
+        "smtp_alert",
+        "snmp_name",
+    ] {
         if has(parse_only) {
             warnings.push(format!(
                 "virtual server {name}: {parse_only} is accepted but has no effect in xvrrpd"
@@ -481,7 +486,10 @@ fn virtual_service(
             (_, Some(port)) if port != 0 => port,
             _ => vs_port,
         };
-        if reals.iter().any(|r| r.addr == real.address && r.port == port) {
+        if reals
+            .iter()
+            .any(|r| r.addr == real.address && r.port == port)
+        {
             warnings.push(format!(
                 "virtual server {name}: real server {}:{port} is duplicated - removing second rs",
                 real.address
@@ -570,7 +578,10 @@ fn virtual_service(
     })
 }
 
-#[expect(clippy::too_many_arguments, reason = "the inheritance chain of keepalived's defaults")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the inheritance chain of keepalived's defaults"
+)]
 fn real_service(
     vs_name: &str,
     real: &RealServer,
@@ -900,11 +911,17 @@ mod tests {
     fn group_members_expand() {
         let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
         assert_eq!(
-            group_member(&words("10.0.0.1-3 80")).unwrap().unwrap().len(),
+            group_member(&words("10.0.0.1-3 80"))
+                .unwrap()
+                .unwrap()
+                .len(),
             3
         );
         assert_eq!(
-            group_member(&words("10.0.0.0/30 80")).unwrap().unwrap().len(),
+            group_member(&words("10.0.0.0/30 80"))
+                .unwrap()
+                .unwrap()
+                .len(),
             4
         );
         assert!(group_member(&words("fwmark 1")).unwrap().is_none());

@@ -60,7 +60,10 @@ fn wrr(dests: &[TableDest]) -> Vec<u32> {
             *w = (*w * LB_REGION_SLOTS as u64 / total).max(1);
         }
     }
-    let g = weights.iter().fold(0u64, |g, &w| gcd(g as u32, w as u32) as u64).max(1);
+    let g = weights
+        .iter()
+        .fold(0u64, |g, &w| gcd(g as u32, w as u32) as u64)
+        .max(1);
     let max = *weights.iter().max().expect("not empty");
     let period: u64 = weights.iter().sum::<u64>() / g;
     let mut sequence = Vec::with_capacity(period as usize);
@@ -239,7 +242,10 @@ mod tests {
         }
         for id in [0, 1, 3] {
             let share = after.iter().filter(|&&d| d == id).count();
-            assert!((1250..=1480).contains(&share), "dest {id} has {share} slots");
+            assert!(
+                (1250..=1480).contains(&share),
+                "dest {id} has {share} slots"
+            );
         }
     }
 }

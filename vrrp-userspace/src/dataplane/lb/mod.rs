@@ -18,7 +18,7 @@ use aya::maps::{Map, MapData, ProgramArray};
 use aya::programs::Xdp;
 use aya::{Ebpf, EbpfLoader};
 pub use counts::ConnCounts;
-pub use maps::{LbMaps, ServiceStats};
+pub use maps::{LbMaps, ServiceStats, addr_key, addr_of};
 pub use test_run::{LbTestRun, test_run_frame};
 use tracing::{info, warn};
 use vrrp_common::{LB_PROGRAM_NAME, LB_SETTINGS_GLOBAL, LbSettings, lb_map_names, map_names};
@@ -147,6 +147,10 @@ impl LoadBalancer {
         let Some(path) = self.chained.take() else {
             return;
         };
+        if !path.exists() {
+            // The VRRP side removed its pins first: the array went with them.
+            return;
+        }
         match open_program_array(&path) {
             Ok(mut next) => {
                 if let Err(e) = next.clear_index(&vrrp_common::NEXT_PROGRAM_SLOT) {
