@@ -12,6 +12,7 @@
 
 pub mod director;
 mod neigh;
+pub mod show;
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
