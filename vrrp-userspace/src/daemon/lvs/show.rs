@@ -247,7 +247,9 @@ pub fn show(lb_pin_dir: &Path, view: View, json_out: bool) -> anyhow::Result<Str
                     row.proto, r[0], r[1], r[2], r[3], r[4]
                 );
                 for (j, d) in row.dests.iter().enumerate() {
-                    let Some(l) = later.dests.get(j) else { continue };
+                    let Some(l) = later.dests.get(j) else {
+                        continue;
+                    };
                     let r = rate(&l.stats, &d.stats, seconds);
                     let _ = writeln!(
                         out,
