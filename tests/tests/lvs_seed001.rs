@@ -381,4 +381,10 @@ fn seed_001_dual_master_lvs_dr_with_wrr_persistence_and_http_checks() {
     let _ = std::fs::remove_dir_all(directors[0].pins());
     drop(nginxes);
     drop(recorders);
+    for port in ["p0", "p1"] {
+        let _ = std::fs::remove_dir_all(format!(
+            "/sys/fs/bpf/xvrrpd-seed001-{}-{port}",
+            switch.name()
+        ));
+    }
 }

@@ -7,6 +7,7 @@
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 //! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
+//! - `bench lb`: ns per packet of the XDP load balancer (BPF_PROG_TEST_RUN).
 //! - `matrix`: the failover interop matrix (xvrrpd and keepalived in both roles), as tables.
 
 mod bench_config;
@@ -60,6 +61,8 @@ enum Bench {
     Engine,
     /// Reading a 1,000-instance keepalived.conf, compared with `keepalived -t`.
     Config,
+    /// ns per packet of the XDP load balancer, established and new flows, DR/TUN/NAT.
+    Lb,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +92,7 @@ fn main() -> anyhow::Result<()> {
                     cargo(&["bench", "--package", "vrrp-userspace", "--bench", "engine"])
                 }
                 Bench::Config => bench_config::run(),
+                Bench::Lb => cargo(&["bench", "--package", "vrrp-userspace", "--bench", "lb"]),
             }
         }
     }

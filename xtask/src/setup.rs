@@ -18,6 +18,11 @@ const APT_PACKAGES: &[&str] = &[
     "iputils-ping",
     "iproute2",
     "keepalived",
+    // The LVS tests: real servers, the client, certificates for SSL_GET, veth offloads.
+    "nginx-light",
+    "curl",
+    "openssl",
+    "ethtool",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

@@ -5,9 +5,9 @@
 //!   down); a server without checkers is always alive.
 //! - Alive: in the pool with its effective weight (`misc_dynamic` may change it). Not alive:
 //!   out of the pool, or kept with weight 0 when `inhibit_on_failure`.
-//! - Quorum: the alive servers' weights must add up to `quorum` (+ `hysteresis` to regain it,
-//!   - `hysteresis` to lose it). Without quorum a `sorry_server` replaces the pool (servers
-//!   with `inhibit_on_failure` stay at weight 0); `quorum_up`/`quorum_down` run.
+//! - Quorum: the alive servers' weights must add up to `quorum` (plus `hysteresis` to regain
+//!   it, minus `hysteresis` to lose it). Without quorum a `sorry_server` replaces the pool
+//!   (servers with `inhibit_on_failure` stay at weight 0); `quorum_up`/`quorum_down` run.
 
 use super::settings::VirtualService;
 

@@ -806,7 +806,7 @@ fn check_spec(
 /// keepalived's `read_hex_str`: hex digits, spaces ignored.
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

@@ -248,7 +248,7 @@ impl Director {
         Ok(events)
     }
 
-    fn member<'s>(service: &'s VirtualService, member: Member) -> &'s RealService {
+    fn member(service: &VirtualService, member: Member) -> &RealService {
         match member {
             Member::Real(i) => &service.reals[i],
             Member::Sorry => service.sorry.as_ref().expect("a sorry member has a server"),

@@ -55,8 +55,22 @@ pub struct LoadBalancer {
 }
 
 impl LoadBalancer {
-    /// Loads the program and pins its maps, replacing pins a killed earlier run left.
+    /// Loads the program and pins its maps, replacing pins a killed earlier run left. A
+    /// failed load leaves no pin behind.
     pub fn load(options: &LbOptions) -> Result<Self, DataplaneError> {
+        Self::load_pinned(options).inspect_err(|_| {
+            for name in lb_map_names::ALL {
+                let _ = std::fs::remove_file(options.pin_dir.join(name));
+            }
+            let _ = std::fs::remove_dir(options.pin_dir.join("links"));
+            let _ = std::fs::remove_dir(&options.pin_dir);
+            if let Some(parent) = options.pin_dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        })
+    }
+
+    fn load_pinned(options: &LbOptions) -> Result<Self, DataplaneError> {
         let pin_dir_error = |source| DataplaneError::PinDir {
             path: options.pin_dir.clone(),
             source,
