@@ -7,10 +7,12 @@
 //! - `bench xdp`: nanoseconds per packet of the XDP program.
 //! - `bench engine`: received adverts per second through the VRRP engine.
 //! - `bench config`: reading a 1,000-instance keepalived.conf, against `keepalived -t`.
-//! - `bench lb`: ns per packet of the XDP load balancer (BPF_PROG_TEST_RUN).
+//! - `bench lb`: ns per packet of the XDP load balancer (BPF_PROG_TEST_RUN), then requests/s
+//!   and p99 through a VIP in namespaces, xvrrpd against haproxy in TCP mode.
 //! - `matrix`: the failover interop matrix (xvrrpd and keepalived in both roles), as tables.
 
 mod bench_config;
+mod bench_lb;
 mod demo;
 mod matrix;
 mod setup;
@@ -92,7 +94,7 @@ fn main() -> anyhow::Result<()> {
                     cargo(&["bench", "--package", "vrrp-userspace", "--bench", "engine"])
                 }
                 Bench::Config => bench_config::run(),
-                Bench::Lb => cargo(&["bench", "--package", "vrrp-userspace", "--bench", "lb"]),
+                Bench::Lb => bench_lb::run_bench(),
             }
         }
     }

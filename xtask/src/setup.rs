@@ -23,6 +23,9 @@ const APT_PACKAGES: &[&str] = &[
     "curl",
     "openssl",
     "ethtool",
+    // `cargo xtask bench lb`: the load generator and the proxy compared.
+    "wrk",
+    "haproxy",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
