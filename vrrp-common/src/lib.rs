@@ -15,12 +15,14 @@
 pub mod config;
 pub mod counters;
 pub mod keys;
+pub mod lb;
 pub mod proto;
 pub mod state;
 
 pub use config::*;
 pub use counters::*;
 pub use keys::*;
+pub use lb::*;
 pub use state::*;
 
 /// Map names, as the XDP program declares them and as they are pinned under the bpffs directory.
@@ -46,9 +48,12 @@ pub mod map_names {
     /// [`crate::InstanceKey`] -> [`crate::MasterDownTimer`]: each backup's master-down timer;
     /// written only by the program.
     pub const TIMERS: &str = "vrrp_timers";
+    /// Program array, slot [`crate::NEXT_PROGRAM_SLOT`]: where frames that are not VRRP go
+    /// next (the load balancer, when `virtual_server`s run); empty, they pass to the stack.
+    pub const NEXT: &str = "vrrp_next";
 
     /// Every map the daemon pins, in a fixed order.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         CONFIG,
         VIPS,
         POLICY,
@@ -59,6 +64,7 @@ pub mod map_names {
         GLOBAL,
         EVENTS,
         TIMERS,
+        NEXT,
     ];
 }
 
@@ -89,6 +95,8 @@ const _: () = assert!(core::mem::size_of::<TimerSync>() == 32);
 pub const TIMER_SYNC_ARMED: u32 = 2;
 /// [`TIMER_SYNC_PROGRAM_NAME`]'s return value: no timer is running (none yet, or cancelled).
 pub const TIMER_SYNC_IDLE: u32 = 1;
+/// The slot of [`map_names::NEXT`] that `vrrp_rx` tail-calls for frames that are not VRRP.
+pub const NEXT_PROGRAM_SLOT: u32 = 0;
 
 /// Name of the read-only global that turns the program into a pure observer (see [`OBSERVE_ALL`]).
 pub const OBSERVE_ALL_GLOBAL: &str = "OBSERVE_ALL";
@@ -117,4 +125,17 @@ mod pod {
     unsafe impl aya::Pod for super::GlobalStats {}
     unsafe impl aya::Pod for super::VrrpEvent {}
     unsafe impl aya::Pod for super::MasterDownTimer {}
+    unsafe impl aya::Pod for super::LbVipKey {}
+    unsafe impl aya::Pod for super::LbVip {}
+    unsafe impl aya::Pod for super::LbServiceKey {}
+    unsafe impl aya::Pod for super::LbService {}
+    unsafe impl aya::Pod for super::LbDest {}
+    unsafe impl aya::Pod for super::LbDestConns {}
+    unsafe impl aya::Pod for super::LbConnKey {}
+    unsafe impl aya::Pod for super::LbConn {}
+    unsafe impl aya::Pod for super::LbPersistKey {}
+    unsafe impl aya::Pod for super::LbPersist {}
+    unsafe impl aya::Pod for super::LbStats {}
+    unsafe impl aya::Pod for super::LbGlobalStats {}
+    unsafe impl aya::Pod for super::LbSettings {}
 }

@@ -19,16 +19,18 @@ use crate::{
     headers::{Ipv4Header, Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6Header, be16, header_at},
 };
 
-/// A frame that carries IP protocol 112, before its IP header is checked.
-pub enum Vrrp {
-    V4 {
-        offset: usize,
-    },
-    V6 {
-        offset: usize,
-        vrrp_offset: usize,
-        behind: Behind,
-    },
+/// A frame that carries IP protocol 112, before its IP header is checked. A struct whose
+/// every field is always set, not an enum with a variant per family: LLVM moved the unset
+/// fields of the IPv4 variant around as undefined registers, which the verifier refuses
+/// ("R9 !read_ok") once vrrp_rx also tail-calls the load balancer.
+pub struct Vrrp {
+    pub ipv6: bool,
+    /// Offset of the IP header.
+    pub offset: usize,
+    /// IPv6: where the VRRP message starts (IPv4: unused, 0).
+    pub vrrp_offset: usize,
+    /// IPv6: what stands between the IP header and VRRP (IPv4: `Parsed`).
+    pub behind: Behind,
 }
 
 /// What stands between an IPv6 header and the VRRP message.
@@ -63,7 +65,12 @@ pub struct IpInfo {
 #[inline(always)]
 pub fn ipv4(ctx: &XdpContext, offset: usize) -> Option<Vrrp> {
     let ip = unsafe { &*header_at::<Ipv4Header>(ctx, offset)? };
-    (ip.protocol == IPPROTO_VRRP).then_some(Vrrp::V4 { offset })
+    (ip.protocol == IPPROTO_VRRP).then_some(Vrrp {
+        ipv6: false,
+        offset,
+        vrrp_offset: 0,
+        behind: Behind::Parsed,
+    })
 }
 
 /// `Some` when the IPv6 packet is VRRP, directly or behind up to [`IPV6_MAX_EXT_HEADERS`]
@@ -74,7 +81,8 @@ pub fn ipv6(ctx: &XdpContext, offset: usize) -> Option<Vrrp> {
     let mut next = ip.next_header;
     let mut at = offset + IPV6_HEADER_LEN;
     if next == IPPROTO_VRRP {
-        return Some(Vrrp::V6 {
+        return Some(Vrrp {
+            ipv6: true,
             offset,
             vrrp_offset: at,
             behind: Behind::Parsed,
@@ -85,7 +93,8 @@ pub fn ipv6(ctx: &XdpContext, offset: usize) -> Option<Vrrp> {
         match next {
             IPV6_FRAGMENT => {
                 let fragment = unsafe { &*header_at::<Ipv6FragmentHeader>(ctx, at)? };
-                return (fragment.next_header == IPPROTO_VRRP).then_some(Vrrp::V6 {
+                return (fragment.next_header == IPPROTO_VRRP).then_some(Vrrp {
+                    ipv6: true,
                     offset,
                     vrrp_offset: at,
                     behind: Behind::Fragment,
@@ -113,7 +122,8 @@ pub fn ipv6(ctx: &XdpContext, offset: usize) -> Option<Vrrp> {
             return None;
         }
         if next == IPPROTO_VRRP {
-            return Some(Vrrp::V6 {
+            return Some(Vrrp {
+                ipv6: true,
                 offset,
                 vrrp_offset: at,
                 behind,
@@ -128,8 +138,14 @@ pub fn ipv6(ctx: &XdpContext, offset: usize) -> Option<Vrrp> {
 pub fn check(ctx: &XdpContext, ifindex: u32, vrrp: Vrrp) -> Result<IpInfo, u32> {
     let frame_len = ctx.data_end() - ctx.data();
     let drop = |kind| Err(drop_before_instance(ifindex, kind));
-    match vrrp {
-        Vrrp::V4 { offset } => {
+    let Vrrp {
+        ipv6,
+        offset,
+        vrrp_offset,
+        behind,
+    } = vrrp;
+    match ipv6 {
+        false => {
             let ip = unsafe { &*header_at::<Ipv4Header>(ctx, offset).ok_or(xdp_action::XDP_PASS)? };
             let header_len = ((ip.version_ihl & 0x0f) as usize) * 4;
             if ip.version_ihl >> 4 != 4 || header_len < IPV4_MIN_HEADER_LEN {
@@ -179,11 +195,7 @@ pub fn check(ctx: &XdpContext, ifindex: u32, vrrp: Vrrp) -> Result<IpInfo, u32> 
                 dst_sum: checksum::sum_words(&ip.dst),
             })
         }
-        Vrrp::V6 {
-            offset,
-            vrrp_offset,
-            behind,
-        } => {
+        true => {
             let ip = unsafe { &*header_at::<Ipv6Header>(ctx, offset).ok_or(xdp_action::XDP_PASS)? };
             if ip.version_class_flow[0] >> 4 != 6 {
                 return drop(DROP_IP_HEADER);

@@ -22,7 +22,7 @@ mod vips;
 
 use aya_ebpf::{
     bindings::{BPF_NOEXIST, xdp_action},
-    btf_maps::{HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    btf_maps::{HashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
@@ -87,6 +87,10 @@ static TIMERS: HashMap<InstanceKey, MasterDownTimer, 4096> = HashMap::new();
 /// timer code is unreachable and the verifier never looks at it (the daemon's fallback).
 #[unsafe(no_mangle)]
 static KERNEL_TIMERS: u8 = 0;
+/// Where frames that are not VRRP go next: the load balancer (`xvrrpd_lb`, a program of its
+/// own object) when the daemon runs `virtual_server`s; an empty slot passes them to the stack.
+#[btf_map(name = "vrrp_next")]
+static NEXT: ProgramArray<1> = ProgramArray::new();
 
 /// Set to [`vrrp_common::OBSERVE_ALL`] at load time by `xvrrpd monitor`: record every VRID on
 /// every interface with default checks and drop nothing. A read-only global, so the verifier
@@ -96,7 +100,22 @@ static OBSERVE_ALL: u8 = 0;
 
 #[xdp]
 pub fn vrrp_rx(ctx: XdpContext) -> u32 {
-    try_vrrp_rx(&ctx).unwrap_or(xdp_action::XDP_PASS)
+    match try_vrrp_rx(&ctx) {
+        Some(verdict) => verdict,
+        None => next_program(ctx.ctx),
+    }
+}
+
+/// Not VRRP: on to the load balancer if one is chained (a tail call does not return when it
+/// succeeds), else to the stack.
+#[inline(always)]
+fn next_program(ctx: *mut aya_ebpf::bindings::xdp_md) -> u32 {
+    // The map's own pointer is crate-private in aya-ebpf: the static's address is the map.
+    let map = (&raw const NEXT).cast_mut().cast();
+    unsafe {
+        aya_ebpf::helpers::bpf_tail_call(ctx.cast(), map, vrrp_common::NEXT_PROGRAM_SLOT);
+    }
+    xdp_action::XDP_PASS
 }
 
 /// Never attached: the daemon runs it with BPF_PROG_TEST_RUN on a [`TimerSync`] right after

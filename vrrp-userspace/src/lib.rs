@@ -4,14 +4,18 @@
 //! - [`protocol`]: the VRRP wire format, pure and IO-free.
 //! - [`engine`]: the VRRP state machine, pure and driven by events on a fake-able clock.
 //! - [`dataplane`]: the XDP program, its maps and attachments.
+//! - [`lvs`], [`checkers`]: keepalived's `virtual_server` and real-server checkers, served by
+//!   an XDP load balancer.
 //! - [`monitor`]: `xvrrpd monitor`, the view of every router on a link.
 //! - [`pcap`]: capture files for offline decoding.
 
+pub mod checkers;
 pub mod config;
 pub mod daemon;
 pub mod dataplane;
 pub mod engine;
 pub mod logging;
+pub mod lvs;
 pub mod monitor;
 pub mod pcap;
 pub mod protocol;

@@ -83,7 +83,7 @@ struct KeepalivedArgs {
     /// Detailed log messages.
     #[arg(short = 'D', long = "log-detail")]
     log_detail: bool,
-    /// Only run the VRRP subsystem (the only one xvrrpd has).
+    /// Only run the VRRP subsystem: no virtual servers, no checkers (keepalived's -P).
     #[arg(short = 'P', long = "vrrp")]
     vrrp_only: bool,
     /// Pid file, locked while the daemon runs (default: /run/xvrrpd.pid, or one per network
@@ -133,6 +133,44 @@ enum Command {
     /// Re-run a flight recording (or a golden events file) through the engine and print
     /// every action as JSON lines.
     Replay(operations::ReplayArgs),
+    /// List the virtual servers the running daemon's load balancer serves, like `ipvsadm -Ln`.
+    Lvs(LvsArgs),
+    /// Print the MD5 digest of a page, for HTTP_GET/SSL_GET's `digest` (keepalived's genhash).
+    Genhash(GenhashArgs),
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("view").args(["stats", "rate"]))]
+struct LvsArgs {
+    /// Connections, packets and bytes per service and real server (`ipvsadm -Ln --stats`).
+    #[arg(long)]
+    stats: bool,
+    /// Per second over one second (`ipvsadm -Ln --rate`).
+    #[arg(long)]
+    rate: bool,
+    #[arg(long)]
+    json: bool,
+    /// The daemon's pin directory (its `--bpffs`; default: this namespace's).
+    #[arg(long, value_name = "DIR")]
+    bpffs: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GenhashArgs {
+    /// http://HOST[:PORT]/PATH or https://... (SSL_GET).
+    url: String,
+    /// The Host header (and TLS server name), like the checker's `virtualhost`.
+    #[arg(short = 'V', long)]
+    virtualhost: Option<String>,
+    /// HTTP/1.1 with `Connection: close` instead of keepalived's default HTTP/1.0.
+    #[arg(long)]
+    http11: bool,
+    /// Also print the status line and headers.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// Seconds to wait for each step.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    timeout: Duration,
 }
 
 #[derive(Args)]
@@ -201,11 +239,54 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Reload(args)) => operations::reload(&args),
         Some(Command::Record(args)) => operations::record(&args),
         Some(Command::Replay(args)) => operations::replay(&args),
+        Some(Command::Lvs(args)) => lvs_command(args),
+        Some(Command::Genhash(args)) => genhash_command(args),
         None if cli.keepalived.config_test.is_some() || cli.keepalived.dump_conf => {
             keepalived_command(&cli.keepalived)
         }
         None => daemon_command(&cli.keepalived),
     }
+}
+
+fn lvs_command(args: LvsArgs) -> anyhow::Result<()> {
+    let pin_dir = match args.bpffs {
+        Some(dir) => dir,
+        None => pin_dir_for(std::path::Path::new(DEFAULT_BPFFS_ROOT), Role::Daemon)?,
+    };
+    let view = if args.stats {
+        daemon::lvs::show::View::Stats
+    } else if args.rate {
+        daemon::lvs::show::View::Rate
+    } else {
+        daemon::lvs::show::View::Connections
+    };
+    let text = daemon::lvs::show::show(
+        &xvrrpd::dataplane::lb::lb_pin_dir(&pin_dir),
+        view,
+        args.json,
+    )?;
+    print!("{text}");
+    Ok(())
+}
+
+fn genhash_command(args: GenhashArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let response = runtime
+        .block_on(xvrrpd::checkers::http::genhash(
+            &args.url,
+            args.virtualhost.as_deref(),
+            args.http11,
+            args.timeout,
+        ))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.url))?;
+    if args.verbose {
+        eprint!("{}", response.headers);
+        eprintln!("({} bytes of body)", response.body_len);
+    }
+    println!("{}", response.digest);
+    Ok(())
 }
 
 /// `-t`, `-d` and the daemon itself.
@@ -270,6 +351,8 @@ fn daemon_command(args: &KeepalivedArgs) -> ! {
         metrics_listen: args.metrics_listen,
         record_events: args.record_events.clone(),
         kernel_timers: !args.no_kernel_timers,
+        // keepalived's -P runs the VRRP process only: no virtual servers, no checkers.
+        lvs: !args.vrrp_only,
     };
     std::process::exit(daemon::run(&options))
 }

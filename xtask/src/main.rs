@@ -13,11 +13,14 @@
 //!   the same namespace bench (also under `stress-ng --cpu 4`), side by side, and a PNG.
 //! - `bench scale`: 100 and 1,000 instances at 10 ms and a flood of foreign adverts, CPU,
 //!   wakeups, send jitter and VIP holders of keepalived and xvrrpd side by side.
+//! - `bench lb`: ns per packet of the XDP load balancer (BPF_PROG_TEST_RUN), then requests/s
+//!   and p99 through a VIP in namespaces, xvrrpd against haproxy in TCP mode.
 //! - `matrix`: the failover interop matrix (xvrrpd and keepalived in both roles), as tables.
 
 mod bench_config;
 mod bench_env;
 mod bench_failover;
+mod bench_lb;
 mod bench_plot;
 mod bench_reload;
 mod bench_scale;
@@ -117,6 +120,8 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         window: u64,
     },
+    /// ns per packet of the XDP load balancer, established and new flows, DR/TUN/NAT.
+    Lb,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -177,6 +182,7 @@ fn main() -> anyhow::Result<()> {
                     watch: std::time::Duration::from_secs(watch),
                     window: std::time::Duration::from_secs(window),
                 }),
+                Bench::Lb => bench_lb::run_bench(),
             }
         }
     }

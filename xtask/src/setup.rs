@@ -27,6 +27,11 @@ const APT_PACKAGES: &[&str] = &[
     "haproxy",
     "redis-server",
     "curl",
+    // The LVS tests: certificates for SSL_GET, veth offloads; `cargo xtask bench lb`'s load
+    // generator.
+    "openssl",
+    "ethtool",
+    "wrk",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

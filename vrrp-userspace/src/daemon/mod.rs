@@ -8,6 +8,7 @@ pub mod child;
 pub mod control;
 pub mod dumps;
 pub mod host;
+pub mod lvs;
 mod metrics;
 pub mod netlink;
 pub mod notify;
@@ -74,6 +75,8 @@ pub struct DaemonOptions {
     /// Backups' master-down timers run in the kernel (`bpf_timer`) when it allows; false
     /// (`--no-kernel-timers`) keeps them in userspace.
     pub kernel_timers: bool,
+    /// Run the `virtual_server`s (keepalived's checker process); off with `-P/--vrrp`.
+    pub lvs: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
@@ -134,7 +137,9 @@ pub fn run(options: &DaemonOptions) -> i32 {
             scripts::Finding::Error(message) => error!("{message}"),
         }
     }
-    let code = runtime.block_on(start_and_run(&config, &vetted, options));
+    // A LocalSet: the load balancer's loop shares its director with the VRRP runtime's hook.
+    let local = tokio::task::LocalSet::new();
+    let code = runtime.block_on(local.run_until(start_and_run(&config, &vetted, options)));
     pid_file.remove();
     code
 }
@@ -215,6 +220,8 @@ async fn start_and_run(
         pins = %pin_dir.display(),
         "xvrrpd running"
     );
+    let vrrp_ifindexes = resolved.instances.iter().map(|i| i.link.ifindex).collect();
+    let lvs_netlink = netlink.clone();
     let ops_options = OperationsOptions {
         config_file: options.config_file.clone(),
         socket: match &options.socket {
@@ -245,7 +252,7 @@ async fn start_and_run(
     };
     let names: Vec<String> = resolved.instances.iter().map(|i| i.name.clone()).collect();
     let notifier = notify::Notifier::start(config, &names, vetted);
-    let runtime =
+    let mut runtime =
         match runtime::Runtime::new(resolved, host, netlink, receive, ops, trackers, notifier) {
             Ok(runtime) => runtime,
             Err(e) => {
@@ -253,7 +260,25 @@ async fn start_and_run(
                 return exit_code::FATAL;
             }
         };
-    match runtime.run(options.record_events.as_deref()).await {
+    let lvs = if options.lvs {
+        match lvs::Lvs::start(config, &pin_dir, &lvs_netlink, &vrrp_ifindexes).await {
+            Ok(lvs) => lvs,
+            Err(e) => {
+                error!("cannot start the load balancer: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(lvs) = &lvs {
+        runtime.set_vip_hook(lvs.vip_hook());
+    }
+    let result = runtime.run(options.record_events.as_deref()).await;
+    if let Some(lvs) = lvs {
+        lvs.stop().await;
+    }
+    match result {
         Ok(()) => {
             info!("stopped");
             exit_code::CLEAN

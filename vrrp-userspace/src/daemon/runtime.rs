@@ -92,6 +92,8 @@ pub struct Runtime {
     ops: Operations,
     /// A reload whose configuration file is being read.
     reload: Option<reload::PendingReload>,
+    /// The load balancer, told which virtual addresses are held (issue 12).
+    vip_hook: Option<super::lvs::VipHook>,
 }
 
 impl Runtime {
@@ -140,9 +142,16 @@ impl Runtime {
             tracked_up: BTreeMap::new(),
             reported: BTreeSet::new(),
             ops,
+            vip_hook: None,
             resolved,
             reload: None,
         })
+    }
+
+    /// The load balancer serves a virtual address only while it is held: told before a
+    /// master's addresses are added and after they are removed.
+    pub fn set_vip_hook(&mut self, hook: super::lvs::VipHook) {
+        self.vip_hook = Some(hook);
     }
 
     /// Starts every instance and runs until SIGTERM or SIGINT, then stops them cleanly.
@@ -617,6 +626,10 @@ impl Runtime {
     /// Adds or removes addresses, routes and rules on the host for an instance. Failures are
     /// logged and the rest goes on (keepalived does the same).
     async fn change_addresses(&mut self, id: InstanceId, owned: &Owned, add: bool) {
+        let vips: Vec<IpAddr> = owned.addresses.iter().map(|a| a.prefix.addr).collect();
+        if add && let Some(hook) = &mut self.vip_hook {
+            hook(&vips, true);
+        }
         for address in &owned.addresses {
             let mut address = address.clone();
             address.link.ifindex = self.current_ifindex(address.link.ifindex);
@@ -661,6 +674,9 @@ impl Runtime {
                 if let Err(e) = self.netlink.route(route, &host, false).await {
                     self.report(id, "removing a route", &e);
                 }
+            }
+            if let Some(hook) = &mut self.vip_hook {
+                hook(&vips, false);
             }
         }
     }

@@ -11,6 +11,7 @@
 mod attach;
 mod bpffs;
 mod error;
+pub mod lb;
 mod links;
 mod maps;
 mod test_run;

@@ -1,0 +1,408 @@
+//! The daemon's LVS edge: the XDP load balancer behind `vrrp_rx`, kept in step with the
+//! checkers, the kernel's next hops and the virtual addresses this director holds.
+//!
+//! - [`Lvs::start`] loads the load balancer, chains it behind `vrrp_rx` (attaching it on its
+//!   own where no instance runs), writes every service ([`director`]) and starts one task per
+//!   checker; [`Lvs::stop`] undoes all of it (with `omega`, the down notifies run).
+//! - A VIP is served only while it is a local address: the runtime calls [`VipHook`] before
+//!   it adds a master's addresses and after it removed them; netlink address changes keep the
+//!   rest (static VIPs, addresses removed by hand) right.
+//! - Checker results become pool changes, map writes and `notify_up`/`notify_down`/
+//!   `quorum_up`/`quorum_down` scripts; idle connections expire with IPVS's timeouts.
+
+pub mod director;
+mod neigh;
+pub mod show;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use futures::channel::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use self::director::Director;
+use super::netlink::Netlink;
+use crate::checkers::{self, Change, Schedule};
+use crate::config::model::{Config, ScriptCommand};
+use crate::dataplane::lb::{LbOptions, LoadBalancer, lb_pin_dir};
+use crate::lvs::pool::PoolEvent;
+use crate::lvs::settings::{LvsConfig, lvs_config};
+
+/// What a checker task reports.
+struct CheckerReport {
+    service: usize,
+    real: usize,
+    checker: usize,
+    change: Change,
+    reason: String,
+}
+
+/// Told which virtual addresses the VRRP side is about to hold (`true`, before adding them)
+/// or has given up (`false`, after removing them).
+pub type VipHook = Box<dyn FnMut(&[IpAddr], bool)>;
+
+/// The running LVS side.
+pub struct Lvs {
+    director: Rc<RefCell<Director>>,
+    checkers: Vec<JoinHandle<()>>,
+    main: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Lvs {
+    /// Starts the LVS side when the configuration has virtual servers (`None` otherwise).
+    /// `vrrp_ifindexes`: where `vrrp_rx` is attached (it chains to the load balancer there).
+    pub async fn start(
+        config: &Config,
+        daemon_pin_dir: &Path,
+        netlink: &Netlink,
+        vrrp_ifindexes: &BTreeSet<u32>,
+    ) -> anyhow::Result<Option<Self>> {
+        let lvs = lvs_config(config);
+        for warning in &lvs.warnings {
+            warn!("{warning}");
+        }
+        if lvs.services.is_empty() {
+            return Ok(None);
+        }
+        let mut lb = LoadBalancer::load(&LbOptions {
+            pin_dir: lb_pin_dir(daemon_pin_dir),
+            nat: lvs.uses_nat(),
+        })?;
+        lb.chain(daemon_pin_dir)?;
+        let (director, events) = Director::new(lb, &lvs)?;
+        let director = Rc::new(RefCell::new(director));
+        for (service, event) in events {
+            react(&director.borrow(), service, event);
+        }
+        info!(
+            services = lvs.services.len(),
+            vips = director.borrow().vips().len(),
+            "load balancer running"
+        );
+        let (reports, receiver) = mpsc::unbounded();
+        let checkers = start_checkers(&lvs, &reports);
+        let main = tokio::task::spawn_local(run(
+            director.clone(),
+            receiver,
+            netlink.clone(),
+            vrrp_ifindexes.clone(),
+        ));
+        Ok(Some(Self {
+            director,
+            checkers,
+            main: Some(main),
+        }))
+    }
+
+    /// The hook the VRRP runtime calls around adding and removing a master's addresses.
+    pub fn vip_hook(&self) -> VipHook {
+        let director = self.director.clone();
+        Box::new(move |addrs, held| {
+            let Ok(mut director) = director.try_borrow_mut() else {
+                return;
+            };
+            for addr in addrs {
+                if let Err(e) = director.set_held(*addr, held) {
+                    warn!(vip = %addr, error = %e, "cannot update the load balancer");
+                }
+            }
+        })
+    }
+
+    /// Stops the checkers, runs omega's notifies and removes the load balancer.
+    pub async fn stop(mut self) {
+        for checker in &self.checkers {
+            checker.abort();
+        }
+        if let Some(main) = self.main.take() {
+            main.abort();
+            let _ = main.await;
+        }
+        {
+            let director = self.director.borrow();
+            for index in 0..director.services() {
+                let service = director.service(index);
+                if !service.omega {
+                    continue;
+                }
+                for real in director.pool(index).alive_reals() {
+                    run_script(service.reals[real].notify_down.as_ref());
+                }
+                run_script(service.quorum_down.as_ref());
+            }
+        }
+        match Rc::try_unwrap(self.director) {
+            Ok(director) => director.into_inner().shutdown(),
+            Err(_) => warn!("the load balancer is still in use; its pins stay"),
+        }
+    }
+}
+
+fn start_checkers(
+    lvs: &LvsConfig,
+    reports: &mpsc::UnboundedSender<CheckerReport>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for (s, service) in lvs.services.iter().enumerate() {
+        let delay_loop = service
+            .reals
+            .iter()
+            .flat_map(|r| r.checks.iter())
+            .map(|c| c.delay_loop)
+            .next()
+            .unwrap_or(crate::lvs::settings::DEFAULT_DELAY_LOOP);
+        for (r, real) in service.reals.iter().enumerate() {
+            for (c, spec) in real.checks.iter().enumerate() {
+                let spec = spec.clone();
+                let reports = reports.clone();
+                let name = format!("{} of {}", spec.kind.name(), real.name(service.protocol));
+                tasks.push(tokio::spawn(async move {
+                    let mut schedule = Schedule::new(&spec);
+                    // keepalived: the first check after BOOTSTRAP_DELAY (1 s) and a random
+                    // share of `warmup`, so checks of many servers do not coincide.
+                    let warmup = spec.warmup.mul_f64(random_fraction());
+                    tokio::time::sleep(Duration::from_secs(1) + warmup).await;
+                    loop {
+                        let outcome = checkers::probe::run(&spec, delay_loop).await;
+                        let (delay, changes) = schedule.record(&outcome);
+                        debug!(checker = %name, ?outcome, "checked");
+                        let reason = match &outcome {
+                            checkers::Outcome::Down { reason } => reason.clone(),
+                            checkers::Outcome::Up { .. } => "success".into(),
+                        };
+                        for change in changes {
+                            let report = CheckerReport {
+                                service: s,
+                                real: r,
+                                checker: c,
+                                change,
+                                reason: reason.clone(),
+                            };
+                            if reports.unbounded_send(report).is_err() {
+                                return;
+                            }
+                        }
+                        tokio::time::sleep(delay).await;
+                    }
+                }));
+            }
+        }
+    }
+    tasks
+}
+
+fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 4];
+    // SAFETY: getrandom into a 4-byte buffer.
+    unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), 4, 0) };
+    u32::from_ne_bytes(bytes) as f64 / u32::MAX as f64
+}
+
+/// The LVS loop: checker reports, next hops every second, connection expiry, held VIPs.
+async fn run(
+    director: Rc<RefCell<Director>>,
+    mut reports: mpsc::UnboundedReceiver<CheckerReport>,
+    netlink: Netlink,
+    vrrp_ifindexes: BTreeSet<u32>,
+) {
+    let mut changes = match Netlink::subscribe() {
+        Ok(changes) => Some(changes),
+        Err(e) => {
+            warn!(error = %e, "cannot follow address changes; VIPs follow the VRRP state only");
+            None
+        }
+    };
+    let handle = match rtnetlink::new_connection() {
+        Ok((connection, handle, _)) => {
+            tokio::spawn(connection);
+            handle
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot open netlink: real servers cannot be resolved");
+            return;
+        }
+    };
+    let mut resolve_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut expire_tick = tokio::time::interval(Duration::from_secs(2));
+    let mut attached: BTreeSet<u32> = BTreeSet::new();
+    refresh_held(&director, &netlink).await;
+    loop {
+        tokio::select! {
+            Some(report) = reports.next() => {
+                let mut d = director.borrow_mut();
+                let service = d.service(report.service).clone();
+                let real = service.reals[report.real].name(service.protocol);
+                let result = match report.change {
+                    Change::Up => {
+                        info!(service = %service.name, real = %real, "checker succeeded: server up");
+                        d.checker(report.service, report.real, report.checker, true)
+                    }
+                    Change::Down => {
+                        info!(service = %service.name, real = %real, reason = %report.reason, "checker failed: server down");
+                        d.checker(report.service, report.real, report.checker, false)
+                    }
+                    Change::Weight(weight) => d.set_weight(report.service, report.real, weight),
+                };
+                match result {
+                    Ok(events) => {
+                        for event in events {
+                            react(&d, report.service, event);
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "cannot update the load balancer"),
+                }
+            }
+            _ = resolve_tick.tick() => {
+                resolve_all(&director, &netlink, &handle, &vrrp_ifindexes, &mut attached).await;
+            }
+            _ = expire_tick.tick() => {
+                let now = coarse_now_ns();
+                if let Err(e) = director.borrow_mut().expire(now) {
+                    debug!(error = %e, "expiring connections failed");
+                }
+            }
+            Some(_) = async {
+                match &mut changes {
+                    Some(changes) => changes.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(changes) = &mut changes {
+                    while changes.try_recv().is_ok() {}
+                }
+                refresh_held(&director, &netlink).await;
+            }
+        }
+    }
+}
+
+/// A VIP is held while it is a local address of this host.
+async fn refresh_held(director: &Rc<RefCell<Director>>, netlink: &Netlink) {
+    let Ok(host) = netlink.host_facts().await else {
+        return;
+    };
+    let mut d = director.borrow_mut();
+    for vip in d.vips() {
+        let local = host.interfaces.iter().any(|i| i.has_address(vip));
+        if let Err(e) = d.set_held(vip, local) {
+            warn!(vip = %vip, error = %e, "cannot update the load balancer");
+        }
+    }
+}
+
+async fn resolve_all(
+    director: &Rc<RefCell<Director>>,
+    netlink: &Netlink,
+    handle: &rtnetlink::Handle,
+    vrrp_ifindexes: &BTreeSet<u32>,
+    attached: &mut BTreeSet<u32>,
+) {
+    let Ok(host) = netlink.host_facts().await else {
+        return;
+    };
+    let addrs = director.borrow().server_addresses();
+    let mut wanted: BTreeSet<u32> = BTreeSet::new();
+    for addr in addrs {
+        let hop = neigh::resolve(handle, &host, addr).await;
+        if let Some(hop) = &hop {
+            wanted.insert(hop.ifindex);
+        }
+        if let Err(e) = director.borrow_mut().set_next_hop(addr, hop) {
+            warn!(server = %addr, error = %e, "cannot update the load balancer");
+        }
+    }
+    // Where virtual addresses live, and where servers answer (NAT replies), the program
+    // must run: behind vrrp_rx there, or on its own.
+    for vip in director.borrow().vips() {
+        for iface in host.interfaces.iter().filter(|i| i.has_address(vip)) {
+            if !iface.loopback {
+                wanted.insert(iface.ifindex);
+            }
+        }
+    }
+    for ifindex in wanted.difference(vrrp_ifindexes) {
+        if attached.contains(ifindex) {
+            continue;
+        }
+        match director.borrow_mut().load_balancer_mut().attach(*ifindex) {
+            Ok(_) => {
+                attached.insert(*ifindex);
+            }
+            Err(e) => warn!(ifindex, error = %e, "cannot attach the load balancer"),
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC_COARSE, the clock the program stamps connections with.
+fn coarse_now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Logs a pool change and runs its notify script.
+fn react(director: &Director, index: usize, event: PoolEvent) {
+    let service = director.service(index);
+    match event {
+        PoolEvent::RealUp(real) => {
+            let r = &service.reals[real];
+            info!(service = %service.name, real = %r.name(service.protocol), "{} service {} to VS {}", if r.inhibit { "Enabling" } else { "Adding" }, r.name(service.protocol), service.name);
+            run_script(r.notify_up.as_ref());
+        }
+        PoolEvent::RealDown(real) => {
+            let r = &service.reals[real];
+            info!(service = %service.name, real = %r.name(service.protocol), "{} service {} from VS {}", if r.inhibit { "Disabling" } else { "Removing" }, r.name(service.protocol), service.name);
+            run_script(r.notify_down.as_ref());
+        }
+        PoolEvent::Weight { real, from, to } => {
+            info!(service = %service.name, real = %service.reals[real].name(service.protocol), from, to, "Changing weight from {from} to {to}");
+        }
+        PoolEvent::QuorumUp {
+            weight_sum,
+            threshold,
+        } => {
+            info!(service = %service.name, weight_sum, threshold, "Gained quorum for VS {}", service.name);
+            run_script(service.quorum_up.as_ref());
+        }
+        PoolEvent::QuorumDown {
+            weight_sum,
+            threshold,
+        } => {
+            info!(service = %service.name, weight_sum, threshold, "Lost quorum for VS {}", service.name);
+            run_script(service.quorum_down.as_ref());
+        }
+    }
+}
+
+/// Fire and forget, as keepalived's notify_exec; the child is reaped by its task.
+fn run_script(script: Option<&ScriptCommand>) {
+    let Some(script) = script else {
+        return;
+    };
+    let Some((program, args)) = script.argv.split_first() else {
+        return;
+    };
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(false);
+    match command.spawn() {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+        Err(e) => warn!(script = %program, error = %e, "cannot run the notify script"),
+    }
+}

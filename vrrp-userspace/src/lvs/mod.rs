@@ -1,0 +1,8 @@
+//! The LVS side of keepalived (`virtual_server`) without IPVS, pure: the services the
+//! configuration asks for ([`settings`]), which real servers each forwards to as checkers
+//! report ([`pool`]), and the scheduling tables the XDP load balancer reads ([`tables`]).
+//! The daemon's IO shell is `daemon::lvs`; the kernel half `dataplane::lb`.
+
+pub mod pool;
+pub mod settings;
+pub mod tables;
