@@ -455,3 +455,78 @@ fn fifo_lines_match_keepalived_byte_for_byte() {
     b.sort();
     assert_eq!(a, b);
 }
+
+#[test]
+fn instances_removed_by_a_reload_notify_as_keepalived_does() {
+    // keepalived (clear_diff_vrrp): a removed instance reports DELETED with `notify_deleted`,
+    // else FAULT (its older way), nothing if it already was in FAULT; never STOP.
+    let lab = Lab::new("deleted").unwrap();
+    let mut streams = BTreeMap::new();
+    for daemon in [Daemon::Keepalived, Daemon::Xvrrpd] {
+        let dir = TempDir::new("deleted").unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::write(dir.path().join("down"), "1\n").unwrap();
+        let instance = |name: &str, vrid: u8, extra: &str| {
+            format!(
+                "vrrp_instance {name} {{\n interface {IFACE}\n virtual_router_id {vrid}\n \
+                 priority 100\n version 3\n advert_int 0.1\n virtual_ipaddress {{\n  \
+                 192.0.2.{vrid}/24\n }}\n{extra}}}\n"
+            )
+        };
+        let global = format!(
+            "global_defs {{\n notify_fifo {d}/fifo\n}}\n\
+             track_file down {{\n file {d}/down\n weight 0\n}}\n"
+        );
+        let before = format!(
+            "{global}{}{}{}{}",
+            instance("VI_1", 61, " notify_deleted\n"),
+            instance("VI_2", 62, ""),
+            instance("VI_3", 63, " track_file {\n  down\n }\n"),
+            instance("VI_4", 64, ""),
+        );
+        let after = format!("{global}{}", instance("VI_4", 64, ""));
+        let fifo = FifoReader::create(&dir.path().join("fifo")).unwrap();
+        let mut router = Router::start(daemon, lab.r1.netns(), &before).unwrap();
+        let count = |text: &str| fifo.lines().iter().filter(|l| l.contains(text)).count();
+        assert!(
+            wait_until(SETTLE, || count("MASTER ") >= 3
+                && count("\"VI_3\" FAULT") == 1),
+            "{daemon}: {:#?}\n{}",
+            fifo.lines(),
+            router.log_tail(40)
+        );
+        std::fs::write(router.config_file(), &after).unwrap();
+        let pid = router.pid().expect("running") as i32;
+        // SAFETY: a signal to the daemon this test started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+        assert!(
+            wait_until(SETTLE, || count("\"VI_2\" FAULT") == 1
+                && count("\"VI_1\" DELETED") == 1),
+            "{daemon}: {:#?}\n{}",
+            fifo.lines(),
+            router.log_tail(40)
+        );
+        // Whatever else would come has come by now.
+        std::thread::sleep(Duration::from_millis(500));
+        router.check_running().unwrap();
+        streams.insert(daemon.name(), fifo.lines());
+        router.terminate(Duration::from_secs(5)).unwrap();
+    }
+    let keepalived = &streams["keepalived"];
+    let xvrrpd = &streams["xvrrpd"];
+    println!("keepalived's FIFO:\n{}", keepalived.concat());
+    println!("xvrrpd's FIFO:\n{}", xvrrpd.concat());
+    // What the reload sent, in order (keepalived orders the start-up lines differently: it
+    // reports an instance starting in FAULT first).
+    let reload = |lines: &Vec<String>| {
+        let first = position(lines, "INSTANCE \"VI_1\" DELETED 100\n")
+            .min(position(lines, "INSTANCE \"VI_2\" FAULT 100\n"));
+        lines[first..].to_vec()
+    };
+    assert_eq!(reload(xvrrpd), reload(keepalived));
+    let mut a = xvrrpd.clone();
+    let mut b = keepalived.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}

@@ -58,6 +58,10 @@ struct Plan {
     stop: Option<Launch>,
     any: Option<Launch>,
     master_rx_lower_pri: Option<Launch>,
+    /// `notify_deleted` was given (with or without a script): an instance a reload removes
+    /// reports DELETED; without it, FAULT (keepalived's older way, still its default).
+    notify_deleted: bool,
+    deleted: Option<Launch>,
     smtp_alert: bool,
 }
 
@@ -70,6 +74,11 @@ impl Plan {
             stop: vetted.slot(&notify.stop),
             any: vetted.slot(&notify.any),
             master_rx_lower_pri: vetted.slot(&notify.master_rx_lower_pri),
+            notify_deleted: notify.deleted.is_some(),
+            deleted: notify
+                .deleted
+                .as_ref()
+                .and_then(|script| vetted.slot(script)),
             smtp_alert,
         }
     }
@@ -81,6 +90,7 @@ impl Plan {
             || self.stop.is_some()
             || self.any.is_some()
             || self.master_rx_lower_pri.is_some()
+            || self.deleted.is_some()
     }
 
     fn for_state(&self, state: State) -> Option<&Launch> {
@@ -107,6 +117,8 @@ struct Target {
     queue: Option<mpsc::UnboundedSender<Job>>,
     task: Option<JoinHandle<()>>,
     last_mailed: Option<State>,
+    /// A reload removed it: its stop is reported as deleted, not as STOP.
+    deleted: bool,
 }
 
 impl Target {
@@ -124,6 +136,7 @@ impl Target {
             queue,
             task,
             last_mailed: None,
+            deleted: false,
         }
     }
 
@@ -255,6 +268,9 @@ impl Notifier {
             return;
         };
         let target = &self.instances[id.0];
+        if target.deleted {
+            return;
+        }
         let name = target.name.clone();
         let mut runs = Vec::new();
         if let Some(launch) = target.plan.for_state(to) {
@@ -274,6 +290,40 @@ impl Notifier {
         target.enqueue(format!("{name} {word}"), runs);
         self.write_line(&fifo_line(false, &name, word, priority.0));
         self.mail(false, id.0, to);
+    }
+
+    /// A reload removes the instance, which was in `state` at `priority` (keepalived's
+    /// clear_diff_vrrp and send_instance_notifies): with `notify_deleted`, its deleted script
+    /// and DELETED; without, its fault script and FAULT, unless it already was in FAULT. The
+    /// stop that follows is not reported.
+    pub fn instance_deleted(&mut self, id: InstanceId, state: State, priority: Priority) {
+        let target = &mut self.instances[id.0];
+        target.deleted = true;
+        let notify_deleted = target.plan.notify_deleted;
+        if !notify_deleted && state == State::Fault {
+            return;
+        }
+        let (word, script) = if notify_deleted {
+            ("DELETED", target.plan.deleted.clone())
+        } else {
+            ("FAULT", target.plan.fault.clone())
+        };
+        let name = target.name.clone();
+        let mut runs: Vec<(Launch, Vec<String>)> =
+            script.into_iter().map(|l| (l, Vec::new())).collect();
+        if let Some(launch) = &target.plan.any {
+            runs.push((
+                launch.clone(),
+                vec![
+                    "INSTANCE".into(),
+                    name.clone(),
+                    word.into(),
+                    priority.0.to_string(),
+                ],
+            ));
+        }
+        target.enqueue(format!("{name} {word}"), runs);
+        self.write_line(&fifo_line(false, &name, word, priority.0));
     }
 
     /// A sync group changed state.

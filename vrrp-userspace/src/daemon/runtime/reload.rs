@@ -345,9 +345,12 @@ impl Runtime {
         };
 
         // Removed instances stop first, under their old ids: a master sends priority 0 and
-        // gives its addresses up, as on SIGTERM.
+        // gives its addresses up, as on SIGTERM; notify scripts hear DELETED (or FAULT).
         let now = timer::now();
         for &id in &plan.removed {
+            let instance = self.router.instance(id);
+            self.notifier
+                .instance_deleted(id, instance.state(), instance.priority());
             let actions = self.router.handle(now, id, Event::Shutdown);
             self.perform(actions).await;
             for burst in self.bursts[id.0].drain(..) {
