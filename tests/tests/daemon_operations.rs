@@ -49,10 +49,18 @@ fn status(host: &Host, router: &Router) -> Value {
 #[test]
 fn status_watch_and_metrics_describe_the_running_daemon() {
     let lab = Lab::new("status").unwrap();
+    // The master runs a check script, whose results and run times the metrics show.
+    let checked = format!(
+        "vrrp_script chk {{\n script /bin/true\n interval 0.1\n}}\n{}",
+        config(150).replace(
+            " advert_int 0.1\n",
+            " advert_int 0.1\n track_script {\n  chk\n }\n"
+        )
+    );
     let mut r1 = Router::start_with(
         Daemon::Xvrrpd,
         lab.r1.netns(),
-        &config(150),
+        &checked,
         &["--metrics-listen", "127.0.0.1:9650"],
     )
     .unwrap();
@@ -107,7 +115,9 @@ fn status_watch_and_metrics_describe_the_running_daemon() {
         String::from_utf8_lossy(&denied.stderr)
     );
 
-    // The master's metrics, named as the keepalived exporter names them.
+    // The master's metrics, named as the keepalived exporter names them, after a few runs of
+    // its check at 100 ms.
+    std::thread::sleep(Duration::from_millis(500));
     let metrics = run(lab
         .r1
         .netns()
@@ -121,9 +131,25 @@ fn status_watch_and_metrics_describe_the_running_daemon() {
         "keepalived_become_master_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 1",
         "xvrrpd_effective_priority{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 150",
         "# TYPE xvrrpd_failover_seconds histogram",
+        "keepalived_script_status{name=\"chk\"} 1",
+        "# TYPE xvrrpd_script_duration_seconds histogram",
     ] {
         assert!(metrics.contains(line), "metrics lack {line:?}:\n{metrics}");
     }
+    // Every run of /bin/true counted, each well under the 5 s bucket.
+    let value = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix}:\n{metrics}"))
+    };
+    let runs = value("xvrrpd_script_duration_seconds_count{name=\"chk\"}");
+    assert!(runs >= 3.0, "{runs} runs:\n{metrics}");
+    assert_eq!(
+        value("xvrrpd_script_duration_seconds_bucket{name=\"chk\",le=\"5\"}"),
+        runs
+    );
 
     // `watch` on the backup prints its takeover when the master's link goes down.
     let mut watch = Process::spawn(

@@ -39,6 +39,8 @@ pub struct CheckSpec {
 pub struct ScriptResult {
     pub tracker: TrackerId,
     pub success: bool,
+    /// From the start of the run to its end (or to the failure to start it).
+    pub took: Duration,
 }
 
 /// The running checks.
@@ -164,6 +166,7 @@ async fn check_loop(
             .unbounded_send(ScriptResult {
                 tracker: spec.tracker,
                 success,
+                took: started.elapsed(),
             })
             .is_err()
         {

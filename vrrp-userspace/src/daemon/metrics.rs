@@ -13,7 +13,7 @@ use tracing::debug;
 
 use super::control::{Command, Reply, Request};
 use super::dumps::state_number;
-use super::status::{FAILOVER_BUCKETS, InstanceReport, Report};
+use super::status::{FAILOVER_BUCKETS, Histogram, InstanceReport, Report, SCRIPT_BUCKETS};
 
 /// Serves `GET /metrics` on `listen`; every scrape asks the runtime for a fresh report.
 pub async fn serve(listen: SocketAddr, commands: mpsc::Sender<Command>) -> std::io::Result<()> {
@@ -280,40 +280,51 @@ pub fn render(report: &Report) -> String {
         "The XDP program's event accounting.",
         &kernel,
     );
-    let _ = writeln!(
-        out,
-        "# HELP xvrrpd_failover_seconds Time without a master before a takeover by Master_Down_Interval."
+    let failovers: Vec<(String, &Histogram)> = report
+        .instances
+        .iter()
+        .map(|i| (labels(i), &i.failovers))
+        .collect();
+    histogram(
+        &mut out,
+        "xvrrpd_failover_seconds",
+        "Time without a master before a takeover by Master_Down_Interval.",
+        &FAILOVER_BUCKETS,
+        &failovers,
     );
-    let _ = writeln!(out, "# TYPE xvrrpd_failover_seconds histogram");
-    for i in &report.instances {
-        let h = &i.failovers;
-        let mut cumulative = 0;
-        for (slot, le) in FAILOVER_BUCKETS.iter().enumerate() {
-            cumulative += h.buckets.get(slot).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "xvrrpd_failover_seconds_bucket{{{},le=\"{le}\"}} {cumulative}",
-                labels(i)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "xvrrpd_failover_seconds_bucket{{{},le=\"+Inf\"}} {}",
-            labels(i),
-            h.count
-        );
-        let _ = writeln!(
-            out,
-            "xvrrpd_failover_seconds_sum{{{}}} {}",
-            labels(i),
-            h.sum_s
-        );
-        let _ = writeln!(
-            out,
-            "xvrrpd_failover_seconds_count{{{}}} {}",
-            labels(i),
-            h.count
-        );
-    }
+    let runs: Vec<(String, &Histogram)> = report
+        .scripts
+        .iter()
+        .map(|s| (format!("name=\"{}\"", s.name), &s.runs))
+        .collect();
+    histogram(
+        &mut out,
+        "xvrrpd_script_duration_seconds",
+        "How long check script runs took (a timed-out run counts its timeout).",
+        &SCRIPT_BUCKETS,
+        &runs,
+    );
     out
+}
+
+/// One histogram family: a series per label set.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    bounds: &[f64],
+    series: &[(String, &Histogram)],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (labels, h) in series {
+        let mut cumulative = 0;
+        for (slot, le) in bounds.iter().enumerate() {
+            cumulative += h.buckets.get(slot).copied().unwrap_or(0);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum_s);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+    }
 }

@@ -34,25 +34,29 @@ pub struct TransitionRecord {
 /// Upper bounds of the failover-time histogram buckets, in seconds.
 pub const FAILOVER_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// How long backups went without hearing a master before taking over, as a histogram
-/// (Prometheus `le` buckets, cumulative at rendering).
+/// Upper bounds of the check-script run-time histogram buckets, in seconds.
+pub const SCRIPT_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0];
+
+/// Durations as a histogram (Prometheus `le` buckets, cumulative at rendering): how long
+/// backups went without hearing a master before taking over ([`FAILOVER_BUCKETS`]), how long
+/// check scripts ran ([`SCRIPT_BUCKETS`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct FailoverHistogram {
-    /// Counts per bucket of [`FAILOVER_BUCKETS`], then one for +Inf; not cumulative.
+pub struct Histogram {
+    /// Counts per bucket of its bounds, then one for +Inf; not cumulative.
     pub buckets: Vec<u64>,
     pub sum_s: f64,
     pub count: u64,
 }
 
-impl FailoverHistogram {
-    fn observe(&mut self, seconds: f64) {
+impl Histogram {
+    pub fn observe(&mut self, bounds: &[f64], seconds: f64) {
         if self.buckets.is_empty() {
-            self.buckets = vec![0; FAILOVER_BUCKETS.len() + 1];
+            self.buckets = vec![0; bounds.len() + 1];
         }
-        let slot = FAILOVER_BUCKETS
+        let slot = bounds
             .iter()
             .position(|&le| seconds <= le)
-            .unwrap_or(FAILOVER_BUCKETS.len());
+            .unwrap_or(bounds.len());
         self.buckets[slot] += 1;
         self.sum_s += seconds;
         self.count += 1;
@@ -67,7 +71,7 @@ struct InstanceBook {
     last: Option<TransitionRecord>,
     counters: EngineCounters,
     transitions: u64,
-    failovers: FailoverHistogram,
+    failovers: Histogram,
 }
 
 impl InstanceBook {
@@ -79,7 +83,7 @@ impl InstanceBook {
             last: None,
             counters: EngineCounters::default(),
             transitions: 0,
-            failovers: FailoverHistogram::default(),
+            failovers: Histogram::default(),
         }
     }
 }
@@ -163,7 +167,8 @@ impl Book {
                 }
                 book.transitions += 1;
                 if let Reason::MasterDown { silent_for } = reason {
-                    book.failovers.observe(silent_for.as_secs_f64());
+                    book.failovers
+                        .observe(&FAILOVER_BUCKETS, silent_for.as_secs_f64());
                 }
                 let at_unix = unix_now();
                 book.state = *to;
@@ -190,7 +195,7 @@ impl Book {
         self.instances[id.0].transitions
     }
 
-    pub fn failovers(&self, id: InstanceId) -> &FailoverHistogram {
+    pub fn failovers(&self, id: InstanceId) -> &Histogram {
         &self.instances[id.0].failovers
     }
 
@@ -289,7 +294,7 @@ pub struct InstanceReport {
     pub last_transition: Option<TransitionRecord>,
     pub transitions: u64,
     /// Time without a master before each takeover by Master_Down_Interval.
-    pub failovers: FailoverHistogram,
+    pub failovers: Histogram,
     pub counters: CountersReport,
     /// keepalived's `-d` details the data dump and JSON dump print.
     pub details: InstanceDetails,
@@ -334,6 +339,9 @@ pub struct ScriptReport {
     pub timeout_s: f64,
     /// `None` before its first result.
     pub ok: Option<bool>,
+    /// How long its runs took (since the daemon started or last reloaded).
+    #[serde(default)]
+    pub runs: Histogram,
 }
 
 /// Everything `xvrrpd status` shows.

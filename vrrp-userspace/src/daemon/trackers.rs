@@ -3,11 +3,14 @@
 //! ([`super::track_process`]). Interfaces come with the netlink link events the loop already
 //! follows. `track_bfd` is read from the configuration but not acted on.
 
+use std::collections::BTreeMap;
+
 use tracing::warn;
 
 use super::checks::{CheckSpec, Checks, MAX_PARALLEL};
 use super::resolve::{Resolved, TrackedObject};
 use super::scripts::Vetted;
+use super::status::{Histogram, SCRIPT_BUCKETS};
 use super::track_file::{FileSpec, FileWatch};
 use super::track_process::{ProcessSpec, ProcessWatch};
 use crate::config::model::Config;
@@ -18,6 +21,8 @@ pub struct Trackers {
     checks: Checks,
     files: FileWatch,
     processes: ProcessWatch,
+    /// How long each check script's runs took, for the metrics.
+    runs: BTreeMap<TrackerId, Histogram>,
 }
 
 impl Trackers {
@@ -84,6 +89,7 @@ impl Trackers {
                 checks: Checks::start(checks, MAX_PARALLEL),
                 files,
                 processes,
+                runs: BTreeMap::new(),
             },
             initial,
         ))
@@ -92,10 +98,16 @@ impl Trackers {
     /// The next tracker reports, as engine events.
     pub async fn next(&mut self) -> Vec<Event> {
         tokio::select! {
-            Some(result) = self.checks.next() => vec![Event::ScriptResult {
-                tracker: result.tracker,
-                success: result.success,
-            }],
+            Some(result) = self.checks.next() => {
+                self.runs
+                    .entry(result.tracker)
+                    .or_default()
+                    .observe(&SCRIPT_BUCKETS, result.took.as_secs_f64());
+                vec![Event::ScriptResult {
+                    tracker: result.tracker,
+                    success: result.success,
+                }]
+            }
             changes = self.files.next() => match changes {
                 Ok(changes) => changes
                     .into_iter()
@@ -117,6 +129,11 @@ impl Trackers {
                 }
             },
         }
+    }
+
+    /// How long the check script `tracker`'s runs took so far.
+    pub fn runs(&self, tracker: TrackerId) -> Histogram {
+        self.runs.get(&tracker).cloned().unwrap_or_default()
     }
 
     /// Stops the checks (running ones are terminated with their process groups).

@@ -434,6 +434,37 @@ fn script_keyword(cx: &mut Cx, d: &mut ScriptDraft, s: &Statement) {
     }
 }
 
+/// A `vrrp_script`'s `interval` or `timeout`: whole seconds as keepalived 2.2.7 reads them (0
+/// is an error, then 1). A fraction of a second is xvrrpd's own: accepted with a warning, since
+/// keepalived 2.2.7 rejects it (sub-second checks are what fast failover on a failed service
+/// needs).
+fn script_seconds(cx: &mut Cx, s: &Statement, what: &str) -> Option<Duration> {
+    const MAX: Duration = Duration::from_secs(u32::MAX as u64 / 1_000_000);
+    if let Some(text) = cx.value(s, 0)
+        && text.contains('.')
+        && let Ok(seconds) = super::number::decimal_seconds(text, Duration::ZERO, MAX)
+        && !seconds.is_zero()
+        && seconds.subsec_nanos() != 0
+    {
+        cx.diagnostics.warning(
+            &s.arg_span(0),
+            format!(
+                "{what} {text}: xvrrpd runs checks at fractions of a second, keepalived 2.2.7 \
+                 reads whole seconds only and rejects this value"
+            ),
+        );
+        return Some(seconds);
+    }
+    let seconds = cx.unsigned(s, 0, 0, MAX.as_secs())?;
+    if seconds == 0 {
+        cx.diagnostics.error(
+            &s.arg_span(0),
+            format!("{what} must be greater than 0; using 1"),
+        );
+    }
+    Some(Duration::from_secs(seconds.max(1)))
+}
+
 /// `vrrp_script NAME { }`.
 pub(crate) const SCRIPT: &[Keyword<ScriptDraft, VrrpScript>] = &[
     Keyword::new("script", script_keyword, |out, s| {
@@ -445,12 +476,8 @@ pub(crate) const SCRIPT: &[Keyword<ScriptDraft, VrrpScript>] = &[
     Keyword::new(
         "interval",
         |cx, d, s| {
-            if let Some(seconds) = cx.unsigned(s, 0, 0, u64::from(u32::MAX) / 1_000_000) {
-                if seconds == 0 {
-                    cx.diagnostics
-                        .error(&s.arg_span(0), "interval must be greater than 0; using 1");
-                }
-                d.interval = Duration::from_secs(seconds.max(1));
+            if let Some(interval) = script_seconds(cx, s, "interval") {
+                d.interval = interval;
             }
         },
         |out, s| out.line(format!("interval {}", format_seconds(s.interval))),
@@ -458,12 +485,8 @@ pub(crate) const SCRIPT: &[Keyword<ScriptDraft, VrrpScript>] = &[
     Keyword::new(
         "timeout",
         |cx, d, s| {
-            if let Some(seconds) = cx.unsigned(s, 0, 0, u64::from(u32::MAX) / 1_000_000) {
-                if seconds == 0 {
-                    cx.diagnostics
-                        .error(&s.arg_span(0), "timeout must be greater than 0; using 1");
-                }
-                d.timeout = Some(Duration::from_secs(seconds.max(1)));
+            if let Some(timeout) = script_seconds(cx, s, "timeout") {
+                d.timeout = Some(timeout);
             }
         },
         |out, s| out.line(format!("timeout {}", format_seconds(s.timeout))),

@@ -392,6 +392,7 @@ impl Runtime {
                     interval_s: spec.interval.as_secs_f64(),
                     timeout_s: spec.timeout.as_secs_f64(),
                     ok,
+                    runs: self.trackers.runs(id),
                 })
             })
             .collect();
