@@ -219,9 +219,19 @@ extern "C" fn master_down_fired(
     let lock = lock_of(entry);
     unsafe { bpf_spin_lock(lock) };
     let e = unsafe { &mut *entry };
-    // Cancelled, or re-armed by an advert while this callback was on its way.
-    if e.flags & TIMER_ARMED == 0 || e.expires_ns > now {
+    if e.flags & TIMER_ARMED == 0 {
+        // Cancelled while this callback was on its way.
         unsafe { bpf_spin_unlock(lock) };
+        return 0;
+    }
+    if e.expires_ns > now {
+        // Re-armed by an advert while this callback was on its way (that advert started the
+        // timer again), or the hrtimer ran before bpf_ktime_get_ns, the fast clock, reached
+        // its expiry. The second must not lose the takeover: start it again for the same
+        // expiry, which the first makes harmless.
+        let expires = e.expires_ns;
+        unsafe { bpf_spin_unlock(lock) };
+        start(entry, expires);
         return 0;
     }
     e.flags &= !TIMER_ARMED;

@@ -298,11 +298,14 @@ impl Receive {
             tokio::select! {
                 guard = self.events.readable_mut() => {
                     let mut guard = guard?;
+                    // Readiness is cleared before the ring is read, never after: an event
+                    // written between the last read and a later clear would wait, unseen,
+                    // for the next one (50 kernel timers firing together lost all but 11).
+                    guard.clear_ready();
                     let mut events = Vec::new();
                     while let Some(item) = guard.get_inner_mut().next() {
                         events.extend(parse_event(&item));
                     }
-                    guard.clear_ready();
                     drop(guard);
                     let mut news: Vec<News> = events.iter().filter_map(|e| self.news(e)).collect();
                     news.extend(self.after_overflow().into_iter().map(News::Heard));
@@ -312,8 +315,8 @@ impl Receive {
                 }
                 guard = readable(&mut self.log) => {
                     let mut guard = guard?;
-                    guard.get_inner_mut().flush();
                     guard.clear_ready();
+                    guard.get_inner_mut().flush();
                 }
             }
         }
@@ -449,8 +452,8 @@ impl Receive {
 
     /// A userspace master-down deadline of an unwatched backup came: if the kernel armed the
     /// timer meanwhile without telling (its event held back by the rate limit or lost to a
-    /// full ring), the instance is watched from now on.
-    pub fn confirm_watch(&mut self, id: InstanceId) {
+    /// full ring) and it is due in the future, the instance is watched from now on.
+    pub fn confirm_watch(&mut self, id: InstanceId, now: Timestamp) {
         let entry = &self.entries[id.0];
         if entry.watching || !self.kernel_timers() {
             return;
@@ -460,12 +463,53 @@ impl Receive {
         };
         if let Ok(Some(timer)) = self.dataplane.timer(&key)
             && timer.flags & TIMER_ARMED != 0
+            && timer.expires_ns > now.as_nanos()
             && timer.generation == entry.generation
             && entry.policy.is_some_and(|p| p.state == POLICY_BACKUP)
         {
             debug!(instance = id.0, "the kernel watches the master");
             self.entries[id.0].watching = true;
         }
+    }
+
+    /// Every watched backup goes back to its userspace deadline (which confirms the kernel's
+    /// watch again when it comes, see [`Receive::confirm_watch`]); returns them. After a
+    /// takeover: kernel timers of other instances expiring at the same moment were seen
+    /// never to fire on this kernel (38 of 50), so none is trusted blindly then.
+    pub fn unwatch_all(&mut self) -> Vec<InstanceId> {
+        let mut unwatched = Vec::new();
+        for (index, entry) in self.entries.iter_mut().enumerate() {
+            if entry.watching {
+                entry.watching = false;
+                unwatched.push(InstanceId(index));
+            }
+        }
+        unwatched
+    }
+
+    /// Watched backups whose kernel timer is overdue: armed, but its expiry passed more than
+    /// `grace` ago without firing. They go back to their userspace deadlines.
+    pub fn unwatch_overdue(&mut self, now: Timestamp, grace: Duration) -> Vec<InstanceId> {
+        let mut overdue = Vec::new();
+        for index in 0..self.entries.len() {
+            let entry = &self.entries[index];
+            let Some(key) = entry.key.filter(|_| entry.watching) else {
+                continue;
+            };
+            if let Ok(Some(timer)) = self.dataplane.timer(&key)
+                && timer.flags & TIMER_ARMED != 0
+                && timer.expires_ns.saturating_add(grace.as_nanos() as u64) < now.as_nanos()
+            {
+                warn!(
+                    instance = index,
+                    overdue_ms = (now.as_nanos() - timer.expires_ns) as f64 / 1e6,
+                    "the kernel's master-down timer did not fire; the userspace deadline takes over"
+                );
+                self.entries[index].watching = false;
+                overdue.push(InstanceId(index));
+            }
+        }
+        overdue
     }
 
     /// Tells the kernel what the engine now accepts as a live master (what to wake us for, and

@@ -45,6 +45,11 @@ impl Owned {
     }
 }
 
+/// How often the kernel's master-down timers are checked for one that did not fire, and how
+/// late one may be before the userspace deadline takes over.
+const KERNEL_TIMER_CHECK: Duration = Duration::from_secs(1);
+const KERNEL_TIMER_GRACE: Duration = Duration::from_millis(20);
+
 /// Adverts due this soon after a wakeup go with it (at most this early, never late).
 const ADVERT_BATCH_WINDOW: Duration = Duration::from_micros(250);
 
@@ -182,6 +187,11 @@ impl Runtime {
             .notifier
             .watchdog_interval()
             .map(tokio::time::interval);
+        let mut timer_check = self.receive.kernel_timers().then(|| {
+            let mut check = tokio::time::interval(KERNEL_TIMER_CHECK);
+            check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            check
+        });
 
         loop {
             self.flush_journal();
@@ -197,6 +207,7 @@ impl Runtime {
                 Some(command) = self.ops.commands.recv() => self.command(command).await,
                 dump = self.ops.signals.next() => self.dump(dump),
                 Some(_) = tick(&mut watchdog) => self.ops.notifier.watchdog(),
+                Some(_) = tick(&mut timer_check) => self.check_kernel_timers().await,
                 fired = self.timer.fired() => {
                     fired?;
                     self.deadlines().await;
@@ -272,7 +283,7 @@ impl Runtime {
         if let Some(Heard { id, at, event }) = self.receive.alive(id) {
             self.router.handle_into(at, id, event, actions);
         }
-        self.receive.confirm_watch(id);
+        self.receive.confirm_watch(id, now);
     }
 
     /// One piece of news from the kernel: an advert for the engine, or a backup whose
@@ -289,6 +300,12 @@ impl Runtime {
                 self.master_alive(id, now, &mut actions);
                 self.router.handle_into(now, id, Event::Timer, &mut actions);
                 self.perform_all(&mut actions).await;
+                // Timers of other instances expiring around this one were seen not to fire:
+                // each goes back to its userspace deadline, which watches again if the kernel
+                // still has it armed.
+                for other in self.receive.unwatch_all() {
+                    self.reschedule(other);
+                }
                 // Logged after the takeover, which it must not delay.
                 debug!(instance = %self.resolved.instances[id.0].name, late_us = (now - at).as_secs_f64() * 1e6, "kernel: master down");
             }
@@ -306,16 +323,34 @@ impl Runtime {
             let policy = self.router.instance(id).receive_policy(now);
             let source = self.source_of(id);
             self.receive.set_policy(id, &policy, source);
-            let instance = self.router.instance(id);
-            let mut at = instance.next_deadline_except_master_down();
-            if !self.receive.watching(id)
-                && let Some(down) = instance.master_down_deadline()
-            {
-                at = Some(at.map_or(down, |at| at.min(down)));
-            }
-            self.schedule.set(id, at);
+            self.reschedule(id);
         }
         self.changed = changed;
+    }
+
+    /// Puts the instance's next deadline in the schedule: the master-down one only while no
+    /// kernel timer watches its master.
+    fn reschedule(&mut self, id: InstanceId) {
+        let instance = self.router.instance(id);
+        let mut at = instance.next_deadline_except_master_down();
+        if !self.receive.watching(id)
+            && let Some(down) = instance.master_down_deadline()
+        {
+            at = Some(at.map_or(down, |at| at.min(down)));
+        }
+        self.schedule.set(id, at);
+    }
+
+    /// The safety net under the kernel's timers: every watched backup whose timer is overdue
+    /// goes back to its userspace deadline, which is then served.
+    async fn check_kernel_timers(&mut self) {
+        for id in self
+            .receive
+            .unwatch_overdue(timer::now(), KERNEL_TIMER_GRACE)
+        {
+            self.reschedule(id);
+        }
+        self.deadlines().await;
     }
 
     /// Re-reads the host and tells the engine what changed for each instance's own link,

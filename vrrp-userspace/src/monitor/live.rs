@@ -93,6 +93,9 @@ async fn watch(
             _ = sleep_until(deadline) => break,
             guard = events.readable_mut() => {
                 let mut guard = guard?;
+                // Cleared before reading: an event written after the last read keeps the
+                // ring ready (cleared after, it would wait for the next one).
+                guard.clear_ready();
                 while let Some(item) = guard.get_inner_mut().next() {
                     if let Some(event) = parse_event(&item)
                         && reader.fresh(&event)
@@ -100,12 +103,11 @@ async fn watch(
                         report_event(&options.iface, &event, options.json && !options.once);
                     }
                 }
-                guard.clear_ready();
             }
             guard = readable(&mut program_log) => {
                 let mut guard = guard?;
-                guard.get_inner_mut().flush();
                 guard.clear_ready();
+                guard.get_inner_mut().flush();
             }
             _ = refresh.tick(), if !options.once => {
                 reader.check_ring(dataplane);
