@@ -160,6 +160,17 @@ impl LbMaps {
             .map_err(DataplaneError::map(names::VIPS, "insert"))
     }
 
+    /// A virtual address no service uses any more (a reload removed its last one).
+    pub fn remove_vip(&mut self, addr: &IpAddr) -> Result<(), DataplaneError> {
+        let (family, addr) = addr_key(addr);
+        let key = LbVipKey {
+            addr,
+            family,
+            _pad: [0; 3],
+        };
+        missing_ok(self.vips.remove(&key)).map_err(DataplaneError::map(names::VIPS, "remove"))
+    }
+
     /// Sets or clears [`VIP_HELD`] of a virtual address that has an entry.
     pub fn set_held(&mut self, addr: &IpAddr, held: bool) -> Result<(), DataplaneError> {
         let (family, bytes) = addr_key(addr);
