@@ -70,6 +70,38 @@ pub fn checkers(old: &[CheckSpec], new: &[CheckSpec]) -> Pairing {
     pair(old, new, |a, b| a == b)
 }
 
+/// For each checker of the new services (service, real server, checker): whether it
+/// continues a running one, so that it resumes where that one was (keepalived transfers
+/// `has_run` and the verdict) instead of starting as at startup.
+pub fn migrated_checkers(old: &[VirtualService], new: &[VirtualService]) -> Vec<Vec<Vec<bool>>> {
+    let services = services(old, new);
+    new.iter()
+        .zip(&services.carry)
+        .map(|(service, carried)| {
+            let previous = carried.map(|o| &old[o]);
+            let reals = previous.map(|p| reals(&p.reals, &service.reals));
+            service
+                .reals
+                .iter()
+                .enumerate()
+                .map(|(r, real)| {
+                    let old_real = previous
+                        .zip(reals.as_ref())
+                        .and_then(|(p, pairing)| pairing.carry[r].map(|o| &p.reals[o]));
+                    match old_real {
+                        Some(old_real) => checkers(&old_real.checks, &real.checks)
+                            .carry
+                            .iter()
+                            .map(Option::is_some)
+                            .collect(),
+                        None => vec![false; real.checks.len()],
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -169,5 +201,13 @@ virtual_server 10.0.0.1 80 {
         let changed = checkers(&spec(&old), &spec(&new));
         assert_eq!(changed.carry, vec![None]);
         assert_eq!(changed.removed, vec![0]);
+        assert_eq!(
+            migrated_checkers(&old.services, &new.services),
+            vec![vec![vec![false], vec![]], vec![vec![]], vec![vec![]]]
+        );
+        assert_eq!(
+            migrated_checkers(&old.services, &old.services)[0],
+            vec![vec![true], vec![]]
+        );
     }
 }

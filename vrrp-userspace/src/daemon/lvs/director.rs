@@ -13,8 +13,8 @@ use vrrp_common::{
     VIP_WILDCARD_TCP, VIP_WILDCARD_UDP,
 };
 
-use crate::dataplane::DataplaneError;
 use crate::config::model::ScriptCommand;
+use crate::dataplane::DataplaneError;
 use crate::dataplane::lb::{LoadBalancer, addr_key, addr_of};
 use crate::lvs::diff::{self, Pairing};
 use crate::lvs::pool::{Member, Pool, PoolEvent};
@@ -188,7 +188,9 @@ impl Director {
         // them are replaced.
         let mut retiring = Vec::new();
         for &o in &pairing.removed {
-            let Some(service) = old[o].take() else { continue };
+            let Some(service) = old[o].take() else {
+                continue;
+            };
             for (r, real) in service.config.reals.iter().enumerate() {
                 out.gone
                     .push(Gone::of(&service.config, real, service.pool.alive(r)));
