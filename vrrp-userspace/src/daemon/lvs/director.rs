@@ -453,6 +453,14 @@ impl Director {
         addrs
     }
 
+    /// Real and sorry servers without a known next hop.
+    pub fn unresolved(&self) -> usize {
+        self.server_addresses()
+            .iter()
+            .filter(|addr| !self.next_hops.contains_key(addr))
+            .count()
+    }
+
     /// The director holds `addr` now (VRRP master, or a local address) or no longer.
     pub fn set_held(&mut self, addr: IpAddr, held: bool) -> Result<(), DataplaneError> {
         if let Some(state) = self.held.get_mut(&addr)

@@ -471,11 +471,18 @@ async fn run(
                 resolve_all(&director, &netlink, &handle, &vrrp_ifindexes, &mut attached).await;
             }
             _ = shared.refresh.notified() => {
-                // A reload: new servers are resolved and new addresses' held states read now,
-                // not at the next tick.
+                // A reload: new addresses' held states are read and new servers resolved now,
+                // not at the next tick; a server the kernel has no neighbour entry for yet is
+                // asked again shortly (its frames are dropped until then), for half a second.
                 refresh_held(&director, &netlink).await;
                 let vrrp_ifindexes = shared.vrrp_ifindexes.borrow().clone();
-                resolve_all(&director, &netlink, &handle, &vrrp_ifindexes, &mut attached).await;
+                for _ in 0..20 {
+                    resolve_all(&director, &netlink, &handle, &vrrp_ifindexes, &mut attached).await;
+                    if director.borrow().unresolved() == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
             }
             _ = expire_tick.tick() => {
                 let now = coarse_now_ns();
