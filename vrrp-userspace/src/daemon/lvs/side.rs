@@ -128,8 +128,16 @@ impl LvsSide {
                 )
             }
             Err(e) => {
-                error!("cannot update the load balancer: {e:#}");
-                format!("; the load balancer could not be updated: {e:#}")
+                // A map write failed half-way: the maps no longer match any configuration,
+                // so the load balancer starts afresh from the new one (connections are lost).
+                error!("cannot update the load balancer: {e:#}; restarting it");
+                if let Some(running) = self.running.take() {
+                    running.stop().await;
+                }
+                self.running = self.start_lvs(&lvs, vrrp_ifindexes).await;
+                format!(
+                    "; the load balancer could not be updated in place ({e:#}) and was restarted"
+                )
             }
         }
     }
