@@ -151,6 +151,19 @@ impl Schedule {
         }
     }
 
+    /// The schedule of a checker restarted by a reload. One that continues a running
+    /// checker (`has_run`) resumes with its verdict and needs its retries again before it
+    /// fails (keepalived's `migrate_checkers`); a new one starts as at startup, with the
+    /// verdict the pool gave it (a new `alpha` checker of a failing server starts down).
+    pub fn resume(spec: &CheckSpec, up: bool, has_run: bool) -> Self {
+        Self {
+            up,
+            has_run,
+            retries_done: if has_run { 0 } else { spec.retry },
+            ..Self::new(spec)
+        }
+    }
+
     pub fn is_up(&self) -> bool {
         self.up
     }
@@ -243,6 +256,19 @@ mod tests {
         let mut alpha = Schedule::new(&spec(3, true));
         assert!(!alpha.is_up());
         assert_eq!(alpha.record(&UP).1, vec![Change::Up]);
+    }
+
+    #[test]
+    fn a_resumed_checker_needs_its_retries_a_new_one_fails_at_once() {
+        let mut resumed = Schedule::resume(&spec(2, false), true, true);
+        assert_eq!(resumed.record(&down()).1, vec![]);
+        assert_eq!(resumed.record(&down()).1, vec![]);
+        assert_eq!(resumed.record(&down()).1, vec![Change::Down]);
+        let mut down_before = Schedule::resume(&spec(2, false), false, true);
+        assert_eq!(down_before.record(&down()).1, vec![]);
+        assert_eq!(down_before.record(&UP).1, vec![Change::Up]);
+        let mut fresh = Schedule::resume(&spec(2, false), true, false);
+        assert_eq!(fresh.record(&down()).1, vec![Change::Down]);
     }
 
     #[test]

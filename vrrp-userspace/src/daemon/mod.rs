@@ -221,7 +221,6 @@ async fn start_and_run(
         "xvrrpd running"
     );
     let vrrp_ifindexes = resolved.instances.iter().map(|i| i.link.ifindex).collect();
-    let lvs_netlink = netlink.clone();
     let ops_options = OperationsOptions {
         config_file: options.config_file.clone(),
         socket: match &options.socket {
@@ -252,32 +251,29 @@ async fn start_and_run(
     };
     let names: Vec<String> = resolved.instances.iter().map(|i| i.name.clone()).collect();
     let notifier = notify::Notifier::start(config, &names, vetted);
-    let mut runtime =
-        match runtime::Runtime::new(resolved, host, netlink, receive, ops, trackers, notifier) {
-            Ok(runtime) => runtime,
-            Err(e) => {
-                error!("{e:#}");
-                return exit_code::FATAL;
-            }
-        };
-    let lvs = if options.lvs {
-        match lvs::Lvs::start(config, &pin_dir, &lvs_netlink, &vrrp_ifindexes).await {
-            Ok(lvs) => lvs,
-            Err(e) => {
-                error!("cannot start the load balancer: {e:#}");
-                None
-            }
-        }
-    } else {
-        None
+    // The runtime owns the LVS side: it tells it which addresses are held, hands it every
+    // reloaded configuration and stops it last.
+    let lvs = lvs::LvsSide::start(
+        options.lvs,
+        config,
+        &pin_dir,
+        netlink.clone(),
+        &vrrp_ifindexes,
+    )
+    .await;
+    let companions = runtime::Companions {
+        trackers,
+        notifier,
+        lvs,
     };
-    if let Some(lvs) = &lvs {
-        runtime.set_vip_hook(lvs.vip_hook());
-    }
+    let runtime = match runtime::Runtime::new(resolved, host, netlink, receive, ops, companions) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("{e:#}");
+            return exit_code::FATAL;
+        }
+    };
     let result = runtime.run(options.record_events.as_deref()).await;
-    if let Some(lvs) = lvs {
-        lvs.stop().await;
-    }
     match result {
         Ok(()) => {
             info!("stopped");

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, trace, warn};
 
 use super::host::HostFacts;
+use super::lvs::LvsSide;
 use super::netlink::Netlink;
 use super::notify::Notifier;
 use super::receive::{Heard, News, Receive};
@@ -97,8 +98,17 @@ pub struct Runtime {
     ops: Operations,
     /// A reload whose configuration file is being read.
     reload: Option<reload::PendingReload>,
-    /// The load balancer, told which virtual addresses are held (issue 12).
-    vip_hook: Option<super::lvs::VipHook>,
+    /// The load balancer (issue 12): told which virtual addresses are held, and reloaded
+    /// with the rest.
+    lvs: LvsSide,
+}
+
+/// What the loop drives besides the engine and the network: trackers (with their states
+/// before the instances start), notify scripts, and the load balancer.
+pub struct Companions {
+    pub trackers: (Trackers, Vec<Event>),
+    pub notifier: Notifier,
+    pub lvs: LvsSide,
 }
 
 impl Runtime {
@@ -108,9 +118,13 @@ impl Runtime {
         netlink: Netlink,
         receive: Receive,
         ops: Operations,
-        (trackers, initial_trackers): (Trackers, Vec<Event>),
-        notifier: Notifier,
+        companions: Companions,
     ) -> anyhow::Result<Self> {
+        let Companions {
+            trackers: (trackers, initial_trackers),
+            notifier,
+            lvs,
+        } = companions;
         let configs = resolved
             .instances
             .iter()
@@ -147,16 +161,10 @@ impl Runtime {
             tracked_up: BTreeMap::new(),
             reported: BTreeSet::new(),
             ops,
-            vip_hook: None,
+            lvs,
             resolved,
             reload: None,
         })
-    }
-
-    /// The load balancer serves a virtual address only while it is held: told before a
-    /// master's addresses are added and after they are removed.
-    pub fn set_vip_hook(&mut self, hook: super::lvs::VipHook) {
-        self.vip_hook = Some(hook);
     }
 
     /// Starts every instance and runs until SIGTERM or SIGINT, then stops them cleanly.
@@ -662,8 +670,9 @@ impl Runtime {
     /// logged and the rest goes on (keepalived does the same).
     async fn change_addresses(&mut self, id: InstanceId, owned: &Owned, add: bool) {
         let vips: Vec<IpAddr> = owned.addresses.iter().map(|a| a.prefix.addr).collect();
-        if add && let Some(hook) = &mut self.vip_hook {
-            hook(&vips, true);
+        // The load balancer serves a virtual address only while it is held.
+        if add {
+            self.lvs.set_held(&vips, true);
         }
         for address in &owned.addresses {
             let mut address = address.clone();
@@ -710,9 +719,7 @@ impl Runtime {
                     self.report(id, "removing a route", &e);
                 }
             }
-            if let Some(hook) = &mut self.vip_hook {
-                hook(&vips, false);
-            }
+            self.lvs.set_held(&vips, false);
         }
     }
 
@@ -787,6 +794,7 @@ impl Runtime {
             }
         }
         self.receive.shutdown();
+        self.lvs.stop().await;
     }
 }
 

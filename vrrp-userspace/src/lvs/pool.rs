@@ -9,6 +9,7 @@
 //!   it, minus `hysteresis` to lose it). Without quorum a `sorry_server` replaces the pool
 //!   (servers with `inhibit_on_failure` stay at weight 0); `quorum_up`/`quorum_down` run.
 
+use super::diff::{self, Pairing};
 use super::settings::VirtualService;
 
 /// A pool member.
@@ -76,6 +77,70 @@ impl Pool {
         let mut events = Vec::new();
         pool.update_quorum(&mut events);
         (pool, events)
+    }
+
+    /// The pool of a service that continues after a reload (keepalived's `clear_diff_rs`,
+    /// `migrate_checkers` and `init_service_vs`): `reals` pairs the new real servers with the
+    /// old ones. A kept server keeps what its unchanged checkers said (a new `alpha` checker
+    /// counts as down while another checker is down or the server was not alive), and its
+    /// weight, unless the configured weight changed: then the new one applies (keepalived
+    /// keeps the running weight; see the README). A new server starts as at startup. The
+    /// quorum state continues and is evaluated again. Events carry the new indices; the
+    /// second list holds the removed servers that were alive (old indices): their
+    /// `notify_down` runs, as keepalived's `clear_service_rs`.
+    pub fn reload(
+        &self,
+        old: &VirtualService,
+        new: &VirtualService,
+        reals: &Pairing,
+    ) -> (Self, Vec<PoolEvent>, Vec<usize>) {
+        let (mut pool, _) = Self::new(new);
+        pool.quorum_up = self.quorum_up;
+        let mut events = Vec::new();
+        for (index, carried) in reals.carry.iter().enumerate() {
+            let Some(o) = *carried else { continue };
+            let before = &self.reals[o];
+            let checkers = diff::checkers(&old.reals[o].checks, &new.reals[index].checks);
+            let migrated_failed = checkers.carry.iter().flatten().any(|&c| before.failed[c]);
+            let real = &mut pool.reals[index];
+            for (c, carried) in checkers.carry.iter().enumerate() {
+                real.failed[c] = match carried {
+                    Some(old_checker) => before.failed[*old_checker],
+                    None => {
+                        new.reals[index].checks[c].alpha && (migrated_failed || !before.alive())
+                    }
+                };
+            }
+            if old.reals[o].weight == new.reals[index].weight {
+                real.weight = before.weight;
+            }
+            match (before.alive(), real.alive()) {
+                (false, true) => events.push(PoolEvent::RealUp(index)),
+                (true, false) => events.push(PoolEvent::RealDown(index)),
+                (true, true) if before.weight != real.weight => events.push(PoolEvent::Weight {
+                    real: index,
+                    from: before.weight,
+                    to: real.weight,
+                }),
+                _ => {}
+            }
+        }
+        let gone = reals
+            .removed
+            .iter()
+            .copied()
+            .filter(|&o| self.reals[o].alive())
+            .collect();
+        pool.update_quorum(&mut events);
+        (pool, events, gone)
+    }
+
+    /// Which checkers of `real` are up now (for the checker tasks started after a reload).
+    pub fn checkers_up(&self, real: usize) -> Vec<bool> {
+        self.reals
+            .get(real)
+            .map(|r| r.failed.iter().map(|f| !f).collect())
+            .unwrap_or_default()
     }
 
     pub fn quorum_up(&self) -> bool {
@@ -299,5 +364,75 @@ mod tests {
             pool.members(),
             vec![(Member::Real(0), 2), (Member::Real(1), 2)]
         );
+    }
+
+    #[test]
+    fn reload_keeps_states_applies_weights_and_starts_new_servers() {
+        let old = service(&[3, 1, 2], 1, 0, false);
+        let (mut pool, _) = Pool::new(&old);
+        pool.checker(0, 0, false);
+        pool.set_weight(2, 7);
+        // Server 1 (10.0.0.2) leaves while alive; 0 stays down; 2 keeps its running weight
+        // (its configured weight did not change); a new server 10.0.0.9 comes.
+        let mut new = service(&[3, 2], 1, 0, false);
+        new.reals[1] = old.reals[2].clone();
+        let mut added = old.reals[0].clone();
+        added.addr = std::net::IpAddr::from([10, 0, 0, 9]);
+        added.weight = 4;
+        new.reals.push(added);
+        let pairing = diff::reals(&old.reals, &new.reals);
+        assert_eq!(pairing.carry, vec![Some(0), Some(2), None]);
+        let (reloaded, events, gone) = pool.reload(&old, &new, &pairing);
+        assert_eq!(gone, vec![1]);
+        assert!(events.is_empty(), "{events:?}");
+        assert!(!reloaded.alive(0));
+        assert_eq!(reloaded.weight(1), 7);
+        assert!(reloaded.alive(2));
+        assert_eq!(
+            reloaded.members(),
+            vec![
+                (Member::Real(0), 0),
+                (Member::Real(1), 7),
+                (Member::Real(2), 4)
+            ]
+        );
+        // A changed configured weight applies.
+        let mut heavier = new.clone();
+        heavier.reals[1].weight = 9;
+        let same = diff::reals(&new.reals, &heavier.reals);
+        let (reweighted, events, _) = reloaded.reload(&new, &heavier, &same);
+        assert_eq!(
+            events,
+            vec![PoolEvent::Weight {
+                real: 1,
+                from: 7,
+                to: 9
+            }]
+        );
+        assert_eq!(reweighted.weight(1), 9);
+    }
+
+    #[test]
+    fn reload_migrates_only_unchanged_checkers_and_new_alpha_checkers_wait() {
+        let old = service(&[1], 1, 0, false);
+        let (mut pool, _) = Pool::new(&old);
+        pool.checker(0, 0, false);
+        // The same checker plus a new alpha one: the server stays down, the new checker
+        // counts as down until it succeeded once.
+        let mut new = old.clone();
+        let mut alpha = new.reals[0].checks[0].clone();
+        alpha.alpha = true;
+        alpha.target.1 = 8080;
+        new.reals[0].checks.push(alpha);
+        let pairing = diff::reals(&old.reals, &new.reals);
+        let (reloaded, events, _) = pool.reload(&old, &new, &pairing);
+        assert!(events.is_empty());
+        assert_eq!(reloaded.checkers_up(0), vec![false, false]);
+        // A changed checker starts afresh (up, as at startup): the server comes back.
+        let mut changed = old.clone();
+        changed.reals[0].checks[0].connect_timeout = std::time::Duration::from_secs(9);
+        let (reloaded, events, _) = pool.reload(&old, &changed, &pairing);
+        assert_eq!(events[0], PoolEvent::RealUp(0));
+        assert_eq!(reloaded.checkers_up(0), vec![true]);
     }
 }

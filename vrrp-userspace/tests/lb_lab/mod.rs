@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use xvrrpd::config;
-use xvrrpd::daemon::lvs::director::{Director, NextHop};
+use xvrrpd::daemon::lvs::director::{Director, NextHop, Reloaded};
 use xvrrpd::dataplane::lb::{LbOptions, LbTestRun, LoadBalancer, test_run_frame};
 use xvrrpd::lvs::settings::lvs_config;
 
@@ -69,7 +69,31 @@ impl Lab {
             nat: lvs.uses_nat(),
         })
         .expect("load the load balancer (root?)");
-        let (mut director, _) = Director::new(lb, &lvs).unwrap();
+        let (director, _) = Director::new(lb, &lvs).unwrap();
+        let mut lab = Self { director, dir };
+        lab.hold_and_resolve();
+        lab
+    }
+
+    /// The director reloaded with `conf` ([`Director::reload`]); new VIPs held and new
+    /// servers resolved as in [`Lab::new`].
+    pub fn reload(&mut self, conf: &str) -> Reloaded {
+        let file = self.dir.join("keepalived.conf");
+        std::fs::write(&file, conf).unwrap();
+        let loaded = config::load_file(
+            &file,
+            &config::LoadOptions {
+                config_id: "test".into(),
+                all_config: false,
+            },
+        );
+        let reloaded = self.director.reload(&lvs_config(&loaded.config)).unwrap();
+        self.hold_and_resolve();
+        reloaded
+    }
+
+    fn hold_and_resolve(&mut self) {
+        let director = &mut self.director;
         for vip in director.vips() {
             director.set_held(vip, true).unwrap();
         }
@@ -91,7 +115,6 @@ impl Lab {
                 )
                 .unwrap();
         }
-        Self { director, dir }
     }
 
     pub fn run(&self, frame: &[u8]) -> LbTestRun {

@@ -4,17 +4,23 @@
 //! - [`Lvs::start`] loads the load balancer, chains it behind `vrrp_rx` (attaching it on its
 //!   own where no instance runs), writes every service ([`director`]) and starts one task per
 //!   checker; [`Lvs::stop`] undoes all of it (with `omega`, the down notifies run).
-//! - A VIP is served only while it is a local address: the runtime calls [`VipHook`] before
-//!   it adds a master's addresses and after it removed them; netlink address changes keep the
-//!   rest (static VIPs, addresses removed by hand) right.
+//! - The VRRP runtime owns it as [`LvsSide`]: a reload hands it the new configuration
+//!   ([`LvsSide::reload`], keepalived's check process reload), which starts, moves or stops
+//!   the load balancer.
+//! - A VIP is served only while it is a local address: the runtime calls
+//!   [`LvsSide::set_held`] before it adds a master's addresses and after it removed them;
+//!   netlink address changes keep the rest (static VIPs, addresses removed by hand) right.
 //! - Checker results become pool changes, map writes and `notify_up`/`notify_down`/
 //!   `quorum_up`/`quorum_down` scripts; idle connections expire with IPVS's timeouts.
 
 pub mod director;
 mod neigh;
 pub mod show;
+mod side;
 
-use std::cell::RefCell;
+pub use self::side::LvsSide;
+
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::Path;
@@ -23,19 +29,23 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::channel::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use self::director::Director;
+use self::director::{Director, ReloadSummary};
 use super::netlink::Netlink;
 use crate::checkers::{self, Change, Schedule};
-use crate::config::model::{Config, ScriptCommand};
+use crate::config::model::ScriptCommand;
 use crate::dataplane::lb::{LbOptions, LoadBalancer, lb_pin_dir};
+use crate::lvs::diff;
 use crate::lvs::pool::PoolEvent;
-use crate::lvs::settings::{LvsConfig, lvs_config};
+use crate::lvs::settings::{LvsConfig, VirtualService};
 
 /// What a checker task reports.
 struct CheckerReport {
+    /// The checkers' epoch it came from: a reload starts a new one and drops older reports.
+    epoch: u64,
     service: usize,
     real: usize,
     checker: usize,
@@ -43,39 +53,45 @@ struct CheckerReport {
     reason: String,
 }
 
-/// Told which virtual addresses the VRRP side is about to hold (`true`, before adding them)
-/// or has given up (`false`, after removing them).
-pub type VipHook = Box<dyn FnMut(&[IpAddr], bool)>;
+/// What the LVS loop shares with [`Lvs`]: where `vrrp_rx` runs, and a wakeup to resolve the
+/// servers and read the held addresses at once (after a reload).
+struct Shared {
+    vrrp_ifindexes: RefCell<BTreeSet<u32>>,
+    refresh: Notify,
+    /// The checkers' epoch now.
+    epoch: Cell<u64>,
+}
 
 /// The running LVS side.
 pub struct Lvs {
     director: Rc<RefCell<Director>>,
     checkers: Vec<JoinHandle<()>>,
     main: Option<tokio::task::JoinHandle<()>>,
+    reports: mpsc::UnboundedSender<CheckerReport>,
+    shared: Rc<Shared>,
+    /// The program was loaded with NAT's reply lookups.
+    nat: bool,
 }
 
 impl Lvs {
     /// Starts the LVS side when the configuration has virtual servers (`None` otherwise).
     /// `vrrp_ifindexes`: where `vrrp_rx` is attached (it chains to the load balancer there).
     pub async fn start(
-        config: &Config,
+        lvs: &LvsConfig,
         daemon_pin_dir: &Path,
         netlink: &Netlink,
         vrrp_ifindexes: &BTreeSet<u32>,
     ) -> anyhow::Result<Option<Self>> {
-        let lvs = lvs_config(config);
-        for warning in &lvs.warnings {
-            warn!("{warning}");
-        }
         if lvs.services.is_empty() {
             return Ok(None);
         }
+        let nat = lvs.uses_nat();
         let mut lb = LoadBalancer::load(&LbOptions {
             pin_dir: lb_pin_dir(daemon_pin_dir),
-            nat: lvs.uses_nat(),
+            nat,
         })?;
         lb.chain(daemon_pin_dir)?;
-        let (director, events) = Director::new(lb, &lvs)?;
+        let (director, events) = Director::new(lb, lvs)?;
         let director = Rc::new(RefCell::new(director));
         for (service, event) in events {
             react(&director.borrow(), service, event);
@@ -85,34 +101,87 @@ impl Lvs {
             vips = director.borrow().vips().len(),
             "load balancer running"
         );
+        let shared = Rc::new(Shared {
+            vrrp_ifindexes: RefCell::new(vrrp_ifindexes.clone()),
+            refresh: Notify::new(),
+            epoch: Cell::new(0),
+        });
         let (reports, receiver) = mpsc::unbounded();
-        let checkers = start_checkers(&lvs, &reports);
+        let checkers = start_checkers(lvs, &reports, 0, |_, _, _| None);
         let main = tokio::task::spawn_local(run(
             director.clone(),
             receiver,
             netlink.clone(),
-            vrrp_ifindexes.clone(),
+            shared.clone(),
         ));
         Ok(Some(Self {
             director,
             checkers,
             main: Some(main),
+            reports,
+            shared,
+            nat,
         }))
     }
 
-    /// The hook the VRRP runtime calls around adding and removing a master's addresses.
-    pub fn vip_hook(&self) -> VipHook {
-        let director = self.director.clone();
-        Box::new(move |addrs, held| {
-            let Ok(mut director) = director.try_borrow_mut() else {
-                return;
-            };
-            for addr in addrs {
-                if let Err(e) = director.set_held(*addr, held) {
-                    warn!(vip = %addr, error = %e, "cannot update the load balancer");
-                }
+    /// The VRRP side is about to hold these virtual addresses (`true`, before adding them) or
+    /// has given them up (`false`, after removing them).
+    pub fn set_held(&self, addrs: &[IpAddr], held: bool) {
+        let Ok(mut director) = self.director.try_borrow_mut() else {
+            return;
+        };
+        for addr in addrs {
+            if let Err(e) = director.set_held(*addr, held) {
+                warn!(vip = %addr, error = %e, "cannot update the load balancer");
             }
-        })
+        }
+    }
+
+    /// Moves the running load balancer to `lvs` (keepalived's check process reload,
+    /// `clear_diff_services`): the maps follow [`Director::reload`]; every checker is
+    /// restarted (as keepalived restarts them), an unchanged one resuming its verdict; the
+    /// removed real servers that were alive run their `notify_down`. Reports of the old
+    /// checkers still queued are dropped.
+    fn reload(
+        &mut self,
+        lvs: &LvsConfig,
+        vrrp_ifindexes: &BTreeSet<u32>,
+    ) -> anyhow::Result<ReloadSummary> {
+        let old: Vec<VirtualService> = {
+            let director = self.director.borrow();
+            (0..director.services())
+                .map(|i| director.service(i).clone())
+                .collect()
+        };
+        for checker in self.checkers.drain(..) {
+            checker.abort();
+        }
+        let epoch = self.shared.epoch.get() + 1;
+        self.shared.epoch.set(epoch);
+        let reloaded = self.director.borrow_mut().reload(lvs)?;
+        for gone in &reloaded.gone {
+            info!(service = %gone.service, real = %gone.real, "service {} no longer exist", gone.real);
+            if gone.alive {
+                info!(service = %gone.service, real = %gone.real, "Removing service {} from VS {}", gone.real, gone.service);
+                run_script(gone.notify_down.as_ref());
+            }
+        }
+        {
+            let director = self.director.borrow();
+            for (service, event) in reloaded.events {
+                react(&director, service, event);
+            }
+        }
+        let migrated = diff::migrated_checkers(&old, &lvs.services);
+        let director = self.director.borrow();
+        self.checkers = start_checkers(lvs, &self.reports, epoch, |s, r, c| {
+            let up = director.pool(s).checkers_up(r).get(c).copied()?;
+            Some((up, migrated[s][r][c]))
+        });
+        drop(director);
+        *self.shared.vrrp_ifindexes.borrow_mut() = vrrp_ifindexes.clone();
+        self.shared.refresh.notify_one();
+        Ok(reloaded.summary)
     }
 
     /// Stops the checkers, runs omega's notifies and removes the load balancer.
@@ -144,9 +213,13 @@ impl Lvs {
     }
 }
 
+/// One task per checker. `resume` gives a checker restarted by a reload its verdict and
+/// whether it continues a running one (`None`: as at startup).
 fn start_checkers(
     lvs: &LvsConfig,
     reports: &mpsc::UnboundedSender<CheckerReport>,
+    epoch: u64,
+    resume: impl Fn(usize, usize, usize) -> Option<(bool, bool)>,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     for (s, service) in lvs.services.iter().enumerate() {
@@ -162,8 +235,11 @@ fn start_checkers(
                 let spec = spec.clone();
                 let reports = reports.clone();
                 let name = format!("{} of {}", spec.kind.name(), real.name(service.protocol));
+                let mut schedule = match resume(s, r, c) {
+                    Some((up, has_run)) => Schedule::resume(&spec, up, has_run),
+                    None => Schedule::new(&spec),
+                };
                 tasks.push(tokio::spawn(async move {
-                    let mut schedule = Schedule::new(&spec);
                     // keepalived: the first check after BOOTSTRAP_DELAY (1 s) and a random
                     // share of `warmup`, so checks of many servers do not coincide.
                     let warmup = spec.warmup.mul_f64(random_fraction());
@@ -178,6 +254,7 @@ fn start_checkers(
                         };
                         for change in changes {
                             let report = CheckerReport {
+                                epoch,
                                 service: s,
                                 real: r,
                                 checker: c,
@@ -209,7 +286,7 @@ async fn run(
     director: Rc<RefCell<Director>>,
     mut reports: mpsc::UnboundedReceiver<CheckerReport>,
     netlink: Netlink,
-    vrrp_ifindexes: BTreeSet<u32>,
+    shared: Rc<Shared>,
 ) {
     let mut changes = match Netlink::subscribe() {
         Ok(changes) => Some(changes),
@@ -235,6 +312,10 @@ async fn run(
     loop {
         tokio::select! {
             Some(report) = reports.next() => {
+                if report.epoch != shared.epoch.get() {
+                    // A checker of the configuration before the last reload.
+                    continue;
+                }
                 let mut d = director.borrow_mut();
                 let service = d.service(report.service).clone();
                 let real = service.reals[report.real].name(service.protocol);
@@ -259,7 +340,22 @@ async fn run(
                 }
             }
             _ = resolve_tick.tick() => {
+                let vrrp_ifindexes = shared.vrrp_ifindexes.borrow().clone();
                 resolve_all(&director, &netlink, &handle, &vrrp_ifindexes, &mut attached).await;
+            }
+            _ = shared.refresh.notified() => {
+                // A reload: new addresses' held states are read and new servers resolved now,
+                // not at the next tick; a server the kernel has no neighbour entry for yet is
+                // asked again shortly (its frames are dropped until then), for half a second.
+                refresh_held(&director, &netlink).await;
+                let vrrp_ifindexes = shared.vrrp_ifindexes.borrow().clone();
+                for _ in 0..20 {
+                    resolve_all(&director, &netlink, &handle, &vrrp_ifindexes, &mut attached).await;
+                    if director.borrow().unresolved() == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
             }
             _ = expire_tick.tick() => {
                 let now = coarse_now_ns();

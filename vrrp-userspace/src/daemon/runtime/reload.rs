@@ -6,7 +6,7 @@
 //! and timers, so a master stays master and sends no priority 0 and no extra gratuitous ARP;
 //! of its addresses, routes and rules only the added and removed ones are touched. Removed
 //! instances stop as on SIGTERM (priority 0 if master), new ones start. The XDP program stays
-//! attached; its maps change in place.
+//! attached; its maps change in place. The virtual servers follow last (`LvsSide::reload`).
 
 use std::collections::BTreeMap;
 
@@ -152,6 +152,8 @@ struct Summary {
     removed: usize,
     addresses_added: usize,
     addresses_removed: usize,
+    /// What the load balancer did, for the reply.
+    lvs: String,
 }
 
 /// A reload whose configuration file is being read on a blocking thread (a 20,000-line file
@@ -242,7 +244,7 @@ impl Runtime {
                 );
                 Reply::Done {
                     message: format!(
-                        "reloaded {file} in {:.1} ms: {} instances kept ({} changed), {} added, {} removed; virtual addresses +{} -{}{}",
+                        "reloaded {file} in {:.1} ms: {} instances kept ({} changed), {} added, {} removed; virtual addresses +{} -{}{}{}",
                         took.as_secs_f64() * 1e3,
                         summary.kept,
                         summary.changed,
@@ -250,6 +252,7 @@ impl Runtime {
                         summary.removed,
                         summary.addresses_added,
                         summary.addresses_removed,
+                        summary.lvs,
                         warnings
                             .iter()
                             .map(|w| format!("\n{w}"))
@@ -473,6 +476,15 @@ impl Runtime {
             let actions = self.router.handle(timer::now(), id, Event::Startup);
             self.perform(actions).await;
         }
+        // The virtual servers follow (keepalived's check process reloads with the same file):
+        // after the addresses moved, so that the load balancer reads the held ones as they are.
+        let vrrp_ifindexes = self
+            .resolved
+            .instances
+            .iter()
+            .map(|i| i.link.ifindex)
+            .collect();
+        summary.lvs = self.lvs.reload(&config, &vrrp_ifindexes).await;
         summary
     }
 

@@ -74,6 +74,19 @@ where
     T::try_from(map).map_err(DataplaneError::map(name, "opening"))
 }
 
+fn per_cpu_zeros() -> Result<aya::maps::PerCpuValues<LbStats>, DataplaneError> {
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| DataplaneError::Io {
+        what: "counting CPUs",
+        source: e,
+    })?;
+    aya::maps::PerCpuValues::try_from(vec![LbStats::default(); cpus]).map_err(|e| {
+        DataplaneError::Io {
+            what: "building per-CPU zeros",
+            source: e,
+        }
+    })
+}
+
 fn missing_ok(result: Result<(), aya::maps::MapError>) -> Result<(), aya::maps::MapError> {
     match result {
         Err(aya::maps::MapError::KeyNotFound) => Ok(()),
@@ -158,6 +171,17 @@ impl LbMaps {
         self.vips
             .insert(key, LbVip { flags }, 0)
             .map_err(DataplaneError::map(names::VIPS, "insert"))
+    }
+
+    /// A virtual address no service uses any more (a reload removed its last one).
+    pub fn remove_vip(&mut self, addr: &IpAddr) -> Result<(), DataplaneError> {
+        let (family, addr) = addr_key(addr);
+        let key = LbVipKey {
+            addr,
+            family,
+            _pad: [0; 3],
+        };
+        missing_ok(self.vips.remove(&key)).map_err(DataplaneError::map(names::VIPS, "remove"))
     }
 
     /// Sets or clears [`VIP_HELD`] of a virtual address that has an entry.
@@ -268,20 +292,16 @@ impl LbMaps {
 
     /// Clears a destination's statistics (its id is given to another server).
     pub fn clear_dest_stats(&mut self, id: u32) -> Result<(), DataplaneError> {
-        let cpus = aya::util::nr_cpus().map_err(|(_, e)| DataplaneError::Io {
-            what: "counting CPUs",
-            source: e,
-        })?;
-        let zeros =
-            aya::maps::PerCpuValues::try_from(vec![LbStats::default(); cpus]).map_err(|e| {
-                DataplaneError::Io {
-                    what: "building per-CPU zeros",
-                    source: e,
-                }
-            })?;
         self.dest_stats
-            .set(id, zeros, 0)
+            .set(id, per_cpu_zeros()?, 0)
             .map_err(DataplaneError::map(names::DEST_STATS, "set"))
+    }
+
+    /// Clears a service's statistics (a reload gives its id to another service).
+    pub fn clear_service_stats(&mut self, id: u32) -> Result<(), DataplaneError> {
+        self.svc_stats
+            .set(id, per_cpu_zeros()?, 0)
+            .map_err(DataplaneError::map(names::SVC_STATS, "set"))
     }
 
     pub fn service_stats(&self, id: u32) -> ServiceStats {

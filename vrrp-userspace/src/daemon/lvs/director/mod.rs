@@ -3,21 +3,25 @@
 //! destination per service entry and pool member; scheduling tables rebuilt into the
 //! service's spare region and switched in one write.
 
+mod reload;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use tracing::{info, warn};
+use tracing::info;
 use vrrp_common::{
     CONN_CLOSING, CONN_ESTABLISHED, CONN_SYN, DEST_LIVE, DEST_RESOLVED, DIR_IN, LB_REGION_SLOTS,
     LbDest, LbService, LbServiceKey, SVC_HASH_PORT, SVC_ONE_PACKET, SVC_PERSISTENT,
-    VIP_WILDCARD_TCP, VIP_WILDCARD_UDP,
 };
 
 use crate::dataplane::DataplaneError;
 use crate::dataplane::lb::{LoadBalancer, addr_key};
 use crate::lvs::pool::{Member, Pool, PoolEvent};
-use crate::lvs::settings::{LvsConfig, Protocol, RealService, VirtualService};
+use crate::lvs::settings::{LvsConfig, RealService, VirtualService};
 use crate::lvs::tables::{self, TableDest};
+
+use self::reload::Ids;
+pub use self::reload::{Gone, ReloadSummary, Reloaded};
 
 /// Where frames for a real server leave: resolved from the kernel's routes and neighbours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +62,12 @@ pub struct Director {
     services: Vec<Service>,
     next_hops: BTreeMap<IpAddr, NextHop>,
     held: BTreeMap<IpAddr, bool>,
+    /// `VIP_WILDCARD_*` bits of each virtual address, as written.
+    vip_flags: BTreeMap<IpAddr, u32>,
+    svc_ids: Ids,
+    dest_ids: Ids,
+    /// The generation each destination id was last given out with.
+    generations: BTreeMap<u32, u32>,
 }
 
 impl Director {
@@ -72,71 +82,13 @@ impl Director {
             services: Vec::new(),
             next_hops: BTreeMap::new(),
             held: BTreeMap::new(),
+            vip_flags: BTreeMap::new(),
+            svc_ids: Ids::new(0, vrrp_common::LB_MAX_SERVICES),
+            dest_ids: Ids::new(1, vrrp_common::LB_MAX_DESTS),
+            generations: BTreeMap::new(),
         };
-        let mut events = Vec::new();
-        let mut next_svc = 0u32;
-        let mut next_dest = 1u32;
-        let mut vip_flags: BTreeMap<IpAddr, u32> = BTreeMap::new();
-        for (index, service) in config.services.iter().enumerate() {
-            let (pool, start) = Pool::new(service);
-            events.extend(start.into_iter().map(|e| (index, e)));
-            let mut keys = Vec::new();
-            for &(addr, port) in &service.keys {
-                let (family, bytes) = addr_key(&addr);
-                let flags = vip_flags.entry(addr).or_default();
-                if port == 0 {
-                    *flags |= match service.protocol {
-                        Protocol::Tcp => VIP_WILDCARD_TCP,
-                        Protocol::Udp => VIP_WILDCARD_UDP,
-                    };
-                }
-                let mut dests = BTreeMap::new();
-                for (i, _) in service.reals.iter().enumerate() {
-                    dests.insert(Member::Real(i), next_dest);
-                    next_dest += 1;
-                }
-                if service.sorry.is_some() {
-                    dests.insert(Member::Sorry, next_dest);
-                    next_dest += 1;
-                }
-                if next_svc >= vrrp_common::LB_MAX_SERVICES
-                    || next_dest >= vrrp_common::LB_MAX_DESTS
-                {
-                    warn!(
-                        service = %service.name,
-                        "more services or real servers than the load balancer holds; the rest is not served"
-                    );
-                    break;
-                }
-                keys.push(Key {
-                    key: LbServiceKey {
-                        addr: bytes,
-                        port,
-                        proto: service.protocol.number(),
-                        family,
-                    },
-                    svc_id: next_svc,
-                    region: 0,
-                    dests,
-                    table: Vec::new(),
-                    table_dests: Vec::new(),
-                });
-                next_svc += 1;
-            }
-            director.services.push(Service {
-                config: service.clone(),
-                pool,
-                keys,
-            });
-        }
-        for (addr, flags) in &vip_flags {
-            director.held.insert(*addr, false);
-            director.lb.maps().set_vip(addr, *flags)?;
-        }
-        for index in 0..director.services.len() {
-            director.apply(index)?;
-        }
-        Ok((director, events))
+        let reloaded = director.reload(config)?;
+        Ok((director, reloaded.events))
     }
 
     pub fn load_balancer(&self) -> &LoadBalancer {
@@ -175,6 +127,14 @@ impl Director {
         addrs.sort();
         addrs.dedup();
         addrs
+    }
+
+    /// Real and sorry servers without a known next hop.
+    pub fn unresolved(&self) -> usize {
+        self.server_addresses()
+            .iter()
+            .filter(|addr| !self.next_hops.contains_key(addr))
+            .count()
     }
 
     /// The director holds `addr` now (VRRP master, or a local address) or no longer.
@@ -274,7 +234,7 @@ impl Director {
                     family,
                     weight: weight.unwrap_or(0),
                     flags: if weight.is_some() { DEST_LIVE } else { 0 },
-                    generation: 1,
+                    generation: self.generations.get(&id).copied().unwrap_or(1),
                     svc: key.svc_id,
                     ..LbDest::default()
                 };
