@@ -134,6 +134,10 @@ counter_set! {
         ring_full = GLOBAL_RING_FULL,
         /// State or counter entries that could not be created (map full).
         map_full = GLOBAL_MAP_FULL,
+        /// Master-down timers the kernel would not set up or start (since 6.18 it allocates
+        /// them with kmalloc_nolock, which fails under contention); userspace keeps the
+        /// instance's deadline and the next advert tries again.
+        timer_setup_failed = GLOBAL_TIMER_SETUP_FAILED,
     }
 }
 

@@ -24,9 +24,9 @@ use aya_ebpf::{
     },
 };
 use vrrp_common::{
-    EVENT_MASTER_DOWN, GLOBAL_EVENTS_SENT, GLOBAL_RING_FULL, InstanceKey, MasterDownTimer,
-    POLICY_BACKUP, ReceivePolicy, TIMER_ARMED, TIMER_INITIALISED, TIMER_RETRY_NS, TIMER_RETRYING,
-    TIMER_SYNC_ARMED, TIMER_SYNC_IDLE, VrrpEvent,
+    EVENT_MASTER_DOWN, GLOBAL_EVENTS_SENT, GLOBAL_RING_FULL, GLOBAL_TIMER_SETUP_FAILED,
+    InstanceKey, MasterDownTimer, POLICY_BACKUP, ReceivePolicy, TIMER_ARMED, TIMER_INITIALISED,
+    TIMER_RETRY_NS, TIMER_RETRYING, TIMER_SYNC_ARMED, TIMER_SYNC_IDLE, VrrpEvent,
 };
 
 use crate::{EVENTS, TIMERS, count_global, policy};
@@ -51,7 +51,11 @@ fn timer_of(entry: *mut MasterDownTimer) -> *mut aya_ebpf::bindings::bpf_timer {
     unsafe { (&raw mut (*entry).timer).cast() }
 }
 
-/// The instance's entry, created with its timer initialised on first use.
+/// `-EBUSY`: `bpf_timer_init` on a timer initialised before.
+const EBUSY: i64 = -16;
+
+/// The instance's entry, created with its timer initialised on first use; `None` when the
+/// kernel could not set the timer up (it is tried again with the next advert).
 #[inline(always)]
 fn entry(key: &InstanceKey) -> Option<*mut MasterDownTimer> {
     let entry = match TIMERS.get_ptr_mut(key) {
@@ -65,11 +69,22 @@ fn entry(key: &InstanceKey) -> Option<*mut MasterDownTimer> {
     let flags = unsafe { core::ptr::read_volatile(&(*entry).flags) };
     if flags & TIMER_INITIALISED == 0 {
         let map = (&raw const TIMERS).cast_mut().cast::<c_void>();
-        // -EBUSY once initialised, which is fine. The callback is set again after every
-        // `bpf_timer_cancel`, which drops it (and the program reference it holds); a timer
-        // started without one fails with -EINVAL.
-        unsafe { bpf_timer_init(timer_of(entry), map, CLOCK_MONOTONIC) };
-        unsafe { bpf_timer_set_callback(timer_of(entry), master_down_fired as *mut c_void) };
+        // -EBUSY once initialised, which is fine. Anything else is a timer that never fires:
+        // since 6.18 the kernel allocates it with kmalloc_nolock, which fails under
+        // contention (-ENOMEM; seen with 50 instances armed within 9 ms under load). The
+        // callback is set again after every `bpf_timer_cancel`, which drops it (and the
+        // program reference it holds); a timer started without one fails with -EINVAL.
+        let init = unsafe { bpf_timer_init(timer_of(entry), map, CLOCK_MONOTONIC) };
+        if init != 0 && init != EBUSY {
+            count_global(GLOBAL_TIMER_SETUP_FAILED);
+            return None;
+        }
+        let callback =
+            unsafe { bpf_timer_set_callback(timer_of(entry), master_down_fired as *mut c_void) };
+        if callback != 0 {
+            count_global(GLOBAL_TIMER_SETUP_FAILED);
+            return None;
+        }
         let lock = lock_of(entry);
         unsafe { bpf_spin_lock(lock) };
         unsafe { (*entry).flags |= TIMER_INITIALISED };
@@ -78,15 +93,31 @@ fn entry(key: &InstanceKey) -> Option<*mut MasterDownTimer> {
     Some(entry)
 }
 
-/// Starts the timer for the absolute time `expires`. Kernels before 6.7 refuse
-/// `BPF_F_TIMER_ABS`; there the same expiry is started as a relative time.
+/// Starts the timer for the absolute time `expires`; whether it runs. Kernels before 6.7
+/// refuse `BPF_F_TIMER_ABS`; there the same expiry is started as a relative time.
 #[inline(always)]
-fn start(entry: *mut MasterDownTimer, expires: u64) {
+fn start(entry: *mut MasterDownTimer, expires: u64) -> bool {
     let timer = timer_of(entry);
-    if unsafe { bpf_timer_start(timer, expires, BPF_F_TIMER_ABS as u64) } != 0 {
-        let now = unsafe { bpf_ktime_get_ns() };
-        unsafe { bpf_timer_start(timer, expires.saturating_sub(now), 0) };
+    if unsafe { bpf_timer_start(timer, expires, BPF_F_TIMER_ABS as u64) } == 0 {
+        return true;
     }
+    let now = unsafe { bpf_ktime_get_ns() };
+    unsafe { bpf_timer_start(timer, expires.saturating_sub(now), 0) == 0 }
+}
+
+/// A timer that would not start is not armed: the next advert sets it up again, and until
+/// then userspace keeps its own deadline. Returns false for the caller to pass on.
+#[inline(always)]
+fn not_started(entry: *mut MasterDownTimer, expires: u64) -> bool {
+    count_global(GLOBAL_TIMER_SETUP_FAILED);
+    let lock = lock_of(entry);
+    unsafe { bpf_spin_lock(lock) };
+    let e = unsafe { &mut *entry };
+    if e.expires_ns == expires {
+        e.flags &= !(TIMER_ARMED | TIMER_INITIALISED | TIMER_RETRYING);
+    }
+    unsafe { bpf_spin_unlock(lock) };
+    false
 }
 
 /// A new backup period (the policy's generation moved on): the interval starts from the
@@ -148,8 +179,8 @@ pub fn on_advert(
         expires = e.expires_ns;
     }
     unsafe { bpf_spin_unlock(lock) };
-    if length.is_some() {
-        start(entry, expires);
+    if length.is_some() && !start(entry, expires) {
+        return not_started(entry, expires);
     }
     first
 }
@@ -197,8 +228,9 @@ pub fn sync(key: &InstanceKey) -> u32 {
     if cancel {
         unsafe { bpf_timer_cancel(timer_of(entry)) };
     }
-    if expires != 0 {
-        start(entry, expires);
+    if expires != 0 && !start(entry, expires) {
+        not_started(entry, expires);
+        return TIMER_SYNC_IDLE;
     }
     if armed {
         TIMER_SYNC_ARMED
@@ -231,6 +263,7 @@ extern "C" fn master_down_fired(
         // expiry, which the first makes harmless.
         let expires = e.expires_ns;
         unsafe { bpf_spin_unlock(lock) };
+        // If it cannot start, it stays armed and overdue: the daemon's check finds it.
         start(entry, expires);
         return 0;
     }

@@ -43,19 +43,29 @@ fn a_thousand_runs_leave_no_process_no_fd_and_no_zombie() {
     // until its timeout.
     let quick = shell(format!("echo output; sleep {duration} & exit 0"));
     let hangs = shell(format!("sleep {duration} & wait"));
+    // The hanging check times out after 20 ms; the quick one has time to start even on a
+    // loaded machine (a shell took over 20 ms to exit there).
     let limits = Limits {
-        timeout: Some(Duration::from_millis(20)),
+        timeout: Some(Duration::from_secs(2)),
         grace: Duration::from_millis(20),
         reap_group: true,
         output_limit: 64,
+    };
+    let hang_limits = Limits {
+        timeout: Some(Duration::from_millis(20)),
+        ..limits
     };
     runtime.block_on(async {
         // Warm up the runtime's own descriptors first.
         child::run(&quick, &[], &limits, None).await.unwrap();
         let fds = open_fds();
         for run in 0..1000 {
-            let launch = if run % 10 == 9 { &hangs } else { &quick };
-            let done = child::run(launch, &[], &limits, None).await.unwrap();
+            let (launch, limits) = if run % 10 == 9 {
+                (&hangs, &hang_limits)
+            } else {
+                (&quick, &limits)
+            };
+            let done = child::run(launch, &[], limits, None).await.unwrap();
             let expected = if run % 10 == 9 {
                 Exit::TimedOut
             } else {

@@ -372,13 +372,12 @@ fn many_instances_each_fire_once() {
         install(&mut lab, *key, v3_config(1), v4(101));
         lab.set(key, backup(3, 1));
     }
-    let start = Instant::now();
-    for key in &keys {
+    let advert = |vrid: u8| {
         let mut spec = FrameSpec::multicast(
             v4(1),
             Advert {
                 version: Version::V3,
-                vrid: Vrid(key.vrid),
+                vrid: Vrid(vrid),
                 priority: Priority(150),
                 interval: Duration::from_millis(10),
                 auth: Auth::None,
@@ -386,12 +385,32 @@ fn many_instances_each_fire_once() {
             },
         );
         spec.dst = group;
-        lab.run(&frame(&spec));
+        frame(&spec)
+    };
+    let start = Instant::now();
+    for key in &keys {
+        lab.run(&advert(key.vrid));
+    }
+    // A timer the kernel could not set up (kmalloc_nolock fails under contention since 6.18)
+    // is counted and left unarmed; the instance's next advert sets it up, as here.
+    let mut setup_failures = 0;
+    for _ in 0..10 {
+        let failed = lab.dp().global_stats().timer_setup_failed;
+        if failed == setup_failures {
+            break;
+        }
+        setup_failures = failed;
+        for key in &keys {
+            let timer = lab.timer(key);
+            if timer.flags & TIMER_ARMED == 0 && timer.fires == 0 {
+                lab.run(&advert(key.vrid));
+            }
+        }
     }
     let armed_in = start.elapsed();
     let downs = master_downs(&mut lab, keys.len(), Duration::from_secs(2));
     eprintln!(
-        "200 timers armed in {armed_in:?}, {} master-down events",
+        "200 timers armed in {armed_in:?} ({setup_failures} set-ups refused by the kernel), {} master-down events",
         downs.len()
     );
     assert_eq!(downs.len(), keys.len());

@@ -49,7 +49,7 @@ pub struct RouterRow {
 pub struct InterfaceRow {
     pub iface: String,
     pub drops: BTreeMap<&'static str, u64>,
-    /// `events_sent`, `events_suppressed`, `ring_full`, `map_full` (program-wide).
+    /// `events_sent`, `events_suppressed`, `ring_full`, `map_full`, `timer_setup_failed` (program-wide).
     pub program: BTreeMap<&'static str, u64>,
 }
 
