@@ -930,3 +930,35 @@ fn preprocessor_errors() {
         "22:1: definitions expand this line to more than 65536 bytes",
     );
 }
+
+/// keepalived -t reports an invalid number its handler reads with `ignore_error`, but the
+/// running keepalived takes what strtoul read (seed 831 of the differential test).
+#[test]
+fn an_invalid_garp_delay_is_reported_and_read_as_strtoul_reads_it() {
+    let loaded = load(&instance(
+        "VI_1",
+        1,
+        " garp_lower_prio_delay x\n garp_master_delay 7s",
+    ));
+    let errors = found(&loaded, Severity::Error);
+    assert!(
+        errors.len() == 2 && errors[0].contains("'x' is not a number"),
+        "{errors:#?}"
+    );
+    let garp = &loaded.config.instances[0].garp;
+    assert_eq!(garp.lower_prio_delay, Some(std::time::Duration::ZERO));
+    assert_eq!(garp.master_delay, std::time::Duration::from_secs(7));
+}
+
+/// keepalived checks the scripts of every instance it read before it refuses one (seeds 216
+/// and 812): the refused instance's notify scripts are kept for that check.
+#[test]
+fn a_refused_instance_keeps_its_notify_scripts_for_the_security_check() {
+    let loaded = load(
+        "vrrp_instance VI_1 {\n interface eth0\n notify_master /bin/true\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
+    );
+    assert!(loaded.config.instances.is_empty());
+    let (name, notify) = &loaded.config.refused_notify[0];
+    assert_eq!(name, "VI_1");
+    assert_eq!(notify.master.as_ref().unwrap().argv, ["/bin/true"]);
+}

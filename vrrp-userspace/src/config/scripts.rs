@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::Loaded;
 use super::diagnostic::{Diagnostic, Severity};
-use super::model::{Config, ScriptCommand};
+use super::model::{Config, Notify, ScriptCommand};
 
 /// What `lstat`/`stat` tell about a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -441,23 +441,12 @@ pub fn check_config(config: &mut Config, host: &dyn ScriptHost) -> Vec<Diagnosti
     let mut notify_slots: Vec<(String, &mut Option<ScriptCommand>)> = Vec::new();
     for instance in &mut config.instances {
         let owner = format!("vrrp_instance {}", instance.name);
-        let notify = &mut instance.notify;
-        for (kind, slot) in [
-            ("notify_master", &mut notify.master),
-            ("notify_backup", &mut notify.backup),
-            ("notify_fault", &mut notify.fault),
-            ("notify_stop", &mut notify.stop),
-            ("notify", &mut notify.any),
-            (
-                "notify_master_rx_lower_pri",
-                &mut notify.master_rx_lower_pri,
-            ),
-        ] {
-            notify_slots.push((format!("{owner} {kind}"), slot));
-        }
-        if let Some(deleted) = &mut notify.deleted {
-            notify_slots.push((format!("{owner} notify_deleted"), deleted));
-        }
+        instance_notify_slots(&owner, &mut instance.notify, &mut notify_slots);
+    }
+    // keepalived checks them before it refuses their instances (the file is refused anyway).
+    for (name, notify) in &mut config.refused_notify {
+        let owner = format!("vrrp_instance {name} (refused)");
+        instance_notify_slots(&owner, notify, &mut notify_slots);
     }
     for group in &mut config.sync_groups {
         let owner = format!("vrrp_sync_group {}", group.name);
@@ -545,6 +534,30 @@ pub fn check_config(config: &mut Config, host: &dyn ScriptHost) -> Vec<Diagnosti
         ));
     }
     out
+}
+
+/// An instance's notify slots, labelled for diagnostics.
+fn instance_notify_slots<'a>(
+    owner: &str,
+    notify: &'a mut Notify,
+    slots: &mut Vec<(String, &'a mut Option<ScriptCommand>)>,
+) {
+    for (kind, slot) in [
+        ("notify_master", &mut notify.master),
+        ("notify_backup", &mut notify.backup),
+        ("notify_fault", &mut notify.fault),
+        ("notify_stop", &mut notify.stop),
+        ("notify", &mut notify.any),
+        (
+            "notify_master_rx_lower_pri",
+            &mut notify.master_rx_lower_pri,
+        ),
+    ] {
+        slots.push((format!("{owner} {kind}"), slot));
+    }
+    if let Some(deleted) = &mut notify.deleted {
+        slots.push((format!("{owner} notify_deleted"), deleted));
+    }
 }
 
 #[cfg(test)]
@@ -638,6 +651,34 @@ mod tests {
             verdict(&host, "/srv/check.sh", 65534, true)
                 .insecure
                 .is_none()
+        );
+    }
+
+    /// keepalived looks a notify script's user and group up as it reads: one whose group does
+    /// not exist is dropped there, and a second line of the same keyword is taken (seed 609).
+    #[test]
+    fn a_notify_with_an_unknown_group_leaves_its_slot_to_the_next_line() {
+        let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n notify \"/bin/a\" root nosuchgroup\n notify /bin/b\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+        let mut diagnostics = super::super::diagnostic::Diagnostics::default();
+        let lines = super::super::preprocess::preprocess_text(
+            Path::new("k.conf"),
+            text,
+            &super::super::preprocess_options(&super::super::LoadOptions {
+                config_id: "node1".to_string(),
+                all_config: false,
+            }),
+            &mut diagnostics,
+        );
+        let loaded = super::super::finish(&lines, diagnostics, Some(&FakeHost::default()));
+        let notify = &loaded.config.instances[0].notify;
+        assert_eq!(notify.any.as_ref().unwrap().argv, ["/bin/b"]);
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .all(|d| d.severity == Severity::Warning),
+            "{:?}",
+            loaded.diagnostics
         );
     }
 

@@ -39,8 +39,10 @@ pub(super) fn finalize(
         })
         .collect();
     for draft in drafts {
-        if let Some(instance) = settle_instance(config, draft, diagnostics, &mut refusals) {
-            config.instances.push(instance);
+        let (name, notify) = (draft.instance.name.clone(), draft.instance.notify.clone());
+        match settle_instance(config, draft, diagnostics, &mut refusals) {
+            Some(instance) => config.instances.push(instance),
+            None => config.refused_notify.push((name, notify)),
         }
     }
     config.refusals.extend(refusals);
@@ -927,12 +929,21 @@ pub struct HostLink {
     pub ipv6: Option<std::net::Ipv6Addr>,
 }
 
-/// What depends on the host: interfaces named by the configuration that this host does not
-/// have (keepalived refuses to start with any of them, "Non-existent interface specified in
-/// configuration", unless `dynamic_interfaces`), and unicast instances with one VRID whose
-/// sources are the same interface address and that share a peer (keepalived refuses those
-/// too).
-pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> Vec<super::Diagnostic> {
+/// What depends on the host, in two parts because keepalived meets them at different times.
+#[derive(Debug, Default)]
+pub struct HostFindings {
+    /// Interfaces named by the configuration that this host does not have: keepalived refuses
+    /// to start with any of them ("Non-existent interface specified in configuration", unless
+    /// `dynamic_interfaces`), right after reading, before it looks at scripts.
+    pub missing_interfaces: Vec<super::Diagnostic>,
+    /// Unicast instances with one VRID whose sources are the same interface address and that
+    /// share a peer: keepalived refuses those too, but in `check_vrid_conflicts`, after its
+    /// script security check.
+    pub vrid_conflicts: Vec<super::Diagnostic>,
+}
+
+/// Checks the configuration against the host's interfaces ([`HostFindings`]).
+pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> HostFindings {
     let mut diagnostics = Diagnostics::default();
     if !config.global.dynamic_interfaces {
         for (name, role, span) in &config.named_interfaces {
@@ -943,6 +954,8 @@ pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> Vec<super::D
             }
         }
     }
+    let missing_interfaces = diagnostics.into_vec();
+    let mut diagnostics = Diagnostics::default();
     let source = |i: &VrrpInstance| -> Option<IpAddr> {
         i.unicast.src_ip.or(i.mcast_src_ip).or_else(|| {
             let link = host.iter().find(|h| {
@@ -991,5 +1004,8 @@ pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> Vec<super::D
             }
         }
     }
-    diagnostics.into_vec()
+    HostFindings {
+        missing_interfaces,
+        vrid_conflicts: diagnostics.into_vec(),
+    }
 }
