@@ -79,23 +79,11 @@ impl ScriptHost for RealHost {
     }
 
     fn user(&self, name: &str) -> Option<(u32, u32)> {
-        let text = std::fs::read_to_string("/etc/passwd").ok()?;
-        text.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() >= 4 && fields[0] == name)
-                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
-                .flatten()
-        })
+        lookup_user(name)
     }
 
     fn group(&self, name: &str) -> Option<u32> {
-        let text = std::fs::read_to_string("/etc/group").ok()?;
-        text.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() >= 3 && fields[0] == name)
-                .then(|| fields[2].parse().ok())
-                .flatten()
-        })
+        lookup_group(name)
     }
 
     fn search_path(&self) -> String {
@@ -103,21 +91,82 @@ impl ScriptHost for RealHost {
     }
 }
 
-/// keepalived's SC_* flags.
+/// A user's uid and primary gid from the passwd database (NSS, as keepalived's `getpwnam`).
+fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut buffer = vec![0 as libc::c_char; 16384];
+    // SAFETY: passwd is plain data filled by getpwnam_r.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live buffers of the given sizes.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some((entry.pw_uid, entry.pw_gid))
+}
+
+/// A group's gid from the group database.
+fn lookup_group(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut buffer = vec![0 as libc::c_char; 16384];
+    // SAFETY: group is plain data filled by getgrnam_r.
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut result = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live buffers of the given sizes.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some(entry.gr_gid)
+}
+
+/// A user (and optional group instead of its primary one) as `(uid, gid)`.
+pub fn account(
+    host: &dyn ScriptHost,
+    user: &str,
+    group: Option<&str>,
+) -> Result<(u32, u32), String> {
+    let (uid, gid) = host
+        .user(user)
+        .ok_or_else(|| format!("user {user} does not exist"))?;
+    match group {
+        Some(group) => Ok((
+            uid,
+            host.group(group)
+                .ok_or_else(|| format!("group {group} does not exist"))?,
+        )),
+        None => Ok((uid, gid)),
+    }
+}
+
+/// What keepalived's `check_script_secure` finds about one script (its SC_* flags), with the
+/// reasons. The one check both `-t` ([`check_config`]) and the daemon (daemon/security.rs)
+/// use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Verdict {
+pub struct Verdict {
     /// SC_SYSTEM: `</dev/tcp/...`, a redirection that runs nothing.
-    system: bool,
-    not_found: bool,
+    pub system: bool,
+    pub not_found: bool,
     /// SC_ISSCRIPT: found.
-    found: bool,
-    executable: bool,
+    pub found: bool,
+    pub executable: bool,
     /// SC_INSECURE, with the first path component that makes it so and why.
-    insecure: Option<(PathBuf, String)>,
+    pub insecure: Option<(PathBuf, String)>,
     /// SC_INHIBIT: not to be run.
-    inhibit: bool,
+    pub inhibit: bool,
     /// The reason keepalived gives for disabling or not finding it.
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// `check_security`: every prefix of `path` (from `/`) must be root's and, unless a directory
@@ -189,7 +238,7 @@ fn executable(file: &FileInfo, uid: u32, gid: u32) -> bool {
 
 /// `check_script_secure` for a script run as `uid:gid`; `argv[0]` may be replaced by the full
 /// path keepalived finds (path search, real path).
-fn check_script(
+pub fn check_script(
     host: &dyn ScriptHost,
     argv: &mut [String],
     uid: u32,
@@ -342,19 +391,7 @@ pub fn check_config(config: &mut Config, host: &dyn ScriptHost) -> Vec<Diagnosti
     };
     let user_of = |script: &ScriptCommand| -> Result<(u32, u32), String> {
         match &script.user {
-            Some(user) => {
-                let (uid, gid) = host
-                    .user(user)
-                    .ok_or_else(|| format!("user {user} does not exist"))?;
-                match &script.group {
-                    Some(group) => Ok((
-                        uid,
-                        host.group(group)
-                            .ok_or_else(|| format!("group {group} does not exist"))?,
-                    )),
-                    None => Ok((uid, gid)),
-                }
-            }
+            Some(user) => account(host, user, script.group.as_deref()),
             None => default_user.ok_or_else(|| "there is no default script user".to_string()),
         }
     };
