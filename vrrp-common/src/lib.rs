@@ -46,9 +46,13 @@ pub mod map_names {
     /// [`crate::InstanceKey`] -> [`crate::MasterDownTimer`]: each backup's master-down timer;
     /// written only by the program.
     pub const TIMERS: &str = "vrrp_timers";
+    /// [`crate::RxKey`] (the instance key with slot 0, a unicast peer) -> `u8` slot: which of
+    /// the unicast instances sharing interface, VRID and local address an advert from that
+    /// peer is for. No entry: slot 0. Written by userspace.
+    pub const SLOTS: &str = "vrrp_slots";
 
     /// Every map the daemon pins, in a fixed order.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         CONFIG,
         VIPS,
         POLICY,
@@ -59,6 +63,7 @@ pub mod map_names {
         GLOBAL,
         EVENTS,
         TIMERS,
+        SLOTS,
     ];
 }
 

@@ -700,18 +700,8 @@ fn check_vrid_conflicts(config: &mut Config, diagnostics: &mut Diagnostics) {
                     .find(|p| second.unicast.peers.iter().any(|q| q.address == p.address));
                 let Some(shared) = shared else {
                     // keepalived tells them apart by the advert's source address
-                    // (VRRP_FLAG_UNICAST_DUPLICATE_VRID); the XDP receive path keys instances
-                    // by interface, family, VRID and destination only (InstanceKey::slot is
-                    // reserved for this), so say so rather than misroute silently.
-                    diagnostics
-                        .warning(
-                            &second.name_span,
-                            format!(
-                                "{} and {} (at {}) share VRID {} on {interface} and their local address, and differ only in their peers: keepalived tells them apart by the advert's source, xvrrpd's receive path does not yet (adverts for both reach one of them)",
-                                second.name, first.name, first.defined_at, second.vrid.0
-                            ),
-                        )
-                        .hint("give one of them another virtual_router_id or local address");
+                    // (VRRP_FLAG_UNICAST_DUPLICATE_VRID); so does the XDP receive path
+                    // (InstanceKey::slot, found by the source in the slots map).
                     continue;
                 };
                 diagnostics
