@@ -960,3 +960,26 @@ fn a_refused_instance_keeps_its_notify_scripts_for_the_security_check() {
     assert_eq!(name, "VI_1");
     assert_eq!(notify.master.as_ref().unwrap().argv, ["/bin/true"]);
 }
+
+/// keepalived clears the weight of what a sync group tracks when a member owns its addresses,
+/// and reports it (seed 1000509 of the differential test).
+#[test]
+fn a_sync_group_with_an_owner_member_tracks_without_weight() {
+    let text = format!(
+        "vrrp_script chk {{\n script /bin/true\n weight 10\n}}\n{}{}vrrp_sync_group G1 {{\n group {{\n  VI_1\n  VI_2\n }}\n track_script {{\n  chk\n }}\n}}\n",
+        instance("VI_1", 1, " priority 255"),
+        instance("VI_2", 2, "")
+    );
+    let loaded = load(&text);
+    let errors = found(&loaded, Severity::Error);
+    assert!(
+        errors.iter().any(|e| e.starts_with(
+            "vrrp_sync_group G1: tracked script chk cannot have a weight when a member has priority 255"
+        )),
+        "{errors:#?}"
+    );
+    assert_eq!(
+        loaded.config.sync_groups[0].track.scripts[0].weight,
+        Some(0)
+    );
+}

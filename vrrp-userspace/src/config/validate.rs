@@ -50,6 +50,7 @@ pub(super) fn finalize(
     check_shared_addresses(config, diagnostics);
     check_sync_groups(config, diagnostics, &wishes);
     settle_tracking(config, diagnostics);
+    settle_group_owner_weights(config, diagnostics);
     settle_sync_group_states(config);
     check_unused_scripts(config, diagnostics);
 }
@@ -189,6 +190,86 @@ fn settle_tracking(config: &mut Config, diagnostics: &mut Diagnostics) {
 
 /// keepalived: in a sync group where some member wants MASTER and some member is not an
 /// address owner wanting MASTER, every member starts as BACKUP (no message).
+/// keepalived's vrrp_complete_init: a sync group with a member that owns its addresses
+/// (priority 255) cannot weigh what the group tracks: "Cannot have weighted track script ...
+/// with member having priority 255 - clearing weight" (and the same for files, processes and
+/// interfaces). The weight becomes 0: a failure still takes the group to FAULT.
+fn settle_group_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let owners: Vec<&str> = config
+        .instances
+        .iter()
+        .filter(|i| i.priority == Priority(255))
+        .map(|i| i.name.as_str())
+        .collect();
+    let weight_of = |kind: &str, name: &str| -> i32 {
+        match kind {
+            "script" => config
+                .scripts
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.weight),
+            "file" => config
+                .track_files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.weight),
+            "process" => config
+                .track_processes
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.weight),
+            _ => None,
+        }
+        .unwrap_or(0)
+    };
+    let mut cleared: Vec<(usize, &'static str, usize, String)> = Vec::new();
+    for (index, group) in config.sync_groups.iter().enumerate() {
+        if !group
+            .members
+            .iter()
+            .any(|m| owners.contains(&m.name.as_str()))
+        {
+            continue;
+        }
+        for (kind, refs) in [
+            ("script", &group.track.scripts),
+            ("file", &group.track.files),
+            ("process", &group.track.processes),
+            ("interface", &group.track.interfaces),
+        ] {
+            for (position, tracked) in refs.iter().enumerate() {
+                if tracked
+                    .weight
+                    .unwrap_or_else(|| weight_of(kind, &tracked.name))
+                    != 0
+                {
+                    cleared.push((index, kind, position, tracked.name.clone()));
+                }
+            }
+        }
+    }
+    for (index, kind, position, name) in cleared {
+        let group = &mut config.sync_groups[index];
+        let refs = match kind {
+            "script" => &mut group.track.scripts,
+            "file" => &mut group.track.files,
+            "process" => &mut group.track.processes,
+            _ => &mut group.track.interfaces,
+        };
+        refs[position].weight = Some(0);
+        diagnostics
+            .push(
+                Severity::Error,
+                None,
+                format!(
+                    "vrrp_sync_group {}: tracked {kind} {name} cannot have a weight when a member has priority 255; its weight is cleared",
+                    group.name
+                ),
+            )
+            .hint("remove the weight, or give the member a priority below 255 (keepalived reports it the same way)");
+    }
+}
+
 fn settle_sync_group_states(config: &mut Config) {
     for group in &config.sync_groups {
         let members: Vec<&VrrpInstance> = group
