@@ -254,6 +254,16 @@ pub fn check_script(
         return verdict;
     }
     let mut path = PathBuf::from(&program);
+    if !program.contains('/') && (uid, gid) != (0, 0) {
+        // keepalived 2.2.7's find_path switches to the script's user first, then calls
+        // setgroups, which that user may not do: the search always fails ("Permissions
+        // failure for script X in path - disabling"). A bare name only works for root.
+        verdict.not_found = true;
+        verdict.reason = Some(format!(
+            "{program} has no '/', and keepalived 2.2.7 cannot search PATH for a script run as uid {uid} gid {gid} (its setgroups fails after it switched user); give the full path"
+        ));
+        return verdict;
+    }
     if !program.contains('/') {
         let found = host
             .search_path()
@@ -717,6 +727,21 @@ mod tests {
             "{:?}",
             loaded.diagnostics
         );
+    }
+
+    /// keepalived's PATH search fails for any script user but root (seed 1000646).
+    #[test]
+    fn a_bare_name_is_only_searched_for_root() {
+        let host = FakeHost::with(&[
+            ("/", 0, 0, DIR),
+            ("/usr", 0, 0, DIR),
+            ("/usr/bin", 0, 0, DIR),
+            ("/usr/bin/true", 0, 0, FILE),
+        ]);
+        assert!(verdict(&host, "true", 0, false).found);
+        let nobody = verdict(&host, "true", 65534, false);
+        assert!(nobody.not_found && !nobody.found, "{nobody:?}");
+        assert!(verdict(&host, "/usr/bin/true", 65534, false).found);
     }
 
     #[test]

@@ -93,8 +93,8 @@ pub struct Prepared {
 pub enum Refused {
     #[error("{0}")]
     NoUser(String),
-    #[error("{program}: not found in PATH")]
-    NotInPath { program: String },
+    #[error("{program}: {reason}")]
+    NotInPath { program: String, reason: String },
     #[error("{path}: {reason}")]
     Inaccessible { path: String, reason: String },
     #[error("{path} is not executable for uid {uid} gid {gid}")]
@@ -166,6 +166,7 @@ pub fn prepare(command: &ScriptCommand, policy: &ScriptPolicy) -> Result<Prepare
         } else {
             Refused::NotInPath {
                 program: first.clone(),
+                reason: verdict.reason.unwrap_or_default(),
             }
         });
     }
@@ -292,12 +293,19 @@ mod tests {
         assert!(prepared.launch.program.ends_with("true"));
         assert!(prepared.launch.program.is_absolute());
         assert!(prepared.warnings.iter().any(|w| w.contains("PATH search")));
-        assert_eq!(
+        assert!(matches!(
             prepare(&command(&["no-such-program-xvrrpd"]), &policy(true)).unwrap_err(),
-            Refused::NotInPath {
-                program: "no-such-program-xvrrpd".into()
-            }
-        );
+            Refused::NotInPath { program, .. } if program == "no-such-program-xvrrpd"
+        ));
+        // keepalived 2.2.7 cannot search PATH for another user than root.
+        let as_nobody = ScriptCommand {
+            user: Some("nobody".into()),
+            ..command(&["true"])
+        };
+        assert!(matches!(
+            prepare(&as_nobody, &policy(true)).unwrap_err(),
+            Refused::NotInPath { reason, .. } if reason.contains("setgroups")
+        ));
     }
 
     #[test]
