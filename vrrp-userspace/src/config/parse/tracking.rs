@@ -445,7 +445,7 @@ pub(crate) const SCRIPT: &[Keyword<ScriptDraft, VrrpScript>] = &[
     Keyword::new(
         "interval",
         |cx, d, s| {
-            if let Some(seconds) = cx.unsigned_as_run(s, 0, 0, u64::from(u32::MAX) / 1_000_000) {
+            if let Some(seconds) = cx.unsigned(s, 0, 0, u64::from(u32::MAX) / 1_000_000) {
                 if seconds == 0 {
                     cx.diagnostics
                         .error(&s.arg_span(0), "interval must be greater than 0; using 1");
@@ -458,7 +458,7 @@ pub(crate) const SCRIPT: &[Keyword<ScriptDraft, VrrpScript>] = &[
     Keyword::new(
         "timeout",
         |cx, d, s| {
-            if let Some(seconds) = cx.unsigned_as_run(s, 0, 0, u64::from(u32::MAX) / 1_000_000) {
+            if let Some(seconds) = cx.unsigned(s, 0, 0, u64::from(u32::MAX) / 1_000_000) {
                 if seconds == 0 {
                     cx.diagnostics
                         .error(&s.arg_span(0), "timeout must be greater than 0; using 1");
