@@ -267,14 +267,7 @@ impl Cx<'_> {
         min: u64,
         max: u64,
     ) -> Option<u64> {
-        let text = self.value(s, index)?;
-        match number::unsigned(text, min, max) {
-            Ok(value) => Some(value),
-            Err(err) => {
-                self.number_error(s, index, &err, &min.to_string(), &max.to_string());
-                None
-            }
-        }
+        self.read_unsigned(s, index, min, max, false)
     }
 
     /// [`Cx::unsigned`] for the handlers that call `read_unsigned_strvec` with `ignore_error`
@@ -288,11 +281,23 @@ impl Cx<'_> {
         min: u64,
         max: u64,
     ) -> Option<u64> {
+        self.read_unsigned(s, index, min, max, true)
+    }
+
+    fn read_unsigned(
+        &mut self,
+        s: &Statement,
+        index: usize,
+        min: u64,
+        max: u64,
+        as_run: bool,
+    ) -> Option<u64> {
         let text = self.value(s, index)?;
         match number::unsigned(text, min, max) {
             Ok(value) => Some(value),
             Err(err) => {
-                let run = number::strtoul_prefix(text).filter(|v| (min..=max).contains(v));
+                let run =
+                    number::strtoul_prefix(text).filter(|v| as_run && (min..=max).contains(v));
                 self.number_error(s, index, &err, &min.to_string(), &max.to_string());
                 run
             }
