@@ -47,6 +47,28 @@ fn generated_files_are_read_as_keepalived_reads_them() {
     assert!(report.dumps >= 40, "{}", report.summary());
 }
 
+/// Seeds beyond the batch that once diverged, each for its own reason: 216, 434 and 812
+/// (keepalived checks script security before it refuses an instance or a VRID conflict: exit
+/// 6), 609 (a notify whose group does not exist leaves the slot to the next line), 247
+/// (`reverse` kept on a sync group member's interface of weight 0), 831 (an invalid
+/// `garp_lower_prio_delay` is read by the running keepalived as strtoul does: 0), 1000509 (a
+/// sync group's weighted track_script with a priority-255 member: weight cleared, reported),
+/// 1000646 (a bare-name notify script run as another user than root: keepalived 2.2.7's PATH
+/// search fails).
+const FIXED_SEEDS: [u64; 8] = [216, 247, 434, 609, 812, 831, 1_000_509, 1_000_646];
+
+#[test]
+fn former_divergences_stay_fixed() {
+    let report = config_diff::run_batch(FIXED_SEEDS.into_iter(), &xvrrpd_bin(), 2, true, None);
+    assert!(
+        report.divergences.is_empty() && report.errors.is_empty(),
+        "{}\n{}",
+        report.summary(),
+        explain(&report)
+    );
+    assert_eq!(report.files, FIXED_SEEDS.len());
+}
+
 #[test]
 fn real_world_files_are_read_as_keepalived_reads_them() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -170,3 +170,86 @@ fn a_keepalived_kept_for_other_vrids_keeps_working_with_foreign_adverts_pass() {
         x2.log_tail(20)
     );
 }
+
+/// One unicast instance as a config block.
+fn unicast_instance(name: &str, priority: u8, src: &str, peer: &str, vip: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{\n interface {IFACE}\n virtual_router_id 41\n priority {priority}\n \
+         version 3\n advert_int 1\n unicast_src_ip {src}\n unicast_peer {{\n  {peer}\n }}\n \
+         virtual_ipaddress {{\n  {vip}/24\n }}\n}}\n"
+    )
+}
+
+/// Two unicast instances on r1 with one VRID, interface and local address, each with its own
+/// peer (keepalived tells them apart by the advert's source; so does the XDP program, with
+/// InstanceKey::slot): VI_A against r2, which wins it, and VI_B against the client, which
+/// wins that one. Were VI_B deaf to the client's adverts, r1 would hold .142 too; were VI_A
+/// deaf to r2's, r1 would hold .141. When r2 stops, VI_A alone takes over.
+#[test]
+fn unicast_instances_sharing_a_vrid_each_hear_their_own_peer() {
+    let lab = Lab::new("slot").unwrap();
+    let (r1, r2, client) = (
+        lab.r1.ipv4().to_string(),
+        lab.r2.ipv4().to_string(),
+        lab.client.ipv4().to_string(),
+    );
+    let (vip_a, vip_b) = ("192.0.2.141", "192.0.2.142");
+    let both = format!(
+        "{}{}",
+        unicast_instance("VI_A", 100, &r1, &r2, vip_a),
+        unicast_instance("VI_B", 100, &r1, &client, vip_b)
+    );
+    let mut on_r1 = Router::start(Daemon::Xvrrpd, lab.r1.netns(), &both).unwrap();
+    let mut on_r2 = Router::start(
+        Daemon::Xvrrpd,
+        lab.r2.netns(),
+        &unicast_instance("VI_A", 150, &r2, &r1, vip_a),
+    )
+    .unwrap();
+    let mut on_client = Router::start(
+        Daemon::Xvrrpd,
+        lab.client.netns(),
+        &unicast_instance("VI_B", 150, &client, &r1, vip_b),
+    )
+    .unwrap();
+    let (vip_a, vip_b): (IpAddr, IpAddr) = (vip_a.parse().unwrap(), vip_b.parse().unwrap());
+    let logs = |r1: &Router, r2: &Router, client: &Router| {
+        format!(
+            "r1:\n{}\nr2:\n{}\nclient:\n{}",
+            r1.log_tail(30),
+            r2.log_tail(30),
+            client.log_tail(30)
+        )
+    };
+    // Both backups on r1 hear their masters: r1 holds neither address, and keeps not holding
+    // them past a master-down interval.
+    lab.wait_for_holders(vip_a, &["r2"], SETTLE, || on_r1.check_running())
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&on_r1, &on_r2, &on_client)));
+    let deadline = Instant::now() + SETTLE;
+    while !lab.client.holds(vip_b).unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the client never took {vip_b}\n{}",
+            logs(&on_r1, &on_r2, &on_client)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(lab.holders(vip_a).unwrap(), ["r2"]);
+    assert_eq!(
+        lab.holders(vip_b).unwrap(),
+        Vec::<&str>::new(),
+        "r1's VI_B did not hear the client\n{}",
+        logs(&on_r1, &on_r2, &on_client)
+    );
+    assert!(lab.client.holds(vip_b).unwrap());
+
+    // r2 stops: VI_A takes its address, VI_B still hears the client.
+    on_r2.terminate(Duration::from_secs(5)).unwrap();
+    lab.wait_for_holders(vip_a, &["r1"], SETTLE, || on_r1.check_running())
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&on_r1, &on_r2, &on_client)));
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(lab.holders(vip_b).unwrap(), Vec::<&str>::new());
+    assert!(lab.client.holds(vip_b).unwrap());
+    on_client.check_running().unwrap();
+}

@@ -16,9 +16,11 @@ pub struct InstanceKey {
     /// [`crate::FAMILY_IPV4`] or [`crate::FAMILY_IPV6`].
     pub family: u8,
     pub vrid: u8,
-    /// Always 0 for now: reserved to tell apart unicast instances that share interface, VRID and
-    /// local address and differ only in their peers (keepalived's
-    /// `VRRP_FLAG_UNICAST_DUPLICATE_VRID`).
+    /// Tells apart unicast instances that share interface, VRID and local address and differ
+    /// only in their peers (keepalived's `VRRP_FLAG_UNICAST_DUPLICATE_VRID`, which finds the
+    /// instance by the advert's source): 0 for the first such instance (and every other
+    /// instance), 1, 2... for the next. The program reads it from the slots map by the
+    /// advert's source (see `map_names::SLOTS`).
     pub slot: u8,
     pub _pad: u8,
     pub dst: [u8; 16],
@@ -35,6 +37,11 @@ impl InstanceKey {
             _pad: 0,
             dst,
         }
+    }
+
+    /// The same instance identity in another slot.
+    pub const fn with_slot(self, slot: u8) -> Self {
+        Self { slot, ..self }
     }
 }
 

@@ -51,9 +51,13 @@ pub mod map_names {
     /// Program array, slot [`crate::NEXT_PROGRAM_SLOT`]: where frames that are not VRRP go
     /// next (the load balancer, when `virtual_server`s run); empty, they pass to the stack.
     pub const NEXT: &str = "vrrp_next";
+    /// [`crate::RxKey`] (the instance key with slot 0, a unicast peer) -> `u8` slot: which of
+    /// the unicast instances sharing interface, VRID and local address an advert from that
+    /// peer is for. No entry: slot 0. Written by userspace.
+    pub const SLOTS: &str = "vrrp_slots";
 
     /// Every map the daemon pins, in a fixed order.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         CONFIG,
         VIPS,
         POLICY,
@@ -65,6 +69,7 @@ pub mod map_names {
         EVENTS,
         TIMERS,
         NEXT,
+        SLOTS,
     ];
 }
 

@@ -83,6 +83,11 @@ static EVENTS: RingBuf<VrrpEvent, { 256 * 1024 }> = RingBuf::new();
 #[btf_map(name = "vrrp_timers")]
 static TIMERS: HashMap<InstanceKey, MasterDownTimer, 4096> = HashMap::new();
 
+/// Which unicast instance sharing interface, VRID and local address a peer's adverts are for
+/// (written by userspace; see `map_names::SLOTS`).
+#[btf_map(name = "vrrp_slots")]
+static SLOTS: HashMap<RxKey, u8, 4096> = HashMap::new();
+
 /// Set to [`vrrp_common::KERNEL_TIMERS`] at load time to run master-down timers. Otherwise the
 /// timer code is unreachable and the verifier never looks at it (the daemon's fallback).
 #[unsafe(no_mangle)]
@@ -247,6 +252,11 @@ pub fn count_global(kind: usize) {
 
 pub fn config(key: &RxKey) -> Option<InstanceConfig> {
     CONFIG.get_ptr(key).map(|config| unsafe { *config })
+}
+
+/// The slot of the instance an advert from `key.src` is for (0 when the peer has none).
+pub fn slot(key: &RxKey) -> u8 {
+    SLOTS.get_ptr(key).map_or(0, |slot| unsafe { *slot })
 }
 
 /// The instance's policy in place (a map value stays valid for the whole program run): no

@@ -25,7 +25,7 @@ use crate::{
     ip::IpInfo,
     kernel_timers, observe_all, policy,
     record::{self, Heard},
-    timers, vips,
+    slot, timers, vips,
 };
 
 /// Validates the VRRP message `ip` points at and returns the XDP verdict.
@@ -37,7 +37,12 @@ pub fn advert(ctx: &XdpContext, ifindex: u32, iface: Option<&IfaceConfig>, ip: &
         return xdp_action::XDP_PASS;
     };
     let header = unsafe { &*header };
-    let key = InstanceKey::new(ifindex, ip.family, header.vrid, ip.dst);
+    let mut key = InstanceKey::new(ifindex, ip.family, header.vrid, ip.dst);
+    // Unicast instances that share all of that are told apart by the advert's source, as
+    // keepalived does for VRRP_FLAG_UNICAST_DUPLICATE_VRID.
+    if !ip.multicast {
+        key.slot = slot(&RxKey::peer(key, ip.src));
+    }
     let (config, from_peer) = if observe {
         (observer_config(header, ip), false)
     } else {

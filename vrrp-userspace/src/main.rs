@@ -299,17 +299,19 @@ fn keepalived_command(args: &KeepalivedArgs) -> anyhow::Result<()> {
         all_config: args.all_config,
     };
     let mut loaded = config::load_file(&args.config_file, &options);
-    let missing = config::check_host_interfaces(&loaded.config, &host_interfaces());
-    if !missing.is_empty() {
+    let host = config::check_host_interfaces(&loaded.config, &host_interfaces());
+    if !host.missing_interfaces.is_empty() {
         // keepalived stops at a missing interface before it looks at scripts: its -t exits 5,
-        // not 6. The script finding stays, as a warning.
+        // not 6. The script finding stays, as a warning. (A VRID conflict is found after the
+        // script check, which still counts: exit 6.)
         for diagnostic in &mut loaded.diagnostics {
             if diagnostic.severity == config::Severity::ScriptSecurity {
                 diagnostic.severity = config::Severity::Warning;
             }
         }
     }
-    loaded.diagnostics.extend(missing);
+    loaded.diagnostics.extend(host.missing_interfaces);
+    loaded.diagnostics.extend(host.vrid_conflicts);
     let report = config_report(&args.config_file, &loaded);
     match &args.config_test {
         Some(Some(log_file)) => std::fs::write(log_file, &report)

@@ -226,21 +226,19 @@ fn same_vrid_on_an_interface_differing_in_destination() {
     assert_eq!(loaded.exit_code(false), 0, "{:#?}", loaded.diagnostics);
     // Unicast instances differ by their peers.
     let unicast = |peer: &str| format!(" unicast_src_ip 10.0.0.1\n unicast_peer {{\n  {peer}\n }}");
-    // keepalived accepts them; xvrrpd's receive path cannot tell them apart yet, and says so.
+    // keepalived accepts them, telling them apart by the advert's source; so does xvrrpd
+    // (InstanceKey::slot), without a word about it (the test's shared address is warned of).
     let loaded = load(&format!(
         "{}{}",
         instance("VI_1", 7, &unicast("10.0.0.2")),
         instance("VI_2", 7, &unicast("10.0.0.3"))
     ));
     assert_eq!(loaded.exit_code(false), 0, "{:#?}", loaded.diagnostics);
-    assert!(loaded.config.refusals.is_empty());
-    assert!(
-        found(&loaded, Severity::Warning).iter().any(|w| w.starts_with(
-            "12:15: VI_2 and VI_1 (at k.conf:1) share VRID 7 on eth0 and their local address, and differ only in their peers"
-        )),
-        "{:#?}",
-        loaded.diagnostics
+    assert_eq!(
+        found(&loaded, Severity::Warning),
+        ["12:15: virtual address 192.0.2.7 is also in VI_1 at k.conf:1"]
     );
+    assert!(loaded.config.refusals.is_empty());
     expect(
         &format!(
             "{}{}",
@@ -928,5 +926,60 @@ fn preprocessor_errors() {
         &(doubling + "$D20=x\nrouter_id $D0\n"),
         Severity::Error,
         "22:1: definitions expand this line to more than 65536 bytes",
+    );
+}
+
+/// keepalived -t reports an invalid number its handler reads with `ignore_error`, but the
+/// running keepalived takes what strtoul read (seed 831 of the differential test).
+#[test]
+fn an_invalid_garp_delay_is_reported_and_read_as_strtoul_reads_it() {
+    let loaded = load(&instance(
+        "VI_1",
+        1,
+        " garp_lower_prio_delay x\n garp_master_delay 7s",
+    ));
+    let errors = found(&loaded, Severity::Error);
+    assert!(
+        errors.len() == 2 && errors[0].contains("'x' is not a number"),
+        "{errors:#?}"
+    );
+    let garp = &loaded.config.instances[0].garp;
+    assert_eq!(garp.lower_prio_delay, Some(std::time::Duration::ZERO));
+    assert_eq!(garp.master_delay, std::time::Duration::from_secs(7));
+}
+
+/// keepalived checks the scripts of every instance it read before it refuses one (seeds 216
+/// and 812): the refused instance's notify scripts are kept for that check.
+#[test]
+fn a_refused_instance_keeps_its_notify_scripts_for_the_security_check() {
+    let loaded = load(
+        "vrrp_instance VI_1 {\n interface eth0\n notify_master /bin/true\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n",
+    );
+    assert!(loaded.config.instances.is_empty());
+    let (name, notify) = &loaded.config.refused_notify[0];
+    assert_eq!(name, "VI_1");
+    assert_eq!(notify.master.as_ref().unwrap().argv, ["/bin/true"]);
+}
+
+/// keepalived clears the weight of what a sync group tracks when a member owns its addresses,
+/// and reports it (seed 1000509 of the differential test).
+#[test]
+fn a_sync_group_with_an_owner_member_tracks_without_weight() {
+    let text = format!(
+        "vrrp_script chk {{\n script /bin/true\n weight 10\n}}\n{}{}vrrp_sync_group G1 {{\n group {{\n  VI_1\n  VI_2\n }}\n track_script {{\n  chk\n }}\n}}\n",
+        instance("VI_1", 1, " priority 255"),
+        instance("VI_2", 2, "")
+    );
+    let loaded = load(&text);
+    let errors = found(&loaded, Severity::Error);
+    assert!(
+        errors.iter().any(|e| e.starts_with(
+            "vrrp_sync_group G1: tracked script chk cannot have a weight when a member has priority 255"
+        )),
+        "{errors:#?}"
+    );
+    assert_eq!(
+        loaded.config.sync_groups[0].track.scripts[0].weight,
+        Some(0)
     );
 }

@@ -468,8 +468,8 @@ impl Summary {
             );
         }
         // Members of a sync group without sync_group_tracking_weight: keepalived prints their
-        // tracked interfaces with weight 0 (and applies the configured weight all the same,
-        // which the daemon follows).
+        // tracked interfaces with weight 0, `reverse` kept (and applies the configured weight
+        // all the same, which the daemon follows).
         let unweighted: Vec<String> = json["sync_groups"]
             .as_array()
             .map(|groups| {
@@ -492,8 +492,14 @@ impl Summary {
                 *interfaces = interfaces
                     .split(" ; ")
                     .map(|t| {
+                        // keepalived zeroes the weight only; `reverse` stays.
                         let name = t.split(' ').next().unwrap_or_default();
-                        format!("{name} weight 0")
+                        let reverse = if t.ends_with(" reverse") {
+                            " reverse"
+                        } else {
+                            ""
+                        };
+                        format!("{name} weight 0{reverse}")
                     })
                     .collect::<Vec<_>>()
                     .join(" ; ");

@@ -23,7 +23,7 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::Config;
 use preprocess::{IncludeChecks, PreprocessOptions};
-pub use validate::{HostLink, check_host_interfaces, multicast_group};
+pub use validate::{HostFindings, HostLink, check_host_interfaces, multicast_group};
 
 /// keepalived's default configuration file.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/keepalived/keepalived.conf";
@@ -94,7 +94,7 @@ impl Loaded {
 pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
     let mut diagnostics = diagnostic::Diagnostics::default();
     let lines = preprocess::preprocess(path, &preprocess_options(options), &mut diagnostics);
-    let mut loaded = finish(&lines, diagnostics);
+    let mut loaded = finish(&lines, diagnostics, Some(&scripts::RealHost));
     scripts::check_scripts(&mut loaded, &scripts::RealHost);
     loaded
 }
@@ -106,7 +106,7 @@ pub fn load_text(name: &Path, text: &str, options: &LoadOptions) -> Loaded {
     let mut diagnostics = diagnostic::Diagnostics::default();
     let lines =
         preprocess::preprocess_text(name, text, &preprocess_options(options), &mut diagnostics);
-    finish(&lines, diagnostics)
+    finish(&lines, diagnostics, None)
 }
 
 fn preprocess_options(options: &LoadOptions) -> PreprocessOptions {
@@ -120,9 +120,13 @@ fn preprocess_options(options: &LoadOptions) -> PreprocessOptions {
     }
 }
 
-fn finish(lines: &[preprocess::Line], mut diagnostics: diagnostic::Diagnostics) -> Loaded {
+fn finish(
+    lines: &[preprocess::Line],
+    mut diagnostics: diagnostic::Diagnostics,
+    accounts: Option<&dyn scripts::ScriptHost>,
+) -> Loaded {
     let statements = tree::build(lines, &mut diagnostics);
-    let (mut config, drafts) = parse::parse(&statements, &mut diagnostics);
+    let (mut config, drafts) = parse::parse(&statements, &mut diagnostics, accounts);
     validate::finalize(&mut config, drafts, &mut diagnostics);
     Loaded {
         config,

@@ -33,6 +33,12 @@ pub struct Config {
     /// vrrp_complete_init), where the reader only skipped an instance: the daemon refuses too.
     #[serde(skip)]
     pub refusals: Vec<String>,
+    /// The notify scripts of instances refused after reading (no VRID, no interface, ...),
+    /// by instance name: keepalived checks the security of every instance's scripts
+    /// (`check_vrrp_script_security`) before it refuses any of them, so their scripts decide
+    /// its `-t` exit code too (6).
+    #[serde(skip)]
+    pub refused_notify: Vec<(String, Notify)>,
     /// Every interface the file names where keepalived needs it to exist, with its role and
     /// where it is named (instances dropped while reading included).
     #[serde(skip)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::Loaded;
 use super::diagnostic::{Diagnostic, Severity};
-use super::model::{Config, ScriptCommand};
+use super::model::{Config, Notify, ScriptCommand};
 
 /// What `lstat`/`stat` tell about a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,23 +79,11 @@ impl ScriptHost for RealHost {
     }
 
     fn user(&self, name: &str) -> Option<(u32, u32)> {
-        let text = std::fs::read_to_string("/etc/passwd").ok()?;
-        text.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() >= 4 && fields[0] == name)
-                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
-                .flatten()
-        })
+        lookup_user(name)
     }
 
     fn group(&self, name: &str) -> Option<u32> {
-        let text = std::fs::read_to_string("/etc/group").ok()?;
-        text.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() >= 3 && fields[0] == name)
-                .then(|| fields[2].parse().ok())
-                .flatten()
-        })
+        lookup_group(name)
     }
 
     fn search_path(&self) -> String {
@@ -103,21 +91,82 @@ impl ScriptHost for RealHost {
     }
 }
 
-/// keepalived's SC_* flags.
+/// A user's uid and primary gid from the passwd database (NSS, as keepalived's `getpwnam`).
+fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut buffer = vec![0 as libc::c_char; 16384];
+    // SAFETY: passwd is plain data filled by getpwnam_r.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live buffers of the given sizes.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some((entry.pw_uid, entry.pw_gid))
+}
+
+/// A group's gid from the group database.
+fn lookup_group(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut buffer = vec![0 as libc::c_char; 16384];
+    // SAFETY: group is plain data filled by getgrnam_r.
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut result = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live buffers of the given sizes.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some(entry.gr_gid)
+}
+
+/// A user (and optional group instead of its primary one) as `(uid, gid)`.
+pub fn account(
+    host: &dyn ScriptHost,
+    user: &str,
+    group: Option<&str>,
+) -> Result<(u32, u32), String> {
+    let (uid, gid) = host
+        .user(user)
+        .ok_or_else(|| format!("user {user} does not exist"))?;
+    match group {
+        Some(group) => Ok((
+            uid,
+            host.group(group)
+                .ok_or_else(|| format!("group {group} does not exist"))?,
+        )),
+        None => Ok((uid, gid)),
+    }
+}
+
+/// What keepalived's `check_script_secure` finds about one script (its SC_* flags), with the
+/// reasons. The one check both `-t` ([`check_config`]) and the daemon (daemon/security.rs)
+/// use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Verdict {
+pub struct Verdict {
     /// SC_SYSTEM: `</dev/tcp/...`, a redirection that runs nothing.
-    system: bool,
-    not_found: bool,
+    pub system: bool,
+    pub not_found: bool,
     /// SC_ISSCRIPT: found.
-    found: bool,
-    executable: bool,
+    pub found: bool,
+    pub executable: bool,
     /// SC_INSECURE, with the first path component that makes it so and why.
-    insecure: Option<(PathBuf, String)>,
+    pub insecure: Option<(PathBuf, String)>,
     /// SC_INHIBIT: not to be run.
-    inhibit: bool,
+    pub inhibit: bool,
     /// The reason keepalived gives for disabling or not finding it.
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// `check_security`: every prefix of `path` (from `/`) must be root's and, unless a directory
@@ -189,7 +238,7 @@ fn executable(file: &FileInfo, uid: u32, gid: u32) -> bool {
 
 /// `check_script_secure` for a script run as `uid:gid`; `argv[0]` may be replaced by the full
 /// path keepalived finds (path search, real path).
-fn check_script(
+pub fn check_script(
     host: &dyn ScriptHost,
     argv: &mut [String],
     uid: u32,
@@ -205,6 +254,16 @@ fn check_script(
         return verdict;
     }
     let mut path = PathBuf::from(&program);
+    if !program.contains('/') && (uid, gid) != (0, 0) {
+        // keepalived 2.2.7's find_path switches to the script's user first, then calls
+        // setgroups, which that user may not do: the search always fails ("Permissions
+        // failure for script X in path - disabling"). A bare name only works for root.
+        verdict.not_found = true;
+        verdict.reason = Some(format!(
+            "{program} has no '/', and keepalived 2.2.7 cannot search PATH for a script run as uid {uid} gid {gid} (its setgroups fails after it switched user); give the full path"
+        ));
+        return verdict;
+    }
     if !program.contains('/') {
         let found = host
             .search_path()
@@ -342,19 +401,7 @@ pub fn check_config(config: &mut Config, host: &dyn ScriptHost) -> Vec<Diagnosti
     };
     let user_of = |script: &ScriptCommand| -> Result<(u32, u32), String> {
         match &script.user {
-            Some(user) => {
-                let (uid, gid) = host
-                    .user(user)
-                    .ok_or_else(|| format!("user {user} does not exist"))?;
-                match &script.group {
-                    Some(group) => Ok((
-                        uid,
-                        host.group(group)
-                            .ok_or_else(|| format!("group {group} does not exist"))?,
-                    )),
-                    None => Ok((uid, gid)),
-                }
-            }
+            Some(user) => account(host, user, script.group.as_deref()),
             None => default_user.ok_or_else(|| "there is no default script user".to_string()),
         }
     };
@@ -441,23 +488,12 @@ pub fn check_config(config: &mut Config, host: &dyn ScriptHost) -> Vec<Diagnosti
     let mut notify_slots: Vec<(String, &mut Option<ScriptCommand>)> = Vec::new();
     for instance in &mut config.instances {
         let owner = format!("vrrp_instance {}", instance.name);
-        let notify = &mut instance.notify;
-        for (kind, slot) in [
-            ("notify_master", &mut notify.master),
-            ("notify_backup", &mut notify.backup),
-            ("notify_fault", &mut notify.fault),
-            ("notify_stop", &mut notify.stop),
-            ("notify", &mut notify.any),
-            (
-                "notify_master_rx_lower_pri",
-                &mut notify.master_rx_lower_pri,
-            ),
-        ] {
-            notify_slots.push((format!("{owner} {kind}"), slot));
-        }
-        if let Some(deleted) = &mut notify.deleted {
-            notify_slots.push((format!("{owner} notify_deleted"), deleted));
-        }
+        instance_notify_slots(&owner, &mut instance.notify, &mut notify_slots);
+    }
+    // keepalived checks them before it refuses their instances (the file is refused anyway).
+    for (name, notify) in &mut config.refused_notify {
+        let owner = format!("vrrp_instance {name} (refused)");
+        instance_notify_slots(&owner, notify, &mut notify_slots);
     }
     for group in &mut config.sync_groups {
         let owner = format!("vrrp_sync_group {}", group.name);
@@ -545,6 +581,30 @@ pub fn check_config(config: &mut Config, host: &dyn ScriptHost) -> Vec<Diagnosti
         ));
     }
     out
+}
+
+/// An instance's notify slots, labelled for diagnostics.
+fn instance_notify_slots<'a>(
+    owner: &str,
+    notify: &'a mut Notify,
+    slots: &mut Vec<(String, &'a mut Option<ScriptCommand>)>,
+) {
+    for (kind, slot) in [
+        ("notify_master", &mut notify.master),
+        ("notify_backup", &mut notify.backup),
+        ("notify_fault", &mut notify.fault),
+        ("notify_stop", &mut notify.stop),
+        ("notify", &mut notify.any),
+        (
+            "notify_master_rx_lower_pri",
+            &mut notify.master_rx_lower_pri,
+        ),
+    ] {
+        slots.push((format!("{owner} {kind}"), slot));
+    }
+    if let Some(deleted) = &mut notify.deleted {
+        slots.push((format!("{owner} notify_deleted"), deleted));
+    }
 }
 
 #[cfg(test)]
@@ -639,6 +699,49 @@ mod tests {
                 .insecure
                 .is_none()
         );
+    }
+
+    /// keepalived looks a notify script's user and group up as it reads: one whose group does
+    /// not exist is dropped there, and a second line of the same keyword is taken (seed 609).
+    #[test]
+    fn a_notify_with_an_unknown_group_leaves_its_slot_to_the_next_line() {
+        let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n notify \"/bin/a\" root nosuchgroup\n notify /bin/b\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+        let mut diagnostics = super::super::diagnostic::Diagnostics::default();
+        let lines = super::super::preprocess::preprocess_text(
+            Path::new("k.conf"),
+            text,
+            &super::super::preprocess_options(&super::super::LoadOptions {
+                config_id: "node1".to_string(),
+                all_config: false,
+            }),
+            &mut diagnostics,
+        );
+        let loaded = super::super::finish(&lines, diagnostics, Some(&FakeHost::default()));
+        let notify = &loaded.config.instances[0].notify;
+        assert_eq!(notify.any.as_ref().unwrap().argv, ["/bin/b"]);
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .all(|d| d.severity == Severity::Warning),
+            "{:?}",
+            loaded.diagnostics
+        );
+    }
+
+    /// keepalived's PATH search fails for any script user but root (seed 1000646).
+    #[test]
+    fn a_bare_name_is_only_searched_for_root() {
+        let host = FakeHost::with(&[
+            ("/", 0, 0, DIR),
+            ("/usr", 0, 0, DIR),
+            ("/usr/bin", 0, 0, DIR),
+            ("/usr/bin/true", 0, 0, FILE),
+        ]);
+        assert!(verdict(&host, "true", 0, false).found);
+        let nobody = verdict(&host, "true", 65534, false);
+        assert!(nobody.not_found && !nobody.found, "{nobody:?}");
+        assert!(verdict(&host, "/usr/bin/true", 65534, false).found);
     }
 
     #[test]

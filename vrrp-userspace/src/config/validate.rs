@@ -39,8 +39,10 @@ pub(super) fn finalize(
         })
         .collect();
     for draft in drafts {
-        if let Some(instance) = settle_instance(config, draft, diagnostics, &mut refusals) {
-            config.instances.push(instance);
+        let (name, notify) = (draft.instance.name.clone(), draft.instance.notify.clone());
+        match settle_instance(config, draft, diagnostics, &mut refusals) {
+            Some(instance) => config.instances.push(instance),
+            None => config.refused_notify.push((name, notify)),
         }
     }
     config.refusals.extend(refusals);
@@ -48,6 +50,7 @@ pub(super) fn finalize(
     check_shared_addresses(config, diagnostics);
     check_sync_groups(config, diagnostics, &wishes);
     settle_tracking(config, diagnostics);
+    settle_group_owner_weights(config, diagnostics);
     settle_sync_group_states(config);
     check_unused_scripts(config, diagnostics);
 }
@@ -187,6 +190,86 @@ fn settle_tracking(config: &mut Config, diagnostics: &mut Diagnostics) {
 
 /// keepalived: in a sync group where some member wants MASTER and some member is not an
 /// address owner wanting MASTER, every member starts as BACKUP (no message).
+/// keepalived's vrrp_complete_init: a sync group with a member that owns its addresses
+/// (priority 255) cannot weigh what the group tracks: "Cannot have weighted track script ...
+/// with member having priority 255 - clearing weight" (and the same for files, processes and
+/// interfaces). The weight becomes 0: a failure still takes the group to FAULT.
+fn settle_group_owner_weights(config: &mut Config, diagnostics: &mut Diagnostics) {
+    let owners: Vec<&str> = config
+        .instances
+        .iter()
+        .filter(|i| i.priority == Priority(255))
+        .map(|i| i.name.as_str())
+        .collect();
+    let weight_of = |kind: &str, name: &str| -> i32 {
+        match kind {
+            "script" => config
+                .scripts
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.weight),
+            "file" => config
+                .track_files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.weight),
+            "process" => config
+                .track_processes
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.weight),
+            _ => None,
+        }
+        .unwrap_or(0)
+    };
+    let mut cleared: Vec<(usize, &'static str, usize, String)> = Vec::new();
+    for (index, group) in config.sync_groups.iter().enumerate() {
+        if !group
+            .members
+            .iter()
+            .any(|m| owners.contains(&m.name.as_str()))
+        {
+            continue;
+        }
+        for (kind, refs) in [
+            ("script", &group.track.scripts),
+            ("file", &group.track.files),
+            ("process", &group.track.processes),
+            ("interface", &group.track.interfaces),
+        ] {
+            for (position, tracked) in refs.iter().enumerate() {
+                if tracked
+                    .weight
+                    .unwrap_or_else(|| weight_of(kind, &tracked.name))
+                    != 0
+                {
+                    cleared.push((index, kind, position, tracked.name.clone()));
+                }
+            }
+        }
+    }
+    for (index, kind, position, name) in cleared {
+        let group = &mut config.sync_groups[index];
+        let refs = match kind {
+            "script" => &mut group.track.scripts,
+            "file" => &mut group.track.files,
+            "process" => &mut group.track.processes,
+            _ => &mut group.track.interfaces,
+        };
+        refs[position].weight = Some(0);
+        diagnostics
+            .push(
+                Severity::Error,
+                None,
+                format!(
+                    "vrrp_sync_group {}: tracked {kind} {name} cannot have a weight when a member has priority 255; its weight is cleared",
+                    group.name
+                ),
+            )
+            .hint("remove the weight, or give the member a priority below 255 (keepalived reports it the same way)");
+    }
+}
+
 fn settle_sync_group_states(config: &mut Config) {
     for group in &config.sync_groups {
         let members: Vec<&VrrpInstance> = group
@@ -698,18 +781,8 @@ fn check_vrid_conflicts(config: &mut Config, diagnostics: &mut Diagnostics) {
                     .find(|p| second.unicast.peers.iter().any(|q| q.address == p.address));
                 let Some(shared) = shared else {
                     // keepalived tells them apart by the advert's source address
-                    // (VRRP_FLAG_UNICAST_DUPLICATE_VRID); the XDP receive path keys instances
-                    // by interface, family, VRID and destination only (InstanceKey::slot is
-                    // reserved for this), so say so rather than misroute silently.
-                    diagnostics
-                        .warning(
-                            &second.name_span,
-                            format!(
-                                "{} and {} (at {}) share VRID {} on {interface} and their local address, and differ only in their peers: keepalived tells them apart by the advert's source, xvrrpd's receive path does not yet (adverts for both reach one of them)",
-                                second.name, first.name, first.defined_at, second.vrid.0
-                            ),
-                        )
-                        .hint("give one of them another virtual_router_id or local address");
+                    // (VRRP_FLAG_UNICAST_DUPLICATE_VRID); so does the XDP receive path
+                    // (InstanceKey::slot, found by the source in the slots map).
                     continue;
                 };
                 diagnostics
@@ -927,12 +1000,21 @@ pub struct HostLink {
     pub ipv6: Option<std::net::Ipv6Addr>,
 }
 
-/// What depends on the host: interfaces named by the configuration that this host does not
-/// have (keepalived refuses to start with any of them, "Non-existent interface specified in
-/// configuration", unless `dynamic_interfaces`), and unicast instances with one VRID whose
-/// sources are the same interface address and that share a peer (keepalived refuses those
-/// too).
-pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> Vec<super::Diagnostic> {
+/// What depends on the host, in two parts because keepalived meets them at different times.
+#[derive(Debug, Default)]
+pub struct HostFindings {
+    /// Interfaces named by the configuration that this host does not have: keepalived refuses
+    /// to start with any of them ("Non-existent interface specified in configuration", unless
+    /// `dynamic_interfaces`), right after reading, before it looks at scripts.
+    pub missing_interfaces: Vec<super::Diagnostic>,
+    /// Unicast instances with one VRID whose sources are the same interface address and that
+    /// share a peer: keepalived refuses those too, but in `check_vrid_conflicts`, after its
+    /// script security check.
+    pub vrid_conflicts: Vec<super::Diagnostic>,
+}
+
+/// Checks the configuration against the host's interfaces ([`HostFindings`]).
+pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> HostFindings {
     let mut diagnostics = Diagnostics::default();
     if !config.global.dynamic_interfaces {
         for (name, role, span) in &config.named_interfaces {
@@ -943,6 +1025,8 @@ pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> Vec<super::D
             }
         }
     }
+    let missing_interfaces = diagnostics.into_vec();
+    let mut diagnostics = Diagnostics::default();
     let source = |i: &VrrpInstance| -> Option<IpAddr> {
         i.unicast.src_ip.or(i.mcast_src_ip).or_else(|| {
             let link = host.iter().find(|h| {
@@ -991,5 +1075,8 @@ pub fn check_host_interfaces(config: &Config, host: &[HostLink]) -> Vec<super::D
             }
         }
     }
-    diagnostics.into_vec()
+    HostFindings {
+        missing_interfaces,
+        vrid_conflicts: diagnostics.into_vec(),
+    }
 }

@@ -84,6 +84,18 @@ impl Entry {
     }
 }
 
+/// The slots-map keys that send a unicast peer's adverts to the instance of `key`: none for
+/// slot 0, which is where an advert without an entry goes.
+fn slot_peers(spec: &ReceiveSpec, key: InstanceKey) -> Vec<RxKey> {
+    match &spec.mode {
+        ReceiveMode::Unicast { peers, .. } if key.slot != 0 => peers
+            .iter()
+            .map(|peer| RxKey::peer(key.with_slot(0), Family::map_bytes(&peer.addr)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Whether adverts for the two specs reach the same kernel key (the unicast destination is
 /// the source address, which the instance keeps).
 fn same_address(old: &ReceiveSpec, new: &ReceiveSpec) -> bool {
@@ -183,7 +195,7 @@ impl Receive {
             self.ids.remove(&old);
             self.dataplane.remove_instance(&old)?;
         }
-        let spec = &entry.spec;
+        let spec = entry.spec.clone();
         let dst = match &spec.mode {
             ReceiveMode::Multicast { group } => Some(*group),
             ReceiveMode::Unicast { .. } => source,
@@ -191,16 +203,40 @@ impl Receive {
         let Some(dst) = dst else {
             return Ok(());
         };
-        let key = InstanceKey::new(
+        let base = InstanceKey::new(
             spec.ifindex,
             spec.family.map_value(),
             spec.vrid.0,
             Family::map_bytes(&dst),
         );
-        for (rx_key, config) in config_entries(spec, key) {
+        // Unicast instances sharing interface, VRID and local address (their peers differ:
+        // the configuration refuses a shared one) each get a slot; the program finds it by
+        // the advert's source.
+        let key = match spec.mode {
+            ReceiveMode::Multicast { .. } => base,
+            ReceiveMode::Unicast { .. } => {
+                let taken = |slot: u8| {
+                    self.entries
+                        .iter()
+                        .any(|other| other.key == Some(base.with_slot(slot)))
+                };
+                let slot = (0..=u8::MAX).find(|slot| !taken(*slot)).ok_or(
+                    DataplaneError::Unsupported {
+                        what: "more than 256 unicast instances with one VRID, interface and local address",
+                        hint: "give some of them another virtual_router_id",
+                    },
+                )?;
+                base.with_slot(slot)
+            }
+        };
+        for peer in slot_peers(&spec, key) {
+            self.dataplane.set_slot(&peer, key.slot)?;
+        }
+        for (rx_key, config) in config_entries(&spec, key) {
             self.dataplane.insert_config(&rx_key, &config)?;
         }
         self.dataplane.set_vips(&key, &spec.vips)?;
+        let entry = &mut self.entries[id.0];
         if let Some(policy) = &entry.policy {
             self.dataplane.set_policy(&key, policy)?;
         }
@@ -276,6 +312,15 @@ impl Receive {
         let Some(key) = entry.key else {
             return Ok(());
         };
+        let peers = slot_peers(&entry.spec, key);
+        for peer in slot_peers(old_spec, key) {
+            if !peers.contains(&peer) {
+                self.dataplane.remove_slot(&peer)?;
+            }
+        }
+        for peer in &peers {
+            self.dataplane.set_slot(peer, key.slot)?;
+        }
         let wanted = config_entries(&entry.spec, key);
         for (rx_key, _) in config_entries(old_spec, key) {
             if !wanted.iter().any(|(k, _)| *k == rx_key) {

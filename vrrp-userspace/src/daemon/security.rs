@@ -1,5 +1,5 @@
 //! Script commands checked once at startup, as keepalived 2.2.7 does (lib/notify.c
-//! check_script_secure): who runs the script (its `user`/`group`, else `script_user`, else the
+//! check_script_secure, the check of [`crate::config::scripts`] that `-t` uses too): who runs the script (its `user`/`group`, else `script_user`, else the
 //! `keepalived_script` user if it exists, else root), the program found (a bare name is looked
 //! up in PATH, with a warning), that it is executable for that user, and, when it runs as
 //! root, that no path component is writable by anyone but root. With
@@ -9,12 +9,11 @@
 //! No shell is involved unless the line needs one: a line that is only a redirection
 //! (`</dev/tcp/...`), or a script file without `#!` (keepalived runs those through `system()`).
 
-use std::ffi::CString;
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use super::child::Launch;
 use crate::config::model::ScriptCommand;
+use crate::config::scripts::{self, RealHost};
 
 /// A user and group scripts run as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +32,6 @@ pub struct ScriptPolicy {
     pub default: Option<Account>,
     /// Why there is no default user.
     pub default_problem: Option<String>,
-    path: String,
 }
 
 impl ScriptPolicy {
@@ -69,15 +67,11 @@ impl ScriptPolicy {
                 Err(_) => (Some(ours), None),
             },
         };
-        let path = std::env::var("PATH").unwrap_or_else(|_| {
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
-        });
         (
             Self {
                 security,
                 default,
                 default_problem,
-                path,
             },
             warnings,
         )
@@ -99,8 +93,8 @@ pub struct Prepared {
 pub enum Refused {
     #[error("{0}")]
     NoUser(String),
-    #[error("{program}: not found in PATH")]
-    NotInPath { program: String },
+    #[error("{program}: {reason}")]
+    NotInPath { program: String, reason: String },
     #[error("{path}: {reason}")]
     Inaccessible { path: String, reason: String },
     #[error("{path} is not executable for uid {uid} gid {gid}")]
@@ -138,9 +132,18 @@ pub fn prepare(command: &ScriptCommand, policy: &ScriptPolicy) -> Result<Prepare
         ));
     }
     let first = &command.argv[0];
-    // keepalived: a line starting with `</` only tests that a file can be opened: it goes to
-    // the shell as is.
-    if first.starts_with('<') && first[1..].trim_start().starts_with('/') {
+    // keepalived's check_script_secure, the one the configuration check uses too.
+    let mut argv = command.argv.clone();
+    let verdict = scripts::check_script(
+        &RealHost,
+        &mut argv,
+        account.uid,
+        account.gid,
+        policy.security,
+    );
+    if verdict.system {
+        // keepalived: a line starting with `</` only tests that a file can be opened: it goes
+        // to the shell as is.
         return Ok(Prepared {
             launch: Launch {
                 program: PathBuf::from("/bin/sh"),
@@ -154,57 +157,58 @@ pub fn prepare(command: &ScriptCommand, policy: &ScriptPolicy) -> Result<Prepare
             insecure: None,
         });
     }
-    let configured = if first.contains('/') {
-        PathBuf::from(first)
-    } else {
-        let found =
-            search_path(first, &policy.path, &account).ok_or_else(|| Refused::NotInPath {
+    if verdict.not_found {
+        return Err(if first.contains('/') {
+            Refused::Inaccessible {
+                path: first.clone(),
+                reason: verdict.reason.unwrap_or_default(),
+            }
+        } else {
+            Refused::NotInPath {
                 program: first.clone(),
-            })?;
+                reason: verdict.reason.unwrap_or_default(),
+            }
+        });
+    }
+    let configured = PathBuf::from(&argv[0]);
+    if !first.contains('/') {
         warnings.push(format!(
             "script '{first}' found by a PATH search at {}; give the full path",
-            found.display()
+            configured.display()
         ));
-        found
-    };
-    let real = std::fs::canonicalize(&configured).map_err(|e| Refused::Inaccessible {
-        path: configured.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let meta = std::fs::metadata(&real).map_err(|e| Refused::Inaccessible {
-        path: real.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    if !meta.is_file() || !executable(&meta, &account) {
+    }
+    match (&verdict.insecure, verdict.inhibit) {
+        (Some((component, why)), true) => {
+            return Err(Refused::Insecure {
+                path: configured.display().to_string(),
+                component: component.display().to_string(),
+                why: why.clone(),
+            });
+        }
+        (None, true) => {
+            return Err(Refused::Inaccessible {
+                path: configured.display().to_string(),
+                reason: verdict.reason.unwrap_or_default(),
+            });
+        }
+        _ => {}
+    }
+    if !verdict.executable {
         return Err(Refused::NotExecutable {
             path: configured.display().to_string(),
             uid: account.uid,
             gid: account.gid,
         });
     }
-    let mut insecure = None;
-    let mode = meta.permissions().mode();
-    let setuid_root = (meta.uid() == 0 && mode & 0o4100 == 0o4100)
-        || (meta.gid() == 0 && mode & 0o2010 == 0o2010);
-    if account.uid == 0 || account.gid == 0 || setuid_root {
-        for path in [&configured, &real] {
-            if let Some((component, why)) = unsafe_component(path) {
-                if policy.security {
-                    return Err(Refused::Insecure {
-                        path: configured.display().to_string(),
-                        component,
-                        why,
-                    });
-                }
-                warnings.push(format!(
-                    "{} runs as root but {component} can be modified by a non-root user ({why}); enable_script_security would refuse it",
-                    configured.display()
-                ));
-                insecure = Some(component);
-                break;
-            }
-        }
-    }
+    let insecure = verdict.insecure.map(|(component, why)| {
+        let component = component.display().to_string();
+        warnings.push(format!(
+            "{} runs as root but {component} can be modified by a non-root user ({why}); enable_script_security would refuse it",
+            configured.display()
+        ));
+        component
+    });
+    let real = std::fs::canonicalize(&configured).unwrap_or_else(|_| configured.clone());
     let mut args: Vec<String> = command.argv[1..].to_vec();
     let program = if has_interpreter_or_binary(&real) {
         configured
@@ -231,51 +235,6 @@ pub fn prepare(command: &ScriptCommand, policy: &ScriptPolicy) -> Result<Prepare
     })
 }
 
-/// keepalived's check_security: every component from `/` on must be owned by root, and a
-/// directory without the sticky bit, or the file itself, must not be writable by a non-root
-/// group or by others. Returns the first offending component and why.
-pub fn unsafe_component(path: &Path) -> Option<(String, String)> {
-    let mut prefix = PathBuf::new();
-    let components: Vec<_> = path.components().collect();
-    for (index, component) in components.iter().enumerate() {
-        prefix.push(component);
-        let last = index + 1 == components.len();
-        let Ok(meta) = std::fs::symlink_metadata(&prefix) else {
-            return Some((prefix.display().to_string(), "cannot be read".into()));
-        };
-        let mode = meta.permissions().mode();
-        let shown = prefix.display().to_string();
-        if meta.uid() != 0 {
-            return Some((shown, format!("owned by uid {}", meta.uid())));
-        }
-        let checked = (meta.is_dir() && mode & 0o1000 == 0) || meta.is_file();
-        if checked && meta.gid() != 0 && mode & 0o020 != 0 {
-            return Some((shown, format!("writable by group {}", meta.gid())));
-        }
-        if checked && mode & 0o002 != 0 {
-            return Some((shown, "writable by everyone".into()));
-        }
-        if !last && !meta.is_dir() {
-            return None;
-        }
-    }
-    None
-}
-
-fn executable(meta: &std::fs::Metadata, account: &Account) -> bool {
-    let mode = meta.permissions().mode();
-    if account.uid == 0 {
-        return mode & 0o111 != 0;
-    }
-    if account.uid == meta.uid() {
-        return mode & 0o100 != 0;
-    }
-    if account.gid == meta.gid() {
-        return mode & 0o010 != 0;
-    }
-    mode & 0o001 != 0
-}
-
 /// An ELF binary or a file starting with `#!`: execve runs it as is.
 fn has_interpreter_or_binary(path: &Path) -> bool {
     use std::io::Read as _;
@@ -288,67 +247,10 @@ fn has_interpreter_or_binary(path: &Path) -> bool {
     head[..n].starts_with(b"#!") || head[..n].starts_with(b"\x7fELF")
 }
 
-/// glibc execvp's search, for a file `account` may execute.
-fn search_path(name: &str, path: &str, account: &Account) -> Option<PathBuf> {
-    path.split(':').find_map(|dir| {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let candidate = Path::new(dir).join(name);
-        let meta = std::fs::metadata(&candidate).ok()?;
-        (meta.is_file() && executable(&meta, account)).then_some(candidate)
-    })
-}
-
 /// A user (and optional group) from the passwd and group databases.
 pub fn account(user: &str, group: Option<&str>) -> Result<Account, String> {
-    let (uid, mut gid) = lookup_user(user)?;
-    if let Some(group) = group {
-        gid = lookup_group(group)?;
-    }
+    let (uid, gid) = scripts::account(&RealHost, user, group)?;
     Ok(Account { uid, gid })
-}
-
-fn lookup_user(name: &str) -> Result<(u32, u32), String> {
-    let cname = CString::new(name).map_err(|_| "invalid name".to_owned())?;
-    let mut buffer = vec![0 as libc::c_char; 16384];
-    // SAFETY: passwd is plain data filled by getpwnam_r.
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result = std::ptr::null_mut();
-    // SAFETY: every pointer refers to live buffers of the given sizes.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            cname.as_ptr(),
-            &mut entry,
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() {
-        return Err("no such user".to_owned());
-    }
-    Ok((entry.pw_uid, entry.pw_gid))
-}
-
-fn lookup_group(name: &str) -> Result<u32, String> {
-    let cname = CString::new(name).map_err(|_| "invalid name".to_owned())?;
-    let mut buffer = vec![0 as libc::c_char; 16384];
-    // SAFETY: group is plain data filled by getgrnam_r.
-    let mut entry: libc::group = unsafe { std::mem::zeroed() };
-    let mut result = std::ptr::null_mut();
-    // SAFETY: every pointer refers to live buffers of the given sizes.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            cname.as_ptr(),
-            &mut entry,
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() {
-        return Err(format!("no such group {name}"));
-    }
-    Ok(entry.gr_gid)
 }
 
 #[cfg(test)]
@@ -362,7 +264,6 @@ mod tests {
             security,
             default: Some(Account { uid: 0, gid: 0 }),
             default_problem: None,
-            path: "/usr/bin:/bin".into(),
         }
     }
 
@@ -392,12 +293,19 @@ mod tests {
         assert!(prepared.launch.program.ends_with("true"));
         assert!(prepared.launch.program.is_absolute());
         assert!(prepared.warnings.iter().any(|w| w.contains("PATH search")));
-        assert_eq!(
+        assert!(matches!(
             prepare(&command(&["no-such-program-xvrrpd"]), &policy(true)).unwrap_err(),
-            Refused::NotInPath {
-                program: "no-such-program-xvrrpd".into()
-            }
-        );
+            Refused::NotInPath { program, .. } if program == "no-such-program-xvrrpd"
+        ));
+        // keepalived 2.2.7 cannot search PATH for another user than root.
+        let as_nobody = ScriptCommand {
+            user: Some("nobody".into()),
+            ..command(&["true"])
+        };
+        assert!(matches!(
+            prepare(&as_nobody, &policy(true)).unwrap_err(),
+            Refused::NotInPath { reason, .. } if reason.contains("setgroups")
+        ));
     }
 
     #[test]
@@ -407,7 +315,7 @@ mod tests {
         match prepare(&command(&[path.to_str().unwrap()]), &policy(true)) {
             Err(Refused::Insecure { component, why, .. }) => {
                 assert_eq!(component, dir);
-                assert_eq!(why, "writable by everyone");
+                assert_eq!(why, "anyone can write to it");
             }
             other => panic!("expected a refusal, got {other:?}"),
         }

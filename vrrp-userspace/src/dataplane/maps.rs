@@ -139,9 +139,39 @@ impl Dataplane {
         }
     }
 
-    /// Removes everything of an instance: every config entry (all peers), VIPs, policy, and
-    /// what the program recorded (state, counters), as keepalived forgets a removed instance.
+    /// Sends adverts from `peer` (a [`RxKey`] of the slot-0 instance key) to the instance of
+    /// `slot` among the unicast instances sharing that key ([`InstanceKey::slot`]).
+    pub fn set_slot(&mut self, peer: &RxKey, slot: u8) -> Result<(), DataplaneError> {
+        self.slots
+            .insert(peer, slot, 0)
+            .map_err(DataplaneError::map(map_names::SLOTS, "insert"))
+    }
+
+    /// Removes one peer's slot entry; a missing one is not an error.
+    pub fn remove_slot(&mut self, peer: &RxKey) -> Result<(), DataplaneError> {
+        match self.slots.remove(peer) {
+            Err(e) if !is_missing(&e) => Err(DataplaneError::map(map_names::SLOTS, "remove")(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes everything of an instance: every config entry (all peers), its peers' slot
+    /// entries, VIPs, policy, and what the program recorded (state, counters), as keepalived
+    /// forgets a removed instance.
     pub fn remove_instance(&mut self, instance: &InstanceKey) -> Result<(), DataplaneError> {
+        if instance.slot != 0 {
+            let base = instance.with_slot(0);
+            let peers: Vec<RxKey> = self
+                .slots
+                .iter()
+                .filter_map(Result::ok)
+                .filter(|(key, slot)| key.instance == base && *slot == instance.slot)
+                .map(|(key, _)| key)
+                .collect();
+            for peer in &peers {
+                self.remove_slot(peer)?;
+            }
+        }
         let entries: Vec<RxKey> = self
             .config
             .keys()

@@ -88,6 +88,7 @@ pub struct Dataplane {
     global: PerCpuArray<MapData, GlobalStats>,
     events: Option<RingBuf<MapData>>,
     timers: HashMap<MapData, InstanceKey, MasterDownTimer>,
+    slots: HashMap<MapData, RxKey, u8>,
     kernel_timers: KernelTimers,
     logger: Option<ProgramLog>,
 }
@@ -159,6 +160,7 @@ impl Dataplane {
             global: take_map(&mut ebpf, map_names::GLOBAL)?,
             events: Some(take_map(&mut ebpf, map_names::EVENTS)?),
             timers: take_map(&mut ebpf, map_names::TIMERS)?,
+            slots: take_map(&mut ebpf, map_names::SLOTS)?,
             kernel_timers,
             ebpf,
             options: options.clone(),

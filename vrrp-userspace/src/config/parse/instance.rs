@@ -421,17 +421,17 @@ fn preempt_delay(cx: &mut Cx, d: &mut InstanceDraft, s: &Statement) {
 }
 
 fn debug(cx: &mut Cx, d: &mut InstanceDraft, s: &Statement) {
-    d.instance.debug = cx.unsigned(s, 0, 0, 4).map(|level| level as u32);
+    d.instance.debug = cx.unsigned_as_run(s, 0, 0, 4).map(|level| level as u32);
 }
 
 fn unsigned_seconds(cx: &mut Cx, s: &Statement) -> Option<Duration> {
-    cx.unsigned(s, 0, 0, u64::from(u32::MAX) / 1_000_000)
+    cx.unsigned_as_run(s, 0, 0, u64::from(u32::MAX) / 1_000_000)
         .map(Duration::from_secs)
 }
 
 /// A repeat count where keepalived reads 0 as 1 ("must be greater than 0, setting to 1").
 fn repeat_at_least_one(cx: &mut Cx, s: &Statement) -> Option<u32> {
-    let value = cx.unsigned(s, 0, 0, u64::from(u32::MAX))?;
+    let value = cx.unsigned_as_run(s, 0, 0, u64::from(u32::MAX))?;
     if value == 0 {
         cx.diagnostics.error(
             &s.arg_span(0),
@@ -946,7 +946,7 @@ pub(crate) const INSTANCE: &[Keyword<InstanceDraft, VrrpInstance>] = &[
         |cx, d, s| {
             // keepalived: 0 (off) when the value is invalid.
             d.instance.garp.master_refresh = cx
-                .unsigned(s, 0, 0, u64::from(u32::MAX))
+                .unsigned_as_run(s, 0, 0, u64::from(u32::MAX))
                 .map_or(Duration::ZERO, Duration::from_secs);
         },
         |out, i| {
@@ -989,7 +989,7 @@ pub(crate) const INSTANCE: &[Keyword<InstanceDraft, VrrpInstance>] = &[
     Keyword::new(
         "garp_lower_prio_repeat",
         |cx, d, s| {
-            if let Some(n) = cx.unsigned(s, 0, 0, i32::MAX as u64) {
+            if let Some(n) = cx.unsigned_as_run(s, 0, 0, i32::MAX as u64) {
                 d.garp_lower_prio_repeat = Some(n as u32);
             }
         },
@@ -1054,7 +1054,7 @@ pub(crate) const INSTANCE: &[Keyword<InstanceDraft, VrrpInstance>] = &[
     Keyword::new(
         "down_timer_adverts",
         |cx, d, s| {
-            if let Some(n) = cx.unsigned(s, 0, 1, 100) {
+            if let Some(n) = cx.unsigned_as_run(s, 0, 1, 100) {
                 d.instance.down_timer_adverts = n as u32;
             }
         },

@@ -26,17 +26,22 @@ use number::NumberError;
 
 use super::diagnostic::{Diagnostics, Span};
 use super::model::{Config, IgnoredKeyword, Section};
+use super::scripts::ScriptHost;
 use super::tree::Statement;
 use super::values::InterfaceName;
 
 /// Parses the top level. Instances are returned as drafts: their version-dependent values are
 /// settled by validation once the whole file (and `global_defs`) is known.
+/// `accounts`: the host's users and groups, where keepalived looks them up while reading
+/// (a notify script's `[user [group]]`); `None` takes every name as existing.
 pub(crate) fn parse(
     statements: &[Statement],
     diagnostics: &mut Diagnostics,
+    accounts: Option<&dyn ScriptHost>,
 ) -> (Config, Vec<InstanceDraft>) {
     let mut cx = Cx {
         diagnostics,
+        accounts,
         config: Config::default(),
         drafts: Vec::new(),
         instance_names: HashMap::new(),
@@ -118,6 +123,8 @@ const TOP_LEVEL: &[Keyword<(), Config>] = &[
 
 pub(crate) struct Cx<'d> {
     pub diagnostics: &'d mut Diagnostics,
+    /// Users and groups of the host, when the file is read for it (see [`parse`]).
+    pub accounts: Option<&'d dyn ScriptHost>,
     pub config: Config,
     pub drafts: Vec<InstanceDraft>,
     /// Instance name -> where it was defined, to refuse a second definition.
@@ -260,12 +267,39 @@ impl Cx<'_> {
         min: u64,
         max: u64,
     ) -> Option<u64> {
+        self.read_unsigned(s, index, min, max, false)
+    }
+
+    /// [`Cx::unsigned`] for the handlers that call `read_unsigned_strvec` with `ignore_error`
+    /// set: `keepalived -t` reports the value (and so does this), but the running keepalived
+    /// takes what `strtoul` read from it when that is in `min..=max` ("x" is 0, "5s" is 5).
+    /// The model follows the running daemon.
+    pub(crate) fn unsigned_as_run(
+        &mut self,
+        s: &Statement,
+        index: usize,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        self.read_unsigned(s, index, min, max, true)
+    }
+
+    fn read_unsigned(
+        &mut self,
+        s: &Statement,
+        index: usize,
+        min: u64,
+        max: u64,
+        as_run: bool,
+    ) -> Option<u64> {
         let text = self.value(s, index)?;
         match number::unsigned(text, min, max) {
             Ok(value) => Some(value),
             Err(err) => {
+                let run =
+                    number::strtoul_prefix(text).filter(|v| as_run && (min..=max).contains(v));
                 self.number_error(s, index, &err, &min.to_string(), &max.to_string());
-                None
+                run
             }
         }
     }

@@ -55,6 +55,27 @@ pub fn unsigned(text: &str, min: u64, max: u64) -> Result<u64, NumberError> {
     Ok(value as u64)
 }
 
+/// What C's `strtoul(text, &end, 10)` returns, whatever follows the digits: leading blanks,
+/// an optional sign, the digits (none: 0). `None` where it would wrap or overflow (a minus
+/// before anything but zeros, more than `u64`).
+pub fn strtoul_prefix(text: &str) -> Option<u64> {
+    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let digits = &rest[..rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len())];
+    let value = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<u64>().ok()?
+    };
+    (!negative || value == 0).then_some(value)
+}
+
 /// `read_int`: base 10, signed.
 pub fn int(text: &str, min: i64, max: i64) -> Result<i64, NumberError> {
     let value = digits(text, true)?;
@@ -147,6 +168,16 @@ mod tests {
             unsigned("256", 1, 255),
             Err(NumberError::OutOfRange { value: 256 })
         );
+    }
+
+    #[test]
+    fn strtoul_reads_the_digits_it_finds() {
+        assert_eq!(strtoul_prefix("x"), Some(0));
+        assert_eq!(strtoul_prefix(" 5s"), Some(5));
+        assert_eq!(strtoul_prefix("+7"), Some(7));
+        assert_eq!(strtoul_prefix("-0"), Some(0));
+        assert_eq!(strtoul_prefix("-3"), None);
+        assert_eq!(strtoul_prefix("99999999999999999999999"), None);
     }
 
     #[test]

@@ -109,8 +109,34 @@ pub fn split(text: &str) -> Result<Vec<String>, SplitError> {
 impl Cx<'_> {
     /// A script keyword's command and its `[user [group]]`. `None` (reported) when keepalived
     /// would not set the script; words after the group are ignored, as keepalived does.
+    ///
+    /// keepalived (`notify_script_init`) looks the user and group up as it reads: a script
+    /// whose user or group does not exist is dropped there, only logged ("Invalid user/group
+    /// for notify script ... - ignoring"), and the slot stays free for a later line of the
+    /// same keyword.
     pub(crate) fn script_command(&mut self, s: &Statement) -> Option<ScriptCommand> {
-        self.script_command_or(s, true)
+        let command = self.script_command_or(s, true)?;
+        if let Some(accounts) = self.accounts {
+            let missing = match (&command.user, &command.group) {
+                (Some(user), _) if accounts.user(user).is_none() => {
+                    Some(format!("user {user} does not exist"))
+                }
+                (_, Some(group)) if accounts.group(group).is_none() => {
+                    Some(format!("group {group} does not exist"))
+                }
+                _ => None,
+            };
+            if let Some(missing) = missing {
+                self.diagnostics
+                    .warning(
+                        &s.args_span(),
+                        format!("'{}' {}: {missing}; the script is ignored", s.name(), command.argv[0]),
+                    )
+                    .hint("keepalived drops it the same way (it only logs it), and takes a later line of the same keyword");
+                return None;
+            }
+        }
+        Some(command)
     }
 
     /// [`Cx::script_command`]; `missing_stops`: a missing command stops keepalived reading the

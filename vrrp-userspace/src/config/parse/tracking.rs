@@ -735,7 +735,7 @@ pub(crate) const TRACK_PROCESS: &[Keyword<TrackProcess, TrackProcess>] = &[
     Keyword::new(
         "quorum",
         |cx, p, s| {
-            if let Some(n) = cx.unsigned(s, 0, 1, 65535) {
+            if let Some(n) = cx.unsigned_as_run(s, 0, 1, 65535) {
                 p.quorum = n as u32;
             }
         },
@@ -743,7 +743,7 @@ pub(crate) const TRACK_PROCESS: &[Keyword<TrackProcess, TrackProcess>] = &[
     ),
     Keyword::new(
         "quorum_max",
-        |cx, p, s| p.quorum_max = cx.unsigned(s, 0, 1, 65535).map(|n| n as u32),
+        |cx, p, s| p.quorum_max = cx.unsigned_as_run(s, 0, 1, 65535).map(|n| n as u32),
         |out, p| {
             if let Some(max) = p.quorum_max {
                 out.line(format!("quorum_max {max}"));
