@@ -87,6 +87,8 @@ pub struct Instance {
     /// keepalived's `ms_down_timer`: the length the running master-down timer was set to.
     down_timer: Duration,
     last_advert_heard: Option<Timestamp>,
+    /// The priority of the master a backup last accepted.
+    master_priority: Option<Priority>,
     entered_backup: Timestamp,
     master_down_at: Option<Timestamp>,
     advert_at: Option<Timestamp>,
@@ -163,6 +165,7 @@ impl Instance {
             lower_prio_garps_at: VecDeque::new(),
             garp_refresh_at: None,
             preempt_until: None,
+            master_priority: None,
             preempt_window_closes_at: None,
             adverts,
             announcements,
@@ -515,6 +518,7 @@ impl Instance {
             self.preempt_until = None;
             self.preempt_window_closes_at = None;
         }
+        self.master_priority = Some(priority);
         self.last_advert_heard = Some(now);
         if self.config.version() == Version::V3 {
             self.master_adver_interval = interval;
@@ -717,6 +721,16 @@ impl Instance {
             // keepalived recomputes the down timer with the new skew and moves the running
             // deadline by the difference; it does not restart it (vrrp_set_effective_priority).
             self.shift_down_timer(self.down_timer, self.master_down_interval());
+            // Risen above the master it hears: keepalived's preempt_delay window opens with
+            // the master's next advert, now lower than us. It opens now: the engine hears only
+            // changes, and a master whose adverts do not change sends none.
+            if self.state == State::Backup
+                && self.config.preempt
+                && self.preempt_until.is_none()
+                && self.master_priority.is_some_and(|master| master < priority)
+            {
+                self.preempt_window_open(now);
+            }
             // keepalived (vrrp_set_effective_priority) reports every change, whatever the
             // state: MASTER_PRIORITY while master, BACKUP_PRIORITY otherwise.
             if self.config.notify_priority_changes

@@ -446,16 +446,20 @@ fn script_seconds(cx: &mut Cx, s: &Statement, what: &str) -> Option<Duration> {
         && !seconds.is_zero()
         && seconds.subsec_nanos() != 0
     {
+        let keepalived = seconds.as_secs().max(1);
         cx.diagnostics.warning(
             &s.arg_span(0),
             format!(
-                "{what} {text}: xvrrpd runs checks at fractions of a second, keepalived 2.2.7 \
-                 reads whole seconds only and rejects this value"
+                "{what} {text}: xvrrpd runs checks at fractions of a second; keepalived 2.2.7 \
+                 reads whole seconds only (its -t reports this value, and it would use \
+                 {keepalived} s)"
             ),
         );
         return Some(seconds);
     }
-    let seconds = cx.unsigned(s, 0, 0, MAX.as_secs())?;
+    // Not a number: reported, and what keepalived's running daemon reads (strtoul's prefix,
+    // `5s` is 5) is used, as keepalived does (read_unsigned_strvec with ignore_error).
+    let seconds = cx.unsigned_as_run(s, 0, 0, MAX.as_secs())?;
     if seconds == 0 {
         cx.diagnostics.error(
             &s.arg_span(0),
