@@ -36,6 +36,8 @@ pub fn server_mac(addr: IpAddr) -> [u8; 6] {
 pub struct Lab {
     pub director: Director,
     dir: std::path::PathBuf,
+    /// `/sys/fs/bpf/xvrrpd-test-lb-<pid>-<n>`, removed on drop.
+    pin_root: std::path::PathBuf,
 }
 
 impl Lab {
@@ -65,12 +67,16 @@ impl Lab {
             std::process::id()
         ));
         let lb = LoadBalancer::load(&LbOptions {
-            pin_dir: pins,
+            pin_dir: pins.clone(),
             nat: lvs.uses_nat(),
         })
         .expect("load the load balancer (root?)");
         let (director, _) = Director::new(lb, &lvs).unwrap();
-        let mut lab = Self { director, dir };
+        let mut lab = Self {
+            director,
+            dir,
+            pin_root: pins.parent().expect("lb under the pin root").to_owned(),
+        };
         lab.hold_and_resolve();
         lab
     }
@@ -125,6 +131,9 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        // The pins hold the maps (over 100 MB of kernel memory per lab): without this, every
+        // run of the suite left them behind until the machine ran out of memory.
+        let _ = std::fs::remove_dir_all(&self.pin_root);
     }
 }
 
