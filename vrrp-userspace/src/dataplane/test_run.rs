@@ -51,6 +51,17 @@ pub struct TestRun {
     pub duration_ns: u32,
 }
 
+/// What one run reported, with the frame as the program left it (the load balancer's
+/// forwarding tests check every rewritten byte).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LbTestRun {
+    pub verdict: u32,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+    /// Mean nanoseconds per run, as the kernel measured it.
+    pub duration_ns: u32,
+}
+
 /// Runs `program` `repeat` times on `frame`, as if received on `ifindex`.
 pub fn test_run(
     program: &Xdp,
@@ -58,6 +69,40 @@ pub fn test_run(
     ifindex: u32,
     repeat: u32,
 ) -> std::io::Result<TestRun> {
+    let (verdict, duration_ns) = run(program, frame, ifindex, repeat, None)?;
+    Ok(TestRun {
+        verdict,
+        duration_ns,
+    })
+}
+
+/// [`test_run`] that also returns the frame as the program left it (which must exist as
+/// `ifindex` in the calling thread's network namespace).
+pub fn test_run_frame(
+    program: &Xdp,
+    frame: &[u8],
+    ifindex: u32,
+    repeat: u32,
+) -> std::io::Result<LbTestRun> {
+    // Room for an outer header in front (TUN).
+    let mut out = vec![0u8; frame.len() + 256];
+    let (verdict, duration_ns) = run(program, frame, ifindex, repeat, Some(&mut out))?;
+    Ok(LbTestRun {
+        verdict,
+        frame: out,
+        duration_ns,
+    })
+}
+
+/// The bpf(2) call: the verdict and the mean duration; `out`, when given, receives the frame
+/// and is cut to its length.
+fn run(
+    program: &Xdp,
+    frame: &[u8],
+    ifindex: u32,
+    repeat: u32,
+    mut out: Option<&mut Vec<u8>>,
+) -> std::io::Result<(u32, u32)> {
     let fd = program.fd().map_err(std::io::Error::other)?;
     let ctx = XdpMd {
         data_end: frame.len() as u32,
@@ -73,6 +118,10 @@ pub fn test_run(
         ctx_in: &ctx as *const XdpMd as u64,
         ..TestRunAttr::default()
     };
+    if let Some(out) = out.as_deref_mut() {
+        attr.data_size_out = out.len() as u32;
+        attr.data_out = out.as_mut_ptr() as u64;
+    }
     // SAFETY: attr points at a correctly laid out bpf_attr and at buffers that outlive the call.
     let rc = unsafe {
         libc::syscall(
@@ -85,8 +134,8 @@ pub fn test_run(
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(TestRun {
-        verdict: attr.retval,
-        duration_ns: attr.duration,
-    })
+    if let Some(out) = out {
+        out.truncate(attr.data_size_out as usize);
+    }
+    Ok((attr.retval, attr.duration))
 }

@@ -8,18 +8,17 @@
 mod batch;
 mod counts;
 mod maps;
-mod test_run;
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd as _, OwnedFd};
 use std::path::{Path, PathBuf};
 
+pub use super::test_run::{LbTestRun, test_run_frame};
 use aya::maps::{Map, MapData, ProgramArray};
 use aya::programs::Xdp;
 use aya::{Ebpf, EbpfLoader};
 pub use counts::ConnCounts;
 pub use maps::{LbMaps, ServiceStats, addr_key, addr_of};
-pub use test_run::{LbTestRun, test_run_frame};
 use tracing::{info, warn};
 use vrrp_common::{LB_PROGRAM_NAME, LB_SETTINGS_GLOBAL, LbSettings, lb_map_names, map_names};
 
